@@ -1,0 +1,352 @@
+//! WebSocket frames. Client frames decode into one closed enum so the server dispatches in
+//! one `match`; server frames serialize from another. Both are internally tagged by `type`.
+//!
+//! Sequence numbers count every timeline event of a room (a message, an edit, a delete), so
+//! that "resume from seq N" replays edits and deletes too, with no gap and no duplicate.
+
+use crate::error::ErrorCode;
+use crate::ids::{ClientMsgId, RoomId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Default and maximum page size of `history`.
+pub const HISTORY_DEFAULT_LIMIT: u32 = 50;
+pub const HISTORY_MAX_LIMIT: u32 = 200;
+
+/// Every frame a client may send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Browser authentication: must be the first frame when no `Authorization` header was
+    /// sent on the upgrade.
+    Auth { token: String },
+    /// Post a message. Idempotent on (room, sender, `client_msg_id`).
+    Send {
+        #[serde(default)]
+        id: Option<String>,
+        room: RoomId,
+        client_msg_id: ClientMsgId,
+        body: String,
+    },
+    /// Replay everything after the given seq of each room, then `resumed`.
+    Resume {
+        #[serde(default)]
+        id: Option<String>,
+        rooms: BTreeMap<RoomId, u64>,
+    },
+    /// One page of history: the newest `limit` messages with `seq < before_seq`.
+    History {
+        #[serde(default)]
+        id: Option<String>,
+        room: RoomId,
+        #[serde(default)]
+        before_seq: Option<u64>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// Move the caller's read marker forward to `seq`.
+    Read {
+        #[serde(default)]
+        id: Option<String>,
+        room: RoomId,
+        seq: u64,
+    },
+    /// The caller is typing (ephemeral, never stored).
+    Typing {
+        #[serde(default)]
+        id: Option<String>,
+        room: RoomId,
+    },
+    /// Replace the body of one of the caller's own messages.
+    Edit {
+        #[serde(default)]
+        id: Option<String>,
+        room: RoomId,
+        /// The seq of the message to edit.
+        seq: u64,
+        body: String,
+        #[serde(default)]
+        client_msg_id: Option<ClientMsgId>,
+    },
+    /// Delete one of the caller's own messages (the room shows a tombstone).
+    Delete {
+        #[serde(default)]
+        id: Option<String>,
+        room: RoomId,
+        /// The seq of the message to delete.
+        seq: u64,
+        #[serde(default)]
+        client_msg_id: Option<ClientMsgId>,
+    },
+    /// The members of a room with their names and emails (released on opening, C1).
+    Members {
+        #[serde(default)]
+        id: Option<String>,
+        room: RoomId,
+    },
+    /// Liveness probe at the application level; answered with `pong`.
+    Ping {
+        #[serde(default)]
+        id: Option<String>,
+    },
+}
+
+impl ClientFrame {
+    /// The wire name of the frame type, for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientFrame::Auth { .. } => "auth",
+            ClientFrame::Send { .. } => "send",
+            ClientFrame::Resume { .. } => "resume",
+            ClientFrame::History { .. } => "history",
+            ClientFrame::Read { .. } => "read",
+            ClientFrame::Typing { .. } => "typing",
+            ClientFrame::Edit { .. } => "edit",
+            ClientFrame::Delete { .. } => "delete",
+            ClientFrame::Members { .. } => "members",
+            ClientFrame::Ping { .. } => "ping",
+        }
+    }
+
+    /// The request id, when the frame carries one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            ClientFrame::Auth { .. } => None,
+            ClientFrame::Send { id, .. }
+            | ClientFrame::Resume { id, .. }
+            | ClientFrame::History { id, .. }
+            | ClientFrame::Read { id, .. }
+            | ClientFrame::Typing { id, .. }
+            | ClientFrame::Edit { id, .. }
+            | ClientFrame::Delete { id, .. }
+            | ClientFrame::Members { id, .. }
+            | ClientFrame::Ping { id } => id.as_deref(),
+        }
+    }
+
+    /// Every client frame type, so tests can enumerate them.
+    pub const KINDS: &'static [&'static str] = &[
+        "auth", "send", "resume", "history", "read", "typing", "edit", "delete", "members", "ping",
+    ];
+}
+
+/// A room as listed in `hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub id: RoomId,
+    pub last_seq: u64,
+    /// The caller's persisted read marker.
+    #[serde(default)]
+    pub read_seq: u64,
+    /// `true` once the contract ended: readable, no longer writable.
+    #[serde(default)]
+    pub closed: bool,
+    /// `true` when the caller may send (account role owner or member, room open).
+    #[serde(default)]
+    pub can_send: bool,
+}
+
+/// The kind of a timeline event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Message,
+    Edit,
+    Delete,
+}
+
+/// A timeline event as delivered live, replayed on resume, and paged in history.
+///
+/// For `kind = message` it is exactly the SPEC `message` frame. Edits and deletes are
+/// delivered as `edited` / `deleted` frames carrying `target_seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub room: RoomId,
+    pub seq: u64,
+    pub msg_id: String,
+    pub sender: String,
+    pub body: String,
+    pub ts: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<String>,
+    /// Set when the message was edited; the body is the latest version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_ts: Option<String>,
+    /// `true` for a deleted message (the body is empty).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+/// A member of a room as returned by `members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub user: String,
+    pub account: String,
+    /// `client` or `contractor`.
+    pub side: String,
+    /// The account role: `owner`, `member` or `viewer`.
+    pub role: String,
+    /// `true` for the user named on the accepted bid (the contract party).
+    pub party: bool,
+    /// Name and email are released for contract parties only (policy: emails are shared
+    /// once a project is awarded); team members are listed without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// Every frame the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Hello {
+        user: String,
+        rooms: Vec<RoomSummary>,
+    },
+    Ack {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        room: RoomId,
+        seq: u64,
+        msg_id: String,
+        ts: String,
+    },
+    Message(MessageView),
+    Edited {
+        room: RoomId,
+        seq: u64,
+        target_seq: u64,
+        msg_id: String,
+        sender: String,
+        body: String,
+        ts: String,
+    },
+    Deleted {
+        room: RoomId,
+        seq: u64,
+        target_seq: u64,
+        msg_id: String,
+        sender: String,
+        ts: String,
+    },
+    Resumed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    History {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        room: RoomId,
+        messages: Vec<MessageView>,
+    },
+    /// Someone's read marker moved (also confirms the caller's own `read`).
+    Read {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        room: RoomId,
+        user: String,
+        seq: u64,
+    },
+    Typing {
+        room: RoomId,
+        user: String,
+    },
+    Members {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        room: RoomId,
+        members: Vec<MemberView>,
+    },
+    /// A room became visible to the caller (a bid was accepted, an account role granted).
+    RoomOpened {
+        room: RoomSummary,
+    },
+    /// The contract ended: the room is read-only from now on.
+    RoomClosed {
+        room: RoomId,
+    },
+    /// The caller lost access to a room (removed from the account).
+    RoomRemoved {
+        room: RoomId,
+    },
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+impl ServerFrame {
+    pub fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerFrame::Error {
+            id,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Serialize to the JSON text sent on the socket. Serialization of these types cannot
+    /// fail (string keys, no non-finite floats).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"error","code":"internal","message":"encoding failed"}"#.to_string()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_frame_matches_spec() {
+        let f: ClientFrame = serde_json::from_str(
+            r#"{"type":"send","id":"r1","room":"room1","client_msg_id":"c1","body":"hi"}"#,
+        )
+        .unwrap();
+        assert_eq!(f.kind(), "send");
+        assert_eq!(f.request_id(), Some("r1"));
+    }
+
+    #[test]
+    fn message_frame_is_flat() {
+        let frame = ServerFrame::Message(MessageView {
+            room: RoomId::try_from("r").unwrap(),
+            seq: 3,
+            msg_id: "m".into(),
+            sender: "u".into(),
+            body: "b".into(),
+            ts: "2026-01-01T00:00:00Z".into(),
+            client_msg_id: Some("c".into()),
+            edited_ts: None,
+            deleted: false,
+        });
+        let v: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
+        assert_eq!(v["type"], "message");
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["client_msg_id"], "c");
+        assert!(v.get("deleted").is_none());
+    }
+
+    #[test]
+    fn resume_takes_a_map() {
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"resume","id":"r2","rooms":{"a":1,"b":0}}"#).unwrap();
+        match f {
+            ClientFrame::Resume { rooms, .. } => assert_eq!(rooms.len(), 2),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_types_are_refused() {
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"nope"}"#).is_err());
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"ping","x":1}"#).is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! HTTP request and response bodies (service calls from the marketplace, member reads).
+
+use crate::frames::{MemberView, RoomSummary};
+use serde::{Deserialize, Serialize};
+
+/// One side of an accepted bid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    pub user: String,
+    pub account: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// `POST /v1/marketplace/bids/{bid_id}/accept`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BidAccepted {
+    pub project: String,
+    pub client: Party,
+    pub contractor: Party,
+}
+
+/// Reply to a bid acceptance: the private room, and the project's shared room once the
+/// project has two or more accepted bids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomCreated {
+    pub room: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_room: Option<String>,
+}
+
+/// Reply to `POST /v1/marketplace/bids/{bid_id}/end`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractEnded {
+    pub room: String,
+    pub closed_at: String,
+    /// The shared room, when this was the project's last open contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_room_closed: Option<String>,
+}
+
+/// `PUT /v1/marketplace/accounts/{account}/members/{user}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountMemberPut {
+    /// `owner`, `member` or `viewer`.
+    pub role: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `GET /v1/rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomList {
+    pub rooms: Vec<RoomSummary>,
+}
+
+/// `GET /v1/rooms/{room}/members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberList {
+    pub room: String,
+    pub members: Vec<MemberView>,
+}

@@ -1,0 +1,17 @@
+//! Workroom's wire contract: the WebSocket frames, the HTTP bodies, the JWT claims and the
+//! stable error codes that independent clients are written against.
+//!
+//! This crate does no I/O and depends on nothing but serde, so the server, the Rust client
+//! and the load tool all speak exactly the same types. `docs/protocol.md` is its prose twin:
+//! a change here is a change there.
+
+pub mod claims;
+pub mod error;
+pub mod frames;
+pub mod http;
+pub mod ids;
+
+pub use claims::{Claims, Role};
+pub use error::{ErrorBody, ErrorCode};
+pub use frames::{ClientFrame, ServerFrame};
+pub use ids::{ClientMsgId, IdError, RoomId};

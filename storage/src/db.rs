@@ -1,0 +1,143 @@
+//! Opening the database: backend choice, SQLite pragmas, pool sizes, migrations.
+
+use crate::error::StorageError;
+use crate::migration::Migrator;
+use sea_orm::{DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+use sea_orm_migration::MigratorTrait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite's `synchronous` pragma. `Full` fsyncs the WAL on every commit (an ack survives a
+/// power cut); `Normal` survives a process crash but may lose the last commits on power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqliteSync {
+    Full,
+    Normal,
+}
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// `sqlite:` path or `postgres://` URL. `None` means SQLite at `sqlite_path`.
+    pub url: Option<String>,
+    /// The SQLite file used when `url` is `None`.
+    pub sqlite_path: PathBuf,
+    pub sqlite_synchronous: SqliteSync,
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+/// A handle on the database. Cheap to clone; all repositories hang off it.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) db: DatabaseConnection,
+    backend: Backend,
+}
+
+impl Store {
+    /// Open (and for SQLite, create) the database. Does not migrate.
+    pub async fn open(options: &DatabaseOptions) -> Result<Store, StorageError> {
+        match options.url.as_deref() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let connect = PgConnectOptions::from_str(url)
+                    .map_err(|e| StorageError::Connect(e.to_string()))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await
+                    .map_err(|e| StorageError::Connect(e.to_string()))?;
+                Ok(Store {
+                    db: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+                    backend: Backend::Postgres,
+                })
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let connect = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| StorageError::Connect(e.to_string()))?;
+                Self::open_sqlite(connect, options).await
+            }
+            Some(other) => Err(StorageError::Connect(format!(
+                "unsupported database URL scheme in `{}`",
+                other.split(':').next().unwrap_or_default()
+            ))),
+            None => {
+                if let Some(parent) = options.sqlite_path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| StorageError::Connect(e.to_string()))?;
+                }
+                let connect = SqliteConnectOptions::new().filename(&options.sqlite_path);
+                Self::open_sqlite(connect, options).await
+            }
+        }
+    }
+
+    async fn open_sqlite(
+        connect: SqliteConnectOptions,
+        options: &DatabaseOptions,
+    ) -> Result<Store, StorageError> {
+        let connect = connect
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match options.sqlite_synchronous {
+                SqliteSync::Full => SqliteSynchronous::Full,
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+            })
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        // SQLite has one writer at a time; a few connections let readers (history, resume)
+        // run beside the batched writer under WAL.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|e| StorageError::Connect(e.to_string()))?;
+        Ok(Store {
+            db: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+            backend: Backend::Sqlite,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Apply every pending migration. Returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, StorageError> {
+        let pending = Migrator::get_pending_migrations(&self.db).await?.len();
+        Migrator::up(&self.db, None).await?;
+        Ok(pending)
+    }
+
+    /// Names of migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StorageError> {
+        Ok(Migrator::get_pending_migrations(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect())
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.db.ping().await.map_err(StorageError::from)
+    }
+
+    /// Close the pool, waiting for in-flight queries.
+    pub async fn close(self) -> Result<(), StorageError> {
+        self.db.close().await.map_err(StorageError::from)
+    }
+}

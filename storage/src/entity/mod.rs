@@ -1,0 +1,16 @@
+//! sea-orm entities, one per table. They are private to this crate: repositories map rows
+//! into plain domain structs, so sea-orm types never reach the server.
+//!
+//! The derive macros generate `pub` items inside these crate-private modules, so the
+//! `unreachable_pub` lint is silenced here only.
+#![allow(unreachable_pub)]
+
+pub(crate) mod account_members;
+pub(crate) mod accounts;
+pub(crate) mod message_versions;
+pub(crate) mod messages;
+pub(crate) mod project_shared_rooms;
+pub(crate) mod read_markers;
+pub(crate) mod room_parties;
+pub(crate) mod rooms;
+pub(crate) mod users;

@@ -1,0 +1,23 @@
+//! A workroom. `last_seq` is the per-room sequence counter: it is only ever advanced inside
+//! the transaction that inserts the events it numbers, which is what makes seqs gap-free
+//! across server processes.
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "rooms")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// `private` (one accepted bid) or `shared` (the project's shared room).
+    pub kind: String,
+    pub project_id: String,
+    #[sea_orm(unique)]
+    pub bid_id: Option<String>,
+    pub last_seq: i64,
+    pub purpose: String,
+    pub created_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,23 @@
+//! Workroom's persistence layer. The server reaches the database only through the
+//! repositories here; sea-orm entities and connections never leave this crate.
+//!
+//! Two backends, one code path: SQLite (embedded default, WAL, one writer) and PostgreSQL
+//! (several server processes on one database). Every invariant that must hold across
+//! processes (gap-free per-room seqs, idempotent sends, one room per bid, one shared room per
+//! project) is enforced by the database inside a transaction, never by process memory.
+
+mod db;
+mod entity;
+mod error;
+mod migration;
+pub mod repo;
+mod time;
+
+pub use db::{Backend, DatabaseOptions, Store, SqliteSync};
+pub use error::StorageError;
+pub use repo::access::{AccountRole, RoomAccessRow};
+pub use repo::messages::{
+    AppendError, AppendOutcome, EventKindRow, NewEvent, NewEventKind, StoredEvent,
+};
+pub use repo::rooms::{AcceptOutcome, EndOutcome, MemberRow, PartyInput};
+pub use time::now_ms;

@@ -1,0 +1,177 @@
+//! Who may see which room. A user reaches a room only through membership in one of the
+//! room's party accounts (C2); their best account role decides what they may do there.
+
+use crate::Store;
+use crate::time::to_seq;
+use crate::entity::{account_members, read_markers, room_parties, rooms};
+use crate::error::StorageError;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+
+/// A user's role in a team account, ordered from least to most powerful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AccountRole {
+    /// Reads the account's workrooms, cannot send.
+    Viewer,
+    /// Reads and sends.
+    Member,
+    /// Reads and sends; manages the account on the marketplace side.
+    Owner,
+}
+
+impl AccountRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountRole::Viewer => "viewer",
+            AccountRole::Member => "member",
+            AccountRole::Owner => "owner",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<AccountRole> {
+        match value {
+            "viewer" => Some(AccountRole::Viewer),
+            "member" => Some(AccountRole::Member),
+            "owner" => Some(AccountRole::Owner),
+            _ => None,
+        }
+    }
+
+    /// Owners and members post; viewers only read.
+    pub fn can_send(self) -> bool {
+        self >= AccountRole::Member
+    }
+}
+
+/// One room a user can see, with what they need at connect time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomAccessRow {
+    pub room_id: String,
+    pub role: AccountRole,
+    pub last_seq: u64,
+    pub read_seq: u64,
+    pub closed: bool,
+}
+
+impl Store {
+    /// Every room the user can see, through any of their accounts.
+    pub async fn rooms_for_user(&self, user_id: &str) -> Result<Vec<RoomAccessRow>, StorageError> {
+        let memberships = account_members::Entity::find()
+            .filter(account_members::Column::UserId.eq(user_id))
+            .all(&self.db)
+            .await?;
+        if memberships.is_empty() {
+            return Ok(Vec::new());
+        }
+        let role_by_account: HashMap<String, AccountRole> = memberships
+            .into_iter()
+            .filter_map(|m| AccountRole::parse(&m.role).map(|r| (m.account_id, r)))
+            .collect();
+        let parties = room_parties::Entity::find()
+            .filter(room_parties::Column::AccountId.is_in(role_by_account.keys().cloned()))
+            .all(&self.db)
+            .await?;
+        let mut role_by_room: HashMap<String, AccountRole> = HashMap::new();
+        for party in parties {
+            if let Some(role) = role_by_account.get(&party.account_id) {
+                let best = role_by_room.entry(party.room_id).or_insert(*role);
+                *best = (*best).max(*role);
+            }
+        }
+        if role_by_room.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rooms = rooms::Entity::find()
+            .filter(rooms::Column::Id.is_in(role_by_room.keys().cloned()))
+            .all(&self.db)
+            .await?;
+        let markers: HashMap<String, i64> = read_markers::Entity::find()
+            .filter(read_markers::Column::UserId.eq(user_id))
+            .filter(read_markers::Column::RoomId.is_in(role_by_room.keys().cloned()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| (m.room_id, m.seq))
+            .collect();
+        let mut rows: Vec<RoomAccessRow> = rooms
+            .into_iter()
+            .map(|room| RoomAccessRow {
+                role: role_by_room[&room.id],
+                read_seq: to_seq(markers.get(&room.id).copied().unwrap_or(0)),
+                last_seq: to_seq(room.last_seq),
+                closed: room.closed_at.is_some(),
+                room_id: room.id,
+            })
+            .collect();
+        rows.sort_by(|a, b| a.room_id.cmp(&b.room_id));
+        Ok(rows)
+    }
+
+    /// The user's access to one room, or `None` when they may not see it.
+    pub async fn room_access(
+        &self,
+        user_id: &str,
+        room_id: &str,
+    ) -> Result<Option<RoomAccessRow>, StorageError> {
+        let accounts: Vec<String> = room_parties::Entity::find()
+            .filter(room_parties::Column::RoomId.eq(room_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|p| p.account_id)
+            .collect();
+        if accounts.is_empty() {
+            return Ok(None);
+        }
+        let best = account_members::Entity::find()
+            .filter(account_members::Column::UserId.eq(user_id))
+            .filter(account_members::Column::AccountId.is_in(accounts))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|m| AccountRole::parse(&m.role))
+            .max();
+        let Some(role) = best else {
+            return Ok(None);
+        };
+        let Some(room) = rooms::Entity::find_by_id(room_id.to_string())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let read_seq = read_markers::Entity::find_by_id((room_id.to_string(), user_id.to_string()))
+            .one(&self.db)
+            .await?
+            .map(|m| to_seq(m.seq))
+            .unwrap_or(0);
+        Ok(Some(RoomAccessRow {
+            room_id: room.id,
+            role,
+            last_seq: to_seq(room.last_seq),
+            read_seq,
+            closed: room.closed_at.is_some(),
+        }))
+    }
+
+    /// Every user who can see the room (for live notifications).
+    pub async fn users_of_room(&self, room_id: &str) -> Result<Vec<String>, StorageError> {
+        let accounts: Vec<String> = room_parties::Entity::find()
+            .filter(room_parties::Column::RoomId.eq(room_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|p| p.account_id)
+            .collect();
+        let mut users: Vec<String> = account_members::Entity::find()
+            .filter(account_members::Column::AccountId.is_in(accounts))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
+        users.sort();
+        users.dedup();
+        Ok(users)
+    }
+}

@@ -1,0 +1,6 @@
+//! Repositories: one module per aggregate, each a set of methods on [`crate::Store`].
+
+pub mod access;
+pub mod messages;
+pub mod read_markers;
+pub mod rooms;
