@@ -1,1 +1,21 @@
+//! The Workroom server as a library: `main.rs` only parses the command line and calls
+//! [`cli::main`]; tests call [`server::run`] on an ephemeral port.
+//!
+//! Map: [`config`] (typed settings) → [`server`] (assembly, shutdown) → [`http`] (routes) and
+//! [`ws`] (sessions) → [`access`] (every authorization decision) → `workroom_storage`
+//! (every read and write). [`committer`] batches writes; [`hub`] fans out live events.
 
+pub mod access;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod committer;
+pub mod config;
+pub mod events;
+mod files;
+pub mod http;
+pub mod hub;
+pub mod metrics;
+pub mod server;
+pub mod tls;
+pub mod ws;

@@ -1,0 +1,42 @@
+//! Authentication: turning a bearer token into an [`Identity`], and nothing else.
+//!
+//! Workroom does not run logins; it verifies JWTs issued by the marketplace. What an
+//! identity may do is decided by [`crate::access`], never here.
+
+mod dev_key;
+mod verifier;
+
+pub use dev_key::{DevKey, DevKeyError};
+pub use verifier::{TokenVerifier, VerifierError};
+
+use workroom_protocol::Role;
+
+/// A verified caller. Only [`TokenVerifier::verify`] builds one, so a handler that holds an
+/// `Identity` holds proof that the token was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: String,
+    pub role: Role,
+    pub account: Option<String>,
+    pub jti: String,
+    /// Unix seconds at which the token expires; open connections close then.
+    pub expires_at: u64,
+    pub acts_for: Option<String>,
+}
+
+/// Why a token was refused. The client only ever sees `unauthorized`; the variant is logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no credentials")]
+    Missing,
+    #[error("malformed token")]
+    Malformed,
+    #[error("unknown key id")]
+    UnknownKey,
+    #[error("algorithm does not match the key")]
+    AlgorithmMismatch,
+    #[error("token type is not JWT")]
+    BadType,
+    #[error("token rejected: {0}")]
+    Rejected(String),
+}

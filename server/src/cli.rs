@@ -1,0 +1,226 @@
+//! The command line: `workroom serve | migrate | token`. The binary's edge: errors become
+//! messages on stderr and a non-zero exit code here, and nowhere else.
+
+use crate::auth::DevKey;
+use crate::config::{CliOverrides, Config};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+use workroom_protocol::Role;
+
+#[derive(Debug, Parser)]
+#[command(name = "workroom", version, about = "Secure workroom messaging server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// TOML configuration file.
+    #[arg(long, env = "WORKROOM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite database, dev keys, dev certificate).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTPS + WSS server (applies pending migrations first).
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Listen address, e.g. 127.0.0.1:8443.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print a JWT signed with the data dir's dev key.
+    Token {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        sub: String,
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        acts_for: Option<String>,
+        /// Lifetime: 30s, 15m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: u64,
+    },
+}
+
+/// Parse `30s`, `15m`, `1h`, `7d` into seconds.
+pub fn parse_ttl(text: &str) -> Result<u64, String> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s, 15m, 1h or 7d"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}` is not a duration like 30s, 15m, 1h or 7d")),
+    };
+    if value == 0 {
+        return Err("the duration must be positive".into());
+    }
+    value
+        .checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("workroom: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(common: &Common, listen: Option<String>) -> anyhow::Result<Config> {
+    let overrides = CliOverrides {
+        listen,
+        data_dir: common.data_dir.clone(),
+    };
+    Ok(Config::load(common.config.as_deref(), &overrides)?)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { common, listen } => {
+            let config = load(&common, listen)?;
+            init_tracing(&config);
+            runtime()?.block_on(serve(config))
+        }
+        Command::Migrate { common } => {
+            let config = load(&common, None)?;
+            init_tracing(&config);
+            runtime()?.block_on(async {
+                let store = crate::server::open_store(&config).await?;
+                let applied = store.migrate().await?;
+                println!("applied {applied} migration(s)");
+                store.close().await.ok();
+                Ok(())
+            })
+        }
+        Command::Token {
+            common,
+            sub,
+            role,
+            account,
+            acts_for,
+            ttl,
+        } => {
+            let config = load(&common, None)?;
+            let (key, _) = DevKey::load_or_create(&config.data_dir)?;
+            let token = key.mint(
+                &config.auth.issuer,
+                &config.auth.audience,
+                &sub,
+                role,
+                account.as_deref(),
+                acts_for.as_deref(),
+                ttl,
+            )?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(config.listen_addr())
+        .with_context(|| format!("binding {}", config.listen))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signal_shutdown(shutdown.clone()));
+    let data_dir = config.data_dir.clone();
+    crate::server::run(listener, config, shutdown, |prepared, addr| {
+        tracing::info!(%addr, migrations = prepared.migrations_applied, "listening");
+        println!("workroom listening on https://{addr} (wss://{addr}/v1/ws)");
+        println!(
+            "TLS certificate: {}{}",
+            prepared.tls.cert_path.display(),
+            if prepared.tls.generated {
+                " (generated development certificate; trust this file in clients)"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "mint a dev token: workroom token --data-dir {} --sub u1 --role member --account a1",
+            data_dir.display()
+        );
+    })
+    .await?;
+    Ok(())
+}
+
+async fn signal_shutdown(token: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    token.cancel();
+}
+
+fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log.filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ttl;
+
+    #[test]
+    fn ttls_parse() {
+        assert_eq!(parse_ttl("30s"), Ok(30));
+        assert_eq!(parse_ttl("15m"), Ok(900));
+        assert_eq!(parse_ttl("1h"), Ok(3600));
+        assert_eq!(parse_ttl("7d"), Ok(604_800));
+        assert!(parse_ttl("1w").is_err());
+        assert!(parse_ttl("0s").is_err());
+    }
+}

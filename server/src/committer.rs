@@ -1,0 +1,150 @@
+//! The write path of messaging: bounded queues into committer tasks that append events in
+//! batches, then acknowledge and fan out.
+//!
+//! Each room belongs to exactly one committer (by hash), so events of a room are committed
+//! and published in seq order by one task; different rooms commit in parallel only when
+//! there are several committers (useful on PostgreSQL). A committer takes everything queued
+//! (up to `max_batch`) into one transaction: under load batches grow and fsyncs per message
+//! shrink; when idle a lone message commits at once. The bounded queue is the backpressure:
+//! when it is full, senders wait, and their sessions stop reading their sockets.
+//!
+//! Invariant: a reply (ack) is sent only after the transaction committed.
+
+use crate::events::event_frame;
+use crate::hub::Hub;
+use axum::extract::ws::Utf8Bytes;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use workroom_protocol::RoomId;
+use workroom_storage::{AppendError, AppendOutcome, NewEvent, Store};
+
+/// The result a sender waits for.
+pub type CommitResult = Result<AppendOutcome, AppendError>;
+
+struct CommitRequest {
+    room: RoomId,
+    event: NewEvent,
+    enqueued: Instant,
+    reply: oneshot::Sender<CommitResult>,
+}
+
+/// Handle to the committer tasks. Cheap to clone.
+#[derive(Clone)]
+pub struct Committers {
+    queues: Arc<[mpsc::Sender<CommitRequest>]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl std::fmt::Debug for Committers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Committers")
+            .field("count", &self.queues.len())
+            .finish()
+    }
+}
+
+/// Why a submission was not even queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the server is shutting down")]
+pub struct ShuttingDown;
+
+impl Committers {
+    /// Start `count` committer tasks on `tracker`. They stop when `shutdown` fires, after
+    /// committing everything already queued.
+    pub fn start(
+        count: usize,
+        max_batch: usize,
+        store: Store,
+        hub: Arc<Hub>,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Committers {
+        let mut queues = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (tx, rx) = mpsc::channel(max_batch * 4);
+            queues.push(tx);
+            tracker.spawn(run_committer(
+                rx,
+                max_batch,
+                store.clone(),
+                hub.clone(),
+                shutdown.clone(),
+            ));
+        }
+        Committers {
+            queues: queues.into(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// Queue an event; waits while the committer's queue is full. The returned receiver
+    /// resolves after the commit.
+    pub async fn submit(
+        &self,
+        room: RoomId,
+        event: NewEvent,
+    ) -> Result<oneshot::Receiver<CommitResult>, ShuttingDown> {
+        let index = (self.hasher.hash_one(&room) as usize) % self.queues.len();
+        let (reply, rx) = oneshot::channel();
+        self.queues[index]
+            .send(CommitRequest {
+                room,
+                event,
+                enqueued: Instant::now(),
+                reply,
+            })
+            .await
+            .map_err(|_| ShuttingDown)?;
+        Ok(rx)
+    }
+}
+
+async fn run_committer(
+    mut rx: mpsc::Receiver<CommitRequest>,
+    max_batch: usize,
+    store: Store,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+) {
+    let mut batch: Vec<CommitRequest> = Vec::with_capacity(max_batch);
+    let mut events: Vec<NewEvent> = Vec::with_capacity(max_batch);
+    loop {
+        let first = tokio::select! {
+            biased;
+            item = rx.recv() => item,
+            () = shutdown.cancelled() => {
+                // Refuse new work, then commit what is already queued.
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(first) = first else { break };
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        events.extend(batch.iter().map(|r| r.event.clone()));
+        let started = Instant::now();
+        let results = store.append_batch(&events).await;
+        metrics::histogram!("workroom_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("workroom_commit_batch_size").record(batch.len() as f64);
+        for (request, result) in batch.drain(..).zip(results) {
+            if let Ok(AppendOutcome::Stored(event)) = &result {
+                metrics::counter!("workroom_messages_committed_total").increment(1);
+                let text = Utf8Bytes::from(event_frame(&request.room, event).to_json());
+                hub.publish_event(&request.room, event.seq, text);
+            }
+            metrics::histogram!("workroom_ack_latency_seconds")
+                .record(request.enqueued.elapsed().as_secs_f64());
+            let _ = request.reply.send(result);
+        }
+        events.clear();
+    }
+}

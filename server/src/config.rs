@@ -1,0 +1,433 @@
+//! Typed, validated configuration: defaults < TOML file < `WORKROOM_*` environment < CLI.
+//!
+//! Top-level keys map to `WORKROOM_<KEY>` (`WORKROOM_LISTEN`, `WORKROOM_DATA_DIR`,
+//! `WORKROOM_DATABASE_URL`); section keys to `WORKROOM_<SECTION>__<KEY>`
+//! (`WORKROOM_LIMITS__MAX_BODY_BYTES`). Unknown keys in the file are errors; every problem
+//! found by validation is reported at once, each naming its key.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use workroom_storage::SqliteSync;
+
+/// The whole configuration. Every field has a default, so an empty file is valid.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address of the one HTTPS + WSS listener.
+    pub listen: String,
+    /// Where the SQLite database, dev keys and dev certificate live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite:…`; unset means SQLite at `<data_dir>/workroom.db`.
+    pub database_url: Option<String>,
+    pub database: DatabaseConfig,
+    pub tls: TlsConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    pub log: LogConfig,
+    pub shutdown: ShutdownConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// SQLite durability: `full` (fsync per commit, the default) or `normal`.
+    pub sqlite_synchronous: SqliteSync,
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
+    /// Most events committed in one transaction.
+    pub max_batch: usize,
+    /// Parallel committers (each owns a disjoint set of rooms). SQLite has one writer, so 1
+    /// is right there; PostgreSQL benefits from a few.
+    pub committers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Unset: the dev certificate in `<data_dir>/tls/` (made on first run).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, SEC1 or PKCS#1).
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Expected `iss` claim.
+    pub issuer: String,
+    /// Expected `aud` claim.
+    pub audience: String,
+    /// Clock leeway for `exp` and `nbf`, in seconds (at most 60; default 5).
+    pub leeway_secs: u64,
+    /// Accept tokens signed with the dev HS256 key of the data dir (`workroom token`).
+    pub dev_key: bool,
+    /// Production verification keys, selected by the token's `kid`.
+    pub keys: Vec<KeyConfig>,
+    /// Browser origins allowed to open WebSockets (exact `scheme://host[:port]`). The
+    /// server's own origin is always allowed; requests without `Origin` are not browsers.
+    pub allowed_origins: Vec<String>,
+    /// Seconds a connection may stay unauthenticated before it is closed.
+    pub auth_timeout_secs: u64,
+}
+
+/// One public verification key, pinned to one algorithm.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub kid: String,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub algorithm: String,
+    /// PEM file holding the public key.
+    pub public_key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest message body in bytes (UTF-8).
+    pub max_body_bytes: usize,
+    /// Largest WebSocket message; larger ones close the connection with 1009.
+    pub max_frame_bytes: usize,
+    /// Frames queued to one connection before it counts as too slow and is disconnected.
+    pub outbound_queue: usize,
+    /// Unacknowledged sends one connection may have in flight before reads pause.
+    pub max_inflight_per_connection: usize,
+    /// Most connections held at once; more are refused with 503.
+    pub max_connections: usize,
+    /// Seconds between server pings.
+    pub ping_interval_secs: u64,
+    /// Seconds a socket write may take before the peer is dropped.
+    pub write_timeout_secs: u64,
+    /// Largest HTTP request body for JSON service calls.
+    pub max_http_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info,workroom_server=debug`. `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// Seconds SIGTERM waits for connections to close and commits to finish.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8443".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database: DatabaseConfig::default(),
+            tls: TlsConfig::default(),
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
+            log: LogConfig::default(),
+            shutdown: ShutdownConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            sqlite_synchronous: SqliteSync::Full,
+            max_connections: 16,
+            max_batch: 1000,
+            committers: 1,
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert_file: None,
+            key_file: None,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: "workroom-dev".into(),
+            audience: "workroom".into(),
+            leeway_secs: 5,
+            dev_key: true,
+            keys: Vec::new(),
+            allowed_origins: Vec::new(),
+            auth_timeout_secs: 5,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: 16 * 1024,
+            max_frame_bytes: 64 * 1024,
+            outbound_queue: 1024,
+            max_inflight_per_connection: 256,
+            max_connections: 18_000,
+            ping_interval_secs: 30,
+            write_timeout_secs: 10,
+            max_http_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "pretty".into(),
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            drain_timeout_secs: 20,
+        }
+    }
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CliOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Why the configuration was refused. The message lists every problem, one per line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration error: {0}")]
+    Load(String),
+    #[error("invalid configuration:\n{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+}
+
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "database",
+    "tls",
+    "auth",
+    "limits",
+    "log",
+    "shutdown",
+];
+
+impl Config {
+    /// Load from the layers and validate. `file` is optional; a named file must exist.
+    pub fn load(file: Option<&Path>, cli: &CliOverrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env = Env::prefixed("WORKROOM_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            TOP_LEVEL_KEYS.contains(&top)
+        });
+        figment = figment
+            .merge(env)
+            .merge(Serialized::defaults(cli.clone()));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every problem at once, each naming its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "listen: `{}` is not an address like 127.0.0.1:8443",
+                self.listen
+            ));
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+        {
+            problems.push("database_url: must start with postgres://, postgresql:// or sqlite:".into());
+        }
+        if self.database.max_batch == 0 || self.database.max_batch > 5000 {
+            problems.push("database.max_batch: must be between 1 and 5000".into());
+        }
+        if self.database.committers == 0 || self.database.committers > 64 {
+            problems.push("database.committers: must be between 1 and 64".into());
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections: must be at least 1".into());
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            problems.push("tls: cert_file and key_file must be set together".into());
+        }
+        if self.auth.leeway_secs > 60 {
+            problems.push("auth.leeway_secs: must be at most 60".into());
+        }
+        if self.auth.issuer.is_empty() {
+            problems.push("auth.issuer: must not be empty".into());
+        }
+        if self.auth.audience.is_empty() {
+            problems.push("auth.audience: must not be empty".into());
+        }
+        if !self.auth.dev_key && self.auth.keys.is_empty() {
+            problems.push("auth.keys: at least one key is needed when auth.dev_key is false".into());
+        }
+        for (i, key) in self.auth.keys.iter().enumerate() {
+            if !matches!(key.algorithm.as_str(), "RS256" | "ES256" | "EdDSA") {
+                problems.push(format!(
+                    "auth.keys[{i}].algorithm: `{}` is not one of RS256, ES256, EdDSA",
+                    key.algorithm
+                ));
+            }
+            if key.kid.is_empty() || key.kid == "dev" {
+                problems.push(format!("auth.keys[{i}].kid: must be set and not `dev`"));
+            }
+        }
+        for origin in &self.auth.allowed_origins {
+            if !(origin.starts_with("https://") || origin.starts_with("http://"))
+                || origin.ends_with('/')
+            {
+                problems.push(format!(
+                    "auth.allowed_origins: `{origin}` must look like https://host[:port]"
+                ));
+            }
+        }
+        if self.auth.auth_timeout_secs == 0 || self.auth.auth_timeout_secs > 60 {
+            problems.push("auth.auth_timeout_secs: must be between 1 and 60".into());
+        }
+        let l = &self.limits;
+        if l.max_body_bytes == 0 || l.max_body_bytes >= l.max_frame_bytes {
+            problems.push(
+                "limits.max_body_bytes: must be at least 1 and below limits.max_frame_bytes".into(),
+            );
+        }
+        if l.max_frame_bytes < 1024 || l.max_frame_bytes > 16 * 1024 * 1024 {
+            problems.push("limits.max_frame_bytes: must be between 1 KiB and 16 MiB".into());
+        }
+        if l.outbound_queue < 16 {
+            problems.push("limits.outbound_queue: must be at least 16".into());
+        }
+        if l.max_inflight_per_connection == 0 {
+            problems.push("limits.max_inflight_per_connection: must be at least 1".into());
+        }
+        if l.max_connections == 0 {
+            problems.push("limits.max_connections: must be at least 1".into());
+        }
+        if l.ping_interval_secs == 0 {
+            problems.push("limits.ping_interval_secs: must be at least 1".into());
+        }
+        if l.write_timeout_secs == 0 {
+            problems.push("limits.write_timeout_secs: must be at least 1".into());
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            problems.push(format!(
+                "log.format: `{}` is not `pretty` or `json`",
+                self.log.format
+            ));
+        }
+        if self.shutdown.drain_timeout_secs == 0 {
+            problems.push("shutdown.drain_timeout_secs: must be at least 1".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8443)))
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("workroom.db")
+    }
+}
+
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", e.path.join("."))
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            format!("{key}{}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn every_problem_is_named() {
+        let mut config = Config::default();
+        config.listen = "nope".into();
+        config.auth.leeway_secs = 600;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("listen:"), "{err}");
+        assert!(err.contains("auth.leeway_secs:"), "{err}");
+    }
+
+    #[test]
+    fn committed_config_files_parse() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+        for name in ["workroom.toml", "production.example.toml"] {
+            let text = std::fs::read_to_string(root.join(name)).unwrap();
+            let parsed: Config = toml_from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            if name == "workroom.toml" {
+                parsed.validate().unwrap();
+            }
+        }
+    }
+
+    fn toml_from_str(text: &str) -> Result<Config, figment::Error> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+    }
+}

@@ -1,0 +1,67 @@
+//! Request extractors: the bearer identity and JSON bodies with typed errors.
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth::{AuthError, Identity};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use workroom_protocol::ErrorCode;
+
+/// A caller whose `Authorization: Bearer` token verified. Tokens in the URL are refused
+/// outright: URLs end up in logs and proxies.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Identity);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        refuse_token_in_url(parts)?;
+        let token = bearer_token(parts).ok_or(AuthError::Missing)?;
+        Ok(Authenticated(state.verifier.verify(token)?))
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header, if any.
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Refuse requests that put a token in the query string.
+pub fn refuse_token_in_url(parts: &Parts) -> Result<(), ApiError> {
+    let query = parts.uri.query().unwrap_or_default();
+    let leaks = query.split('&').any(|pair| {
+        let key = pair.split('=').next().unwrap_or_default();
+        matches!(key, "token" | "access_token" | "jwt" | "auth")
+    });
+    if leaks {
+        return Err(ApiError::new(
+            ErrorCode::Invalid,
+            "tokens are not accepted in URLs; use the Authorization header or the auth frame",
+        ));
+    }
+    Ok(())
+}
+
+/// `axum::Json` with SPEC error bodies on rejection.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(value))
+    }
+}

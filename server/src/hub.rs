@@ -1,0 +1,197 @@
+//! Live fan-out inside one process: which connection listens to which room, and the bounded
+//! queue that feeds each connection.
+//!
+//! The hub never blocks and never waits for a slow peer. A frame is serialized once and its
+//! bytes shared by every recipient; each delivery is a `try_send` into the connection's
+//! bounded queue. A connection whose queue is full has fallen too far behind: it is kicked
+//! (its task closes it with code 4008) and recovers by reconnecting and resuming by seq, so
+//! one slow consumer costs the room nothing.
+//!
+//! Rooms are spread over shards, each a std `Mutex` held only for the map operation and the
+//! `try_send`s (no `.await` under it), so rooms on different shards never contend.
+
+use axum::extract::ws::Utf8Bytes;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use workroom_protocol::RoomId;
+
+const SHARDS: usize = 64;
+
+/// A connection's identity inside this process.
+pub type ConnId = u64;
+
+/// What a connection's queue carries.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A timeline event; the session uses `seq` to drop duplicates and fill gaps.
+    Event {
+        room: RoomId,
+        seq: u64,
+        text: Utf8Bytes,
+    },
+    /// An ephemeral frame (typing, read marker), delivered as is.
+    Ephemeral(Utf8Bytes),
+    /// The user's set of rooms may have changed: re-read it.
+    RoomsChanged,
+    /// The room was closed (contract ended).
+    RoomClosed(RoomId),
+}
+
+/// How the hub reaches one connection. Cloned into every room the connection listens to.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    pub id: ConnId,
+    pub tx: mpsc::Sender<Outbound>,
+    /// Cancelled by the hub when the queue overflows; the session then closes the socket.
+    pub kick: CancellationToken,
+}
+
+impl ConnHandle {
+    /// Queue a frame; a full queue kicks the connection. Returns false when it is gone.
+    fn deliver(&self, item: Outbound) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if !self.kick.is_cancelled() {
+                    metrics::counter!("workroom_slow_consumers_total").increment(1);
+                }
+                self.kick.cancel();
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+type Shard<K> = Mutex<HashMap<K, Vec<ConnHandle>>>;
+
+/// The registry. One per server; shared through [`crate::app::AppState`].
+pub struct Hub {
+    rooms: Box<[Shard<RoomId>]>,
+    users: Box<[Shard<String>]>,
+    hasher: std::collections::hash_map::RandomState,
+    next_conn: AtomicU64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hub")
+    }
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding a shard lock cannot leave the map half-updated in a way that
+    // matters (each operation is a single push/retain), so poisoning is ignored.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Hub {
+            rooms: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            users: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn shard_of<K: Hash>(&self, key: &K) -> usize {
+        (self.hasher.hash_one(key) as usize) % SHARDS
+    }
+
+    pub fn subscribe(&self, room: &RoomId, conn: &ConnHandle) {
+        let mut shard = lock(&self.rooms[self.shard_of(room)]);
+        let subs = shard.entry(room.clone()).or_default();
+        if !subs.iter().any(|c| c.id == conn.id) {
+            subs.push(conn.clone());
+        }
+    }
+
+    pub fn unsubscribe(&self, room: &RoomId, conn: ConnId) {
+        let mut shard = lock(&self.rooms[self.shard_of(room)]);
+        if let Some(subs) = shard.get_mut(room) {
+            subs.retain(|c| c.id != conn);
+            if subs.is_empty() {
+                shard.remove(room);
+            }
+        }
+    }
+
+    pub fn register_user(&self, user: &str, conn: &ConnHandle) {
+        let key = user.to_string();
+        let mut shard = lock(&self.users[self.shard_of(&key)]);
+        shard.entry(key).or_default().push(conn.clone());
+    }
+
+    pub fn unregister_user(&self, user: &str, conn: ConnId) {
+        let key = user.to_string();
+        let mut shard = lock(&self.users[self.shard_of(&key)]);
+        if let Some(conns) = shard.get_mut(&key) {
+            conns.retain(|c| c.id != conn);
+            if conns.is_empty() {
+                shard.remove(&key);
+            }
+        }
+    }
+
+    /// Deliver a timeline event to every connection listening to the room.
+    pub fn publish_event(&self, room: &RoomId, seq: u64, text: Utf8Bytes) {
+        let mut shard = lock(&self.rooms[self.shard_of(room)]);
+        if let Some(subs) = shard.get_mut(room) {
+            subs.retain(|c| {
+                c.deliver(Outbound::Event {
+                    room: room.clone(),
+                    seq,
+                    text: text.clone(),
+                })
+            });
+        }
+    }
+
+    /// Deliver an ephemeral frame to the room's connections except `except`. Ephemeral
+    /// frames are dropped, not queued, for a connection whose queue is full.
+    pub fn publish_ephemeral(&self, room: &RoomId, text: Utf8Bytes, except: Option<ConnId>) {
+        let shard = lock(&self.rooms[self.shard_of(room)]);
+        if let Some(subs) = shard.get(room) {
+            for c in subs.iter().filter(|c| Some(c.id) != except) {
+                let _ = c.tx.try_send(Outbound::Ephemeral(text.clone()));
+            }
+        }
+    }
+
+    /// Tell every connection of the room that it closed.
+    pub fn room_closed(&self, room: &RoomId) {
+        let shard = lock(&self.rooms[self.shard_of(room)]);
+        if let Some(subs) = shard.get(room) {
+            for c in subs {
+                c.deliver(Outbound::RoomClosed(room.clone()));
+            }
+        }
+    }
+
+    /// Tell every connection of these users to re-read their rooms.
+    pub fn rooms_changed(&self, users: &[String]) {
+        for user in users {
+            let shard = lock(&self.users[self.shard_of(user)]);
+            if let Some(conns) = shard.get(user) {
+                for c in conns {
+                    c.deliver(Outbound::RoomsChanged);
+                }
+            }
+        }
+    }
+}

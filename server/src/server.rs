@@ -1,0 +1,152 @@
+//! Assembling and running the server: `run(listener, config, shutdown)` is what `workroom
+//! serve` calls and what the tests call on `127.0.0.1:0`.
+//!
+//! Shutdown is a small protocol: the token fires → `/readyz` says draining and the listener
+//! stops accepting → every session acknowledges its queued sends and closes with 1001 →
+//! committers commit what is queued and stop → the pool closes. Each step is bounded by
+//! `shutdown.drain_timeout_secs`.
+
+use crate::app::{AppState, Inner};
+use crate::auth::{DevKey, DevKeyError, TokenVerifier, VerifierError};
+use crate::committer::Committers;
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::tls::{TlsError, TlsMaterial};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use workroom_storage::{DatabaseOptions, StorageError, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    DevKey(#[from] DevKeyError),
+    #[error(transparent)]
+    Verifier(#[from] VerifierError),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the server prepared before accepting connections (for the startup banner).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub tls: TlsMaterial,
+    pub dev_key_created: bool,
+    pub migrations_applied: usize,
+}
+
+/// Open the database with the configured options.
+pub async fn open_store(config: &Config) -> Result<Store, StorageError> {
+    Store::open(&DatabaseOptions {
+        url: config.database_url.clone(),
+        sqlite_path: config.sqlite_path(),
+        sqlite_synchronous: config.database.sqlite_synchronous,
+        max_connections: config.database.max_connections,
+        acquire_timeout: Duration::from_secs(10),
+    })
+    .await
+}
+
+/// Serve until `shutdown` fires, then drain. `on_ready` is called once the listener is
+/// about to accept, with what was prepared.
+pub async fn run(
+    listener: std::net::TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(&Prepared, SocketAddr),
+) -> Result<(), ServerError> {
+    let local_addr = listener.local_addr()?;
+    let store = open_store(&config).await?;
+    let migrations_applied = store.migrate().await?;
+    let (dev_key, dev_key_created) = if config.auth.dev_key {
+        let (key, created) = DevKey::load_or_create(&config.data_dir)?;
+        (Some(key), created)
+    } else {
+        (None, false)
+    };
+    let verifier = TokenVerifier::new(&config.auth, dev_key.as_ref())?;
+    let (tls_config, tls) = crate::tls::server_config(&config)?;
+
+    let hub = Arc::new(Hub::new());
+    let background = TaskTracker::new();
+    let committers = Committers::start(
+        config.database.committers,
+        config.database.max_batch,
+        store.clone(),
+        hub.clone(),
+        &background,
+        shutdown.clone(),
+    );
+    let own_origins = vec![
+        format!("https://{local_addr}"),
+        format!("https://localhost:{}", local_addr.port()),
+    ];
+    let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
+    let state = AppState::new(Inner {
+        config,
+        store: store.clone(),
+        verifier,
+        hub,
+        committers,
+        metrics: crate::metrics::install(),
+        shutdown: shutdown.clone(),
+        sessions: TaskTracker::new(),
+        draining: AtomicBool::new(false),
+        open_sessions: AtomicUsize::new(0),
+        own_origins,
+    });
+
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let server = axum_server::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(tls_config),
+    )?
+    .handle(handle.clone());
+    let app = crate::http::router(state.clone());
+
+    let watcher = {
+        let state = state.clone();
+        let handle = handle.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            state.draining.store(true, Ordering::Relaxed);
+            tracing::info!("shutting down: draining connections");
+            handle.graceful_shutdown(Some(drain));
+        })
+    };
+
+    on_ready(
+        &Prepared {
+            tls,
+            dev_key_created,
+            migrations_applied,
+        },
+        local_addr,
+    );
+    let served = server
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await;
+    shutdown.cancel();
+    let _ = watcher.await;
+
+    state.sessions.close();
+    if tokio::time::timeout(drain, state.sessions.wait()).await.is_err() {
+        tracing::warn!("some sessions did not close within the drain timeout");
+    }
+    background.close();
+    if tokio::time::timeout(drain, background.wait()).await.is_err() {
+        tracing::warn!("committers did not finish within the drain timeout");
+    }
+    drop(state);
+    store.close().await.ok();
+    tracing::info!("stopped");
+    served.map_err(ServerError::from)
+}

@@ -1,0 +1,73 @@
+//! The WebSocket endpoint `/v1/ws`: the upgrade checks (origin, capacity, token) and the
+//! socket limits, then one [`session`] task per connection.
+
+mod session;
+
+use crate::access;
+use crate::app::AppState;
+use crate::auth::AuthError;
+use crate::http::error::ApiError;
+use crate::http::extract::{bearer_token, refuse_token_in_url};
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use std::sync::atomic::Ordering;
+use workroom_protocol::ErrorCode;
+
+/// Per-connection socket buffers. tungstenite's defaults (128 KiB read buffer, 128 KiB write
+/// buffer, unbounded write backlog, 64 MiB messages) would cost megabytes per idle
+/// connection and let one peer exhaust memory; these are sized for chat frames.
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 0;
+
+/// `GET /v1/ws`.
+pub async fn upgrade(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    if let Err(e) = refuse_token_in_url(&parts) {
+        return e.into_response();
+    }
+    if let Some(origin) = parts.headers.get(axum::http::header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        let allowed = state.own_origins.iter().any(|o| o == origin)
+            || state.config.auth.allowed_origins.iter().any(|o| o == origin);
+        if !allowed {
+            return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
+        }
+    }
+    if state.draining.load(Ordering::Relaxed) {
+        return ApiError::new(ErrorCode::Unavailable, "server is shutting down").into_response();
+    }
+    if state.open_sessions.load(Ordering::Relaxed) >= state.config.limits.max_connections {
+        return ApiError::new(ErrorCode::Unavailable, "connection limit reached").into_response();
+    }
+    // A token on the upgrade is checked before upgrading, so a bad one is a plain 401.
+    let identity = match bearer_token(&parts) {
+        Some(token) => match state.verifier.verify(token) {
+            Ok(identity) => {
+                if let Err(denied) = access::may_open_session(&identity) {
+                    return ApiError::from(denied).into_response();
+                }
+                Some(identity)
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None if parts.headers.contains_key(axum::http::header::AUTHORIZATION) => {
+            return ApiError::from(AuthError::Malformed).into_response();
+        }
+        None => None,
+    };
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let max_frame = state.config.limits.max_frame_bytes;
+    let tracked = state.sessions.token();
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(max_frame * 4)
+        .max_message_size(max_frame)
+        .max_frame_size(max_frame)
+        .on_upgrade(move |socket| async move {
+            session::run(socket, state, identity).await;
+            drop(tracked);
+        })
+}
