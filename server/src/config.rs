@@ -247,8 +247,12 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         let env = Env::prefixed("WORKROOM_").split("__").filter(|key| {
-            let top = key.as_str().split('.').next().unwrap_or_default();
-            TOP_LEVEL_KEYS.contains(&top)
+            // Filters may see the key before or after the `__` split, in either case.
+            let key = key.as_str().to_ascii_lowercase();
+            let top = key.split(['.', '_']).next().unwrap_or_default();
+            TOP_LEVEL_KEYS
+                .iter()
+                .any(|k| k.split('_').next() == Some(top) && key.starts_with(k))
         });
         figment = figment
             .merge(env)

@@ -1,1 +1,355 @@
+//! The integration harness: a real server on an ephemeral port (TLS with a throwaway dev
+//! certificate, SQLite in a temp dir or a fresh PostgreSQL database), and real WSS/HTTPS
+//! clients that trust exactly that certificate.
+//!
+//! Backend choice: `WORKROOM_TEST_BACKEND=postgres` with `WORKROOM_TEST_POSTGRES_URL` (an
+//! admin URL; each server gets its own new database). When `CI` is set and PostgreSQL was
+//! asked for but is unreachable, tests fail rather than skip.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use workroom_client::ws::ConnectOptions;
+use workroom_client::{Connection, HttpClient};
+use workroom_protocol::frames::RoomSummary;
+use workroom_protocol::http::RoomCreated;
+use workroom_protocol::{ClientFrame, ClientMsgId, RoomId, Role, ServerFrame};
+use workroom_server::auth::DevKey;
+use workroom_server::config::Config;
+
+pub use workroom_client;
+pub use workroom_protocol;
+pub use workroom_server;
+
+/// How long a test waits for any one expected frame.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Which database the suite runs against.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("WORKROOM_TEST_BACKEND").as_deref() {
+        Ok("postgres") => match std::env::var("WORKROOM_TEST_POSTGRES_URL") {
+            Ok(url) => Some(url),
+            Err(_) => panic!(
+                "WORKROOM_TEST_BACKEND=postgres needs WORKROOM_TEST_POSTGRES_URL (an admin URL)"
+            ),
+        },
+        _ => None,
+    }
+}
+
+/// Create a fresh database on the PostgreSQL server and return its URL.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let name = format!("wr_{}", uuid::Uuid::now_v7().simple());
+    let admin = sea_orm::Database::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at WORKROOM_TEST_POSTGRES_URL is unreachable: {e}"));
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let (base, _) = admin_url.rsplit_once('/').expect("admin URL ends in /dbname");
+    format!("{base}/{name}")
+}
+
+/// A running server plus what a test needs to talk to it.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub config: Config,
+    pub data_dir: tempfile::TempDir,
+    pub tls: Arc<rustls::ClientConfig>,
+    pub http: HttpClient,
+    dev_key: DevKey,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Adjust the configuration before the server starts.
+pub type Tweak = Box<dyn FnOnce(&mut Config) + Send>;
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(Box::new(|_| {})).await
+    }
+
+    pub async fn start_with(tweak: Tweak) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::default();
+        config.data_dir = data_dir.path().to_path_buf();
+        config.listen = "127.0.0.1:0".into();
+        config.log.filter = "warn".into();
+        if let Some(admin) = postgres_admin_url() {
+            config.database_url = Some(fresh_postgres_database(&admin).await);
+            config.database.committers = 4;
+        }
+        tweak(&mut config);
+        Self::start_in(config, data_dir).await
+    }
+
+    /// Start on an existing data dir and config (restart tests).
+    pub async fn start_in(config: Config, data_dir: tempfile::TempDir) -> TestServer {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        config.validate().expect("test config is valid");
+        let listener = std::net::TcpListener::bind(config.listen_addr()).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let shutdown = CancellationToken::new();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let task = {
+            let config = config.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let result = workroom_server::server::run(listener, config, shutdown, |_, _| {
+                    let _ = ready_tx.send(());
+                })
+                .await;
+                if let Err(e) = result {
+                    eprintln!("test server failed: {e}");
+                }
+            })
+        };
+        ready_rx.await.expect("server became ready");
+        let pem = std::fs::read(data_dir.path().join("tls/cert.pem")).expect("dev cert");
+        let tls = workroom_client::client_config(&pem).expect("tls config");
+        let http = HttpClient::new(&format!("https://localhost:{}", addr.port()), tls.clone())
+            .expect("http client");
+        let dev_key = DevKey::load(data_dir.path()).expect("dev key");
+        TestServer {
+            addr,
+            config,
+            data_dir,
+            tls,
+            http,
+            dev_key,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("wss://localhost:{}/v1/ws", self.addr.port())
+    }
+
+    /// A token signed with this server's dev key.
+    pub fn token(&self, sub: &str, role: Role, account: Option<&str>) -> String {
+        self.token_ttl(sub, role, account, 3600)
+    }
+
+    pub fn token_ttl(&self, sub: &str, role: Role, account: Option<&str>, ttl: u64) -> String {
+        self.dev_key
+            .mint(
+                &self.config.auth.issuer,
+                &self.config.auth.audience,
+                sub,
+                role,
+                account,
+                None,
+                ttl,
+            )
+            .expect("mint")
+    }
+
+    /// Sign arbitrary claims with this server's dev key (for expired or foreign tokens).
+    pub fn sign(&self, claims: &workroom_protocol::Claims) -> String {
+        self.dev_key.sign(claims).expect("sign")
+    }
+
+    /// Claims a valid member token would carry.
+    pub fn claims(&self, sub: &str) -> workroom_protocol::Claims {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        workroom_protocol::Claims {
+            sub: sub.to_string(),
+            role: Role::Member,
+            account: None,
+            exp: now + 3600,
+            iat: now,
+            nbf: Some(now),
+            iss: self.config.auth.issuer.clone(),
+            aud: self.config.auth.audience.clone(),
+            jti: uuid::Uuid::now_v7().simple().to_string(),
+            acts_for: None,
+        }
+    }
+
+    pub fn member(&self, user: &str) -> String {
+        self.token(user, Role::Member, None)
+    }
+
+    pub fn service(&self) -> String {
+        self.token("marketplace", Role::Service, None)
+    }
+
+    /// Accept a bid between `client` and `contractor` (user ids; accounts are `acct-<user>`).
+    pub async fn open_room(&self, bid: &str, project: &str, client: &str, contractor: &str) -> RoomCreated {
+        let body = serde_json::json!({
+            "project": project,
+            "client": {"user": client, "account": format!("acct-{client}"), "name": format!("Name {client}"), "email": format!("{client}@example.com")},
+            "contractor": {"user": contractor, "account": format!("acct-{contractor}"), "name": format!("Name {contractor}"), "email": format!("{contractor}@example.com")},
+        });
+        let response = self
+            .http
+            .post(&format!("/v1/marketplace/bids/{bid}/accept"), &self.service())
+            .json(&body)
+            .send()
+            .await
+            .expect("accept bid");
+        assert!(
+            response.status().is_success(),
+            "accept failed: {}",
+            response.status()
+        );
+        response.json().await.expect("room created body")
+    }
+
+    /// Connect with a bearer token and read `hello`.
+    pub async fn client(&self, user: &str) -> TestClient {
+        TestClient::connect(self, Some(self.member(user)), None).await.expect("connect")
+    }
+
+    pub async fn connect_raw(&self, token: Option<String>, origin: Option<String>) -> Result<Connection, workroom_client::WsError> {
+        Connection::connect(&ConnectOptions {
+            url: self.ws_url(),
+            tls: self.tls.clone(),
+            token,
+            origin,
+        })
+        .await
+    }
+
+    /// Stop gracefully and wait.
+    pub async fn stop(mut self) -> (Config, tempfile::TempDir) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+        (self.config.clone(), tempfile_take(&mut self))
+    }
+}
+
+fn tempfile_take(server: &mut TestServer) -> tempfile::TempDir {
+    std::mem::replace(&mut server.data_dir, tempfile::tempdir().expect("temp dir"))
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A connected member with a little bookkeeping.
+pub struct TestClient {
+    pub conn: Connection,
+    pub user: String,
+    pub rooms: Vec<RoomSummary>,
+    next_id: u64,
+}
+
+impl TestClient {
+    pub async fn connect(server: &TestServer, token: Option<String>, origin: Option<String>) -> Result<TestClient, workroom_client::WsError> {
+        let mut conn = server.connect_raw(token, origin).await?;
+        match conn.next(WAIT).await? {
+            ServerFrame::Hello { user, rooms } => Ok(TestClient {
+                conn,
+                user,
+                rooms,
+                next_id: 0,
+            }),
+            other => panic!("expected hello, got {other:?}"),
+        }
+    }
+
+    pub fn room(&self, id: &str) -> Option<&RoomSummary> {
+        self.rooms.iter().find(|r| r.id.as_str() == id)
+    }
+
+    fn id(&mut self) -> String {
+        self.next_id += 1;
+        format!("q{}", self.next_id)
+    }
+
+    /// Send a message and wait for its ack; other frames met on the way are dropped.
+    pub async fn send(&mut self, room: &str, client_msg_id: &str, body: &str) -> ServerFrame {
+        let id = self.id();
+        self.conn
+            .send(&ClientFrame::Send {
+                id: Some(id.clone()),
+                room: RoomId::try_from(room).expect("room id"),
+                client_msg_id: ClientMsgId::try_from(client_msg_id.to_string()).expect("cmid"),
+                body: body.to_string(),
+            })
+            .await
+            .expect("send");
+        self.reply(&id).await
+    }
+
+    /// Send any frame with a fresh id and wait for the reply carrying that id.
+    pub async fn request(&mut self, mut frame: serde_json::Value) -> ServerFrame {
+        let id = self.id();
+        frame["id"] = serde_json::Value::String(id.clone());
+        self.conn.send_text(&frame.to_string()).await.expect("send");
+        self.reply(&id).await
+    }
+
+    /// The next frame whose `id` is `id`.
+    pub async fn reply(&mut self, id: &str) -> ServerFrame {
+        loop {
+            let frame = self.conn.next(WAIT).await.expect("reply");
+            if frame_id(&frame) == Some(id) {
+                return frame;
+            }
+        }
+    }
+
+    /// The next frame matching `pred`, dropping others.
+    pub async fn expect<F: Fn(&ServerFrame) -> bool>(&mut self, pred: F) -> ServerFrame {
+        loop {
+            let frame = self.conn.next(WAIT).await.expect("frame");
+            if pred(&frame) {
+                return frame;
+            }
+        }
+    }
+
+    /// Timeline frames (message/edited/deleted) of `room` until `count` are collected.
+    pub async fn collect_events(&mut self, room: &str, count: usize) -> Vec<ServerFrame> {
+        let mut out = Vec::new();
+        while out.len() < count {
+            let frame = self.conn.next(WAIT).await.expect("event");
+            if event_seq(&frame, room).is_some() {
+                out.push(frame);
+            }
+        }
+        out
+    }
+}
+
+/// The `id` of a reply frame.
+pub fn frame_id(frame: &ServerFrame) -> Option<&str> {
+    match frame {
+        ServerFrame::Ack { id, .. }
+        | ServerFrame::Resumed { id }
+        | ServerFrame::History { id, .. }
+        | ServerFrame::Read { id, .. }
+        | ServerFrame::Members { id, .. }
+        | ServerFrame::Pong { id }
+        | ServerFrame::Error { id, .. } => id.as_deref(),
+        _ => None,
+    }
+}
+
+/// The seq of a timeline frame of `room`.
+pub fn event_seq(frame: &ServerFrame, room: &str) -> Option<u64> {
+    match frame {
+        ServerFrame::Message(m) if m.room.as_str() == room => Some(m.seq),
+        ServerFrame::Edited { room: r, seq, .. } | ServerFrame::Deleted { room: r, seq, .. }
+            if r.as_str() == room =>
+        {
+            Some(*seq)
+        }
+        _ => None,
+    }
+}

@@ -4,8 +4,8 @@ use crate::Store;
 use crate::entity::{read_markers, rooms};
 use crate::error::StorageError;
 use crate::time::{now_ms, to_seq};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{EntityTrait, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 impl Store {
     /// Move the user's marker to `seq` (never backwards, never past the room's last seq).
@@ -27,22 +27,18 @@ impl Store {
             seq: Set(seq),
             updated_at: Set(now_ms()),
         };
+        // Two single-statement steps keep "only forward" true under concurrent writers:
+        // create the row if missing, then raise it if lower.
         read_markers::Entity::insert(model)
-            .on_conflict(
-                OnConflict::columns([read_markers::Column::RoomId, read_markers::Column::UserId])
-                    .value(
-                        read_markers::Column::Seq,
-                        Expr::cust_with_exprs(
-                            "CASE WHEN $1 > $2 THEN $1 ELSE $2 END",
-                            [
-                                Expr::col((read_markers::Entity, read_markers::Column::Seq)).into(),
-                                Expr::val(seq).into(),
-                            ],
-                        ),
-                    )
-                    .update_column(read_markers::Column::UpdatedAt)
-                    .to_owned(),
-            )
+            .on_conflict_do_nothing()
+            .exec(&self.db)
+            .await?;
+        read_markers::Entity::update_many()
+            .col_expr(read_markers::Column::Seq, Expr::value(seq))
+            .col_expr(read_markers::Column::UpdatedAt, Expr::value(now_ms()))
+            .filter(read_markers::Column::RoomId.eq(room_id))
+            .filter(read_markers::Column::UserId.eq(user_id))
+            .filter(read_markers::Column::Seq.lt(seq))
             .exec(&self.db)
             .await?;
         let stored = read_markers::Entity::find_by_id((room_id.to_string(), user_id.to_string()))

@@ -1,0 +1,10 @@
+//! End-to-end scenarios against the real server over TLS, one module per family.
+
+mod auth;
+mod authorization;
+mod bad_input;
+mod lifecycle;
+mod messaging;
+mod operations;
+mod process;
+mod resume;

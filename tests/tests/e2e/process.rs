@@ -1,0 +1,201 @@
+//! The binary as an operator runs it: first run on embedded defaults, config errors,
+//! `migrate`, `token`, and `kill -9` during a send stream.
+
+use serde_json::json;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use workroom_client::ws::ConnectOptions;
+use workroom_client::{Connection, HttpClient};
+use workroom_protocol::{ClientFrame, ClientMsgId, RoomId, ServerFrame};
+
+const BIN: &str = env!("CARGO_BIN_EXE_workroom-under-test");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn token(dir: &std::path::Path, sub: &str, role: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["token", "--data-dir"])
+        .arg(dir)
+        .args(["--sub", sub, "--role", role, "--ttl", "1h"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn spawn_server(dir: &std::path::Path, port: u16) -> Child {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--data-dir"])
+        .arg(dir)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("WORKROOM_LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(admin) = workroom_tests::postgres_admin_url() {
+        let url_file = dir.join("pg-url");
+        let url = match std::fs::read_to_string(&url_file) {
+            Ok(url) => url,
+            Err(_) => {
+                let url = workroom_tests::fresh_postgres_database(&admin).await;
+                std::fs::write(&url_file, &url).unwrap();
+                url
+            }
+        };
+        command.env("WORKROOM_DATABASE_URL", url);
+    }
+    let child = Child(command.spawn().unwrap());
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && dir.join("tls/cert.pem").exists() {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not start");
+}
+
+#[test]
+fn a_bad_config_value_names_its_key_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("WORKROOM_LIMITS__MAX_BODY_BYTES", "lots")
+        .env("WORKROOM_AUTH__LEEWAY_SECS", "600")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("limits.max_body_bytes"), "{err}");
+
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[auth]\nleeway_secs = 600\nlisten_typo = 1\n").unwrap();
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listen_typo"), "{err}");
+
+    std::fs::write(&file, "[auth]\nleeway_secs = 600\n").unwrap();
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("auth.leeway_secs"));
+}
+
+#[test]
+fn migrate_and_token_work_on_a_fresh_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN).args(["migrate", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied 1 migration"));
+    let t = token(dir.path(), "u1", "member");
+    assert_eq!(t.split('.').count(), 3);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("keys/dev-jwt.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let out = Command::new(BIN).args(["token", "--sub", "u1", "--role", "wizard"]).output().unwrap();
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn kill_9_during_a_send_stream_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = spawn_server(dir.path(), port).await;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("tls/key.pem")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the dev TLS key is private");
+    }
+    let pem = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
+    let tls = workroom_client::client_config(&pem).unwrap();
+    let http = HttpClient::new(&format!("https://127.0.0.1:{port}"), tls.clone()).unwrap();
+    let service = token(dir.path(), "marketplace", "service");
+    let created: serde_json::Value = http
+        .post("/v1/marketplace/bids/b1/accept", &service)
+        .json(&json!({
+            "project": "p1",
+            "client": {"user": "u1", "account": "a1", "name": "C", "email": "c@example.com"},
+            "contractor": {"user": "u2", "account": "a2", "name": "K", "email": "k@example.com"},
+        }))
+        .send().await.unwrap().json().await.unwrap();
+    let room = created["room"].as_str().unwrap().to_string();
+    let options = ConnectOptions {
+        url: format!("wss://localhost:{port}/v1/ws"),
+        tls: tls.clone(),
+        token: Some(token(dir.path(), "u1", "member")),
+        origin: None,
+    };
+    let conn = Connection::connect(&options).await.unwrap();
+    let (mut sink, mut stream) = conn.split();
+    use futures_util::{SinkExt, StreamExt};
+    // Pipeline sends without waiting; collect acks; kill -9 after some acks arrived.
+    let room_id = RoomId::try_from(room.as_str()).unwrap();
+    let writer = tokio::spawn(async move {
+        for i in 0..5000 {
+            let frame = ClientFrame::Send {
+                id: Some(format!("r{i}")),
+                room: room_id.clone(),
+                client_msg_id: ClientMsgId::try_from(format!("c{i}")).unwrap(),
+                body: format!("durable {i}"),
+            };
+            let text = serde_json::to_string(&frame).unwrap();
+            if sink.send(tokio_tungstenite::tungstenite::Message::text(text)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut acked: Vec<(u64, String)> = Vec::new();
+    let mut server = Some(server);
+    while let Some(Ok(message)) = stream.next().await {
+        let tokio_tungstenite::tungstenite::Message::Text(text) = message else { continue };
+        if let Ok(ServerFrame::Ack { seq, id, .. }) = serde_json::from_str(text.as_str()) {
+            acked.push((seq, id.unwrap_or_default()));
+            if acked.len() == 300
+                && let Some(mut child) = server.take()
+            {
+                // SIGKILL: no drain, no flush.
+                child.0.kill().unwrap();
+                child.0.wait().unwrap();
+            }
+        }
+    }
+    writer.abort();
+    assert!(acked.len() >= 300, "acks before the kill: {}", acked.len());
+
+    let _server = spawn_server(dir.path(), port).await;
+    let mut reader = Connection::connect(&ConnectOptions { token: Some(token(dir.path(), "u2", "member")), ..options }).await.unwrap();
+    let ServerFrame::Hello { rooms, .. } = reader.next(Duration::from_secs(10)).await.unwrap() else { panic!() };
+    let last_seq = rooms.iter().find(|r| r.id.as_str() == room).unwrap().last_seq;
+    let max_acked = acked.iter().map(|(s, _)| *s).max().unwrap();
+    assert!(last_seq >= max_acked, "every acknowledged seq survived: {last_seq} < {max_acked}");
+    // No gap: resume from 0 replays 1..=last_seq exactly, and every ack's body is there.
+    reader.send_text(&json!({"type": "resume", "id": "r", "rooms": {room.clone(): 0}}).to_string()).await.unwrap();
+    let mut seqs = Vec::new();
+    let mut bodies = std::collections::HashMap::new();
+    loop {
+        match reader.next(Duration::from_secs(10)).await.unwrap() {
+            ServerFrame::Message(m) => {
+                seqs.push(m.seq);
+                bodies.insert(m.seq, m.body);
+            }
+            ServerFrame::Resumed { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(seqs, (1..=last_seq).collect::<Vec<_>>());
+    for (seq, id) in &acked {
+        let i = id.trim_start_matches('r');
+        assert_eq!(bodies.get(seq).map(String::as_str), Some(format!("durable {i}").as_str()));
+    }
+}
