@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn unseen_rooms_are_not_found_for_every_action() {
         for action in [RoomAction::Read, RoomAction::Write] {
-            assert_eq!(check_room(None, action).unwrap_err().code, ErrorCode::NotFound);
+            assert_eq!(
+                check_room(None, action).unwrap_err().code,
+                ErrorCode::NotFound
+            );
         }
     }
 
@@ -118,7 +121,9 @@ mod tests {
         let viewer = row(AccountRole::Viewer, false);
         assert!(check_room(Some(&viewer), RoomAction::Read).is_ok());
         assert_eq!(
-            check_room(Some(&viewer), RoomAction::Write).unwrap_err().code,
+            check_room(Some(&viewer), RoomAction::Write)
+                .unwrap_err()
+                .code,
             ErrorCode::Forbidden
         );
     }
@@ -128,7 +133,9 @@ mod tests {
         let owner = row(AccountRole::Owner, true);
         assert!(check_room(Some(&owner), RoomAction::Read).is_ok());
         assert_eq!(
-            check_room(Some(&owner), RoomAction::Write).unwrap_err().code,
+            check_room(Some(&owner), RoomAction::Write)
+                .unwrap_err()
+                .code,
             ErrorCode::Conflict
         );
     }

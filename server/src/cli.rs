@@ -71,7 +71,11 @@ pub fn parse_ttl(text: &str) -> Result<u64, String> {
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("`{text}` is not a duration like 30s, 15m, 1h or 7d")),
+        _ => {
+            return Err(format!(
+                "`{text}` is not a duration like 30s, 15m, 1h or 7d"
+            ));
+        }
     };
     if value == 0 {
         return Err("the duration must be positive".into());

@@ -44,7 +44,7 @@ pub struct DatabaseConfig {
     pub committers: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// PEM certificate chain. Unset: the dev certificate in `<data_dir>/tls/` (made on first run).
@@ -148,15 +148,6 @@ impl Default for DatabaseConfig {
     }
 }
 
-impl Default for TlsConfig {
-    fn default() -> Self {
-        TlsConfig {
-            cert_file: None,
-            key_file: None,
-        }
-    }
-}
-
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
@@ -254,9 +245,7 @@ impl Config {
                 .iter()
                 .any(|k| k.split('_').next() == Some(top) && key.starts_with(k))
         });
-        figment = figment
-            .merge(env)
-            .merge(Serialized::defaults(cli.clone()));
+        figment = figment.merge(env).merge(Serialized::defaults(cli.clone()));
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
@@ -278,7 +267,8 @@ impl Config {
                 || url.starts_with("postgresql://")
                 || url.starts_with("sqlite:"))
         {
-            problems.push("database_url: must start with postgres://, postgresql:// or sqlite:".into());
+            problems
+                .push("database_url: must start with postgres://, postgresql:// or sqlite:".into());
         }
         if self.database.max_batch == 0 || self.database.max_batch > 5000 {
             problems.push("database.max_batch: must be between 1 and 5000".into());
@@ -302,7 +292,8 @@ impl Config {
             problems.push("auth.audience: must not be empty".into());
         }
         if !self.auth.dev_key && self.auth.keys.is_empty() {
-            problems.push("auth.keys: at least one key is needed when auth.dev_key is false".into());
+            problems
+                .push("auth.keys: at least one key is needed when auth.dev_key is false".into());
         }
         for (i, key) in self.auth.keys.iter().enumerate() {
             if !matches!(key.algorithm.as_str(), "RS256" | "ES256" | "EdDSA") {
@@ -409,8 +400,10 @@ mod tests {
 
     #[test]
     fn every_problem_is_named() {
-        let mut config = Config::default();
-        config.listen = "nope".into();
+        let mut config = Config {
+            listen: "nope".into(),
+            ..Config::default()
+        };
         config.auth.leeway_secs = 600;
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("listen:"), "{err}");
@@ -429,9 +422,10 @@ mod tests {
         }
     }
 
-    fn toml_from_str(text: &str) -> Result<Config, figment::Error> {
+    fn toml_from_str(text: &str) -> Result<Config, Box<figment::Error>> {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::string(text))
             .extract()
+            .map_err(Box::new)
     }
 }

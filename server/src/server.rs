@@ -138,11 +138,17 @@ pub async fn run(
     let _ = watcher.await;
 
     state.sessions.close();
-    if tokio::time::timeout(drain, state.sessions.wait()).await.is_err() {
+    if tokio::time::timeout(drain, state.sessions.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("some sessions did not close within the drain timeout");
     }
     background.close();
-    if tokio::time::timeout(drain, background.wait()).await.is_err() {
+    if tokio::time::timeout(drain, background.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("committers did not finish within the drain timeout");
     }
     drop(state);

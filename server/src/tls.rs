@@ -8,8 +8,8 @@
 use crate::config::Config;
 use crate::files::{write_public, write_secret};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::path::{Path, PathBuf};
@@ -46,7 +46,9 @@ pub fn dev_cert_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// Find or create the certificate, then build the rustls server configuration.
-pub fn server_config(config: &Config) -> Result<(Arc<rustls::ServerConfig>, TlsMaterial), TlsError> {
+pub fn server_config(
+    config: &Config,
+) -> Result<(Arc<rustls::ServerConfig>, TlsMaterial), TlsError> {
     let material = match (&config.tls.cert_file, &config.tls.key_file) {
         (Some(cert), Some(key)) => TlsMaterial {
             cert_path: cert.clone(),

@@ -111,6 +111,19 @@ impl Store {
         })
     }
 
+    /// Begin a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+    /// (`IMMEDIATE`), so a read-then-write transaction waits for the lock (busy timeout)
+    /// instead of failing with `SQLITE_BUSY` when another process wrote in between.
+    pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

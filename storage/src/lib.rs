@@ -13,7 +13,7 @@ mod migration;
 pub mod repo;
 mod time;
 
-pub use db::{Backend, DatabaseOptions, Store, SqliteSync};
+pub use db::{Backend, DatabaseOptions, SqliteSync, Store};
 pub use error::StorageError;
 pub use repo::access::{AccountRole, RoomAccessRow};
 pub use repo::messages::{

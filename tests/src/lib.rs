@@ -14,7 +14,7 @@ use workroom_client::ws::ConnectOptions;
 use workroom_client::{Connection, HttpClient};
 use workroom_protocol::frames::RoomSummary;
 use workroom_protocol::http::RoomCreated;
-use workroom_protocol::{ClientFrame, ClientMsgId, RoomId, Role, ServerFrame};
+use workroom_protocol::{ClientFrame, ClientMsgId, Role, RoomId, ServerFrame};
 use workroom_server::auth::DevKey;
 use workroom_server::config::Config;
 
@@ -50,7 +50,9 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
         .await
         .expect("create test database");
     admin.close().await.ok();
-    let (base, _) = admin_url.rsplit_once('/').expect("admin URL ends in /dbname");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("admin URL ends in /dbname");
     format!("{base}/{name}")
 }
 
@@ -76,9 +78,11 @@ impl TestServer {
 
     pub async fn start_with(tweak: Tweak) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::default();
-        config.data_dir = data_dir.path().to_path_buf();
-        config.listen = "127.0.0.1:0".into();
+        let mut config = Config {
+            data_dir: data_dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".into(),
+            ..Config::default()
+        };
         config.log.filter = "warn".into();
         if let Some(admin) = postgres_admin_url() {
             config.database_url = Some(fresh_postgres_database(&admin).await);
@@ -184,7 +188,13 @@ impl TestServer {
     }
 
     /// Accept a bid between `client` and `contractor` (user ids; accounts are `acct-<user>`).
-    pub async fn open_room(&self, bid: &str, project: &str, client: &str, contractor: &str) -> RoomCreated {
+    pub async fn open_room(
+        &self,
+        bid: &str,
+        project: &str,
+        client: &str,
+        contractor: &str,
+    ) -> RoomCreated {
         let body = serde_json::json!({
             "project": project,
             "client": {"user": client, "account": format!("acct-{client}"), "name": format!("Name {client}"), "email": format!("{client}@example.com")},
@@ -192,7 +202,10 @@ impl TestServer {
         });
         let response = self
             .http
-            .post(&format!("/v1/marketplace/bids/{bid}/accept"), &self.service())
+            .post(
+                &format!("/v1/marketplace/bids/{bid}/accept"),
+                &self.service(),
+            )
             .json(&body)
             .send()
             .await
@@ -207,10 +220,16 @@ impl TestServer {
 
     /// Connect with a bearer token and read `hello`.
     pub async fn client(&self, user: &str) -> TestClient {
-        TestClient::connect(self, Some(self.member(user)), None).await.expect("connect")
+        TestClient::connect(self, Some(self.member(user)), None)
+            .await
+            .expect("connect")
     }
 
-    pub async fn connect_raw(&self, token: Option<String>, origin: Option<String>) -> Result<Connection, workroom_client::WsError> {
+    pub async fn connect_raw(
+        &self,
+        token: Option<String>,
+        origin: Option<String>,
+    ) -> Result<Connection, workroom_client::WsError> {
         Connection::connect(&ConnectOptions {
             url: self.ws_url(),
             tls: self.tls.clone(),
@@ -249,7 +268,11 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    pub async fn connect(server: &TestServer, token: Option<String>, origin: Option<String>) -> Result<TestClient, workroom_client::WsError> {
+    pub async fn connect(
+        server: &TestServer,
+        token: Option<String>,
+        origin: Option<String>,
+    ) -> Result<TestClient, workroom_client::WsError> {
         let mut conn = server.connect_raw(token, origin).await?;
         match conn.next(WAIT).await? {
             ServerFrame::Hello { user, rooms } => Ok(TestClient {

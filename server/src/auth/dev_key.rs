@@ -49,7 +49,8 @@ impl DevKey {
             return Ok((Self::load(data_dir)?, false));
         }
         let mut secret = vec![0u8; 32];
-        aws_lc_rs::rand::fill(&mut secret).map_err(|_| DevKeyError::Sign("no randomness".into()))?;
+        aws_lc_rs::rand::fill(&mut secret)
+            .map_err(|_| DevKeyError::Sign("no randomness".into()))?;
         write_secret(&path, STANDARD.encode(&secret).as_bytes())
             .map_err(|source| DevKeyError::Io { path, source })?;
         Ok((DevKey { secret }, true))

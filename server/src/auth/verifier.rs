@@ -66,20 +66,23 @@ impl TokenVerifier {
                 DEV_KID.to_string(),
                 PinnedKey {
                     algorithm: Algorithm::HS256,
-                    key: DecodingKey::from_secret(dev.secret()).map_err(|e| VerifierError::Key {
-                        path: PathBuf::from("dev key"),
-                        algorithm: "HS256".into(),
-                        reason: e.to_string(),
+                    key: DecodingKey::from_secret(dev.secret()).map_err(|e| {
+                        VerifierError::Key {
+                            path: PathBuf::from("dev key"),
+                            algorithm: "HS256".into(),
+                            reason: e.to_string(),
+                        }
                     })?,
                     validation: validation_for(Algorithm::HS256),
                 },
             );
         }
         for entry in &config.keys {
-            let pem = std::fs::read(&entry.public_key_file).map_err(|source| VerifierError::Read {
-                path: entry.public_key_file.clone(),
-                source,
-            })?;
+            let pem =
+                std::fs::read(&entry.public_key_file).map_err(|source| VerifierError::Read {
+                    path: entry.public_key_file.clone(),
+                    source,
+                })?;
             let (algorithm, key) = match entry.algorithm.as_str() {
                 "RS256" => (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem)),
                 "ES256" => (Algorithm::ES256, DecodingKey::from_ec_pem(&pem)),

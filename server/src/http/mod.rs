@@ -25,7 +25,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/marketplace/bids/{bid_id}/accept"),
     ("POST", "/v1/marketplace/bids/{bid_id}/end"),
     ("PUT", "/v1/marketplace/accounts/{account}/members/{user}"),
-    ("DELETE", "/v1/marketplace/accounts/{account}/members/{user}"),
+    (
+        "DELETE",
+        "/v1/marketplace/accounts/{account}/members/{user}",
+    ),
     ("GET", "/v1/rooms"),
     ("GET", "/v1/rooms/{room}/members"),
     ("GET", "/v1/rooms/{room}/messages"),

@@ -108,7 +108,11 @@ pub(super) async fn history(
         .clamp(1, HISTORY_MAX_LIMIT);
     let rows = state
         .store
-        .history(room_id.as_str(), query.before_seq.unwrap_or(u64::MAX), u64::from(limit))
+        .history(
+            room_id.as_str(),
+            query.before_seq.unwrap_or(u64::MAX),
+            u64::from(limit),
+        )
         .await?;
     Ok(Json(HistoryPage {
         messages: rows.iter().map(|e| message_view(&room_id, e)).collect(),

@@ -28,7 +28,12 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
     if let Some(origin) = parts.headers.get(axum::http::header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
         let allowed = state.own_origins.iter().any(|o| o == origin)
-            || state.config.auth.allowed_origins.iter().any(|o| o == origin);
+            || state
+                .config
+                .auth
+                .allowed_origins
+                .iter()
+                .any(|o| o == origin);
         if !allowed {
             return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
         }
@@ -50,7 +55,10 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
             }
             Err(e) => return ApiError::from(e).into_response(),
         },
-        None if parts.headers.contains_key(axum::http::header::AUTHORIZATION) => {
+        None if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION) =>
+        {
             return ApiError::from(AuthError::Malformed).into_response();
         }
         None => None,

@@ -234,7 +234,8 @@ impl Session {
         let limits = &self.state.config.limits;
         let max_inflight = limits.max_inflight_per_connection;
         let ping_every = Duration::from_secs(limits.ping_interval_secs);
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         let mut last_heard = Instant::now();
         let expiry = token_deadline(self.identity.expires_at);
         tokio::pin!(expiry);
@@ -351,9 +352,16 @@ impl Session {
             .await
     }
 
-    async fn error(&mut self, id: Option<String>, code: ErrorCode, message: &str) -> Result<(), Gone> {
+    async fn error(
+        &mut self,
+        id: Option<String>,
+        code: ErrorCode,
+        message: &str,
+    ) -> Result<(), Gone> {
         crate::metrics::error(code);
-        self.writer.frame(&ServerFrame::error(id, code, message)).await
+        self.writer
+            .frame(&ServerFrame::error(id, code, message))
+            .await
     }
 
     /// Check the caller's access to a room through the policy module.
@@ -381,8 +389,13 @@ impl Session {
                 client_msg_id,
                 body,
             } => {
-                self.submit(id, room, Some(client_msg_id), NewEventKind::Message { body })
-                    .await
+                self.submit(
+                    id,
+                    room,
+                    Some(client_msg_id),
+                    NewEventKind::Message { body },
+                )
+                .await
             }
             ClientFrame::Edit {
                 id,
@@ -391,10 +404,15 @@ impl Session {
                 body,
                 client_msg_id,
             } => {
-                self.submit(id, room, client_msg_id, NewEventKind::Edit {
-                    target_seq: seq,
-                    body,
-                })
+                self.submit(
+                    id,
+                    room,
+                    client_msg_id,
+                    NewEventKind::Edit {
+                        target_seq: seq,
+                        body,
+                    },
+                )
                 .await
             }
             ClientFrame::Delete {
@@ -403,8 +421,13 @@ impl Session {
                 seq,
                 client_msg_id,
             } => {
-                self.submit(id, room, client_msg_id, NewEventKind::Delete { target_seq: seq })
-                    .await
+                self.submit(
+                    id,
+                    room,
+                    client_msg_id,
+                    NewEventKind::Delete { target_seq: seq },
+                )
+                .await
             }
             ClientFrame::Resume { id, rooms } => self.on_resume(id, rooms).await,
             ClientFrame::History {
@@ -489,24 +512,34 @@ impl Session {
             Ok(Err(error)) => {
                 let (code, message) = match &error {
                     AppendError::RoomNotFound => (ErrorCode::NotFound, "no such room"),
-                    AppendError::RoomClosed => {
-                        (ErrorCode::Conflict, "the contract ended; this workroom is read-only")
+                    AppendError::RoomClosed => (
+                        ErrorCode::Conflict,
+                        "the contract ended; this workroom is read-only",
+                    ),
+                    AppendError::TargetNotFound => {
+                        (ErrorCode::NotFound, "no message with that seq")
                     }
-                    AppendError::TargetNotFound => (ErrorCode::NotFound, "no message with that seq"),
                     AppendError::NotAuthor => {
                         (ErrorCode::Forbidden, "only the author may change a message")
                     }
                     AppendError::TargetDeleted => (ErrorCode::Conflict, "the message was deleted"),
                     AppendError::Storage(cause) => {
                         tracing::error!(%cause, "commit failed");
-                        (ErrorCode::Unavailable, "storage is unavailable; retry with the same client_msg_id")
+                        (
+                            ErrorCode::Unavailable,
+                            "storage is unavailable; retry with the same client_msg_id",
+                        )
                     }
                 };
                 self.error(id, code, message).await
             }
             Err(()) => {
-                self.error(id, ErrorCode::Unavailable, "the commit was interrupted; retry with the same client_msg_id")
-                    .await
+                self.error(
+                    id,
+                    ErrorCode::Unavailable,
+                    "the commit was interrupted; retry with the same client_msg_id",
+                )
+                .await
             }
         }
     }
@@ -560,10 +593,7 @@ impl Session {
             Outbound::RoomClosed(room) => {
                 if let Some(state) = self.rooms.get_mut(&room) {
                     state.access.closed = true;
-                    return self
-                        .writer
-                        .frame(&ServerFrame::RoomClosed { room })
-                        .await;
+                    return self.writer.frame(&ServerFrame::RoomClosed { room }).await;
                 }
                 Ok(())
             }
@@ -573,7 +603,12 @@ impl Session {
 
     /// Send stored events of `room` after `after_seq` (up to `until`, inclusive) in order,
     /// advancing the cursor.
-    async fn replay(&mut self, room: &RoomId, after_seq: u64, until: Option<u64>) -> Result<(), Gone> {
+    async fn replay(
+        &mut self,
+        room: &RoomId,
+        after_seq: u64,
+        until: Option<u64>,
+    ) -> Result<(), Gone> {
         let mut after = after_seq;
         loop {
             let page = match self
@@ -586,7 +621,11 @@ impl Session {
                 Err(e) => {
                     tracing::error!(error = %e, "replay failed");
                     return self
-                        .error(None, ErrorCode::Unavailable, "storage is unavailable; resume later")
+                        .error(
+                            None,
+                            ErrorCode::Unavailable,
+                            "storage is unavailable; resume later",
+                        )
                         .await;
                 }
             };
@@ -608,7 +647,11 @@ impl Session {
         }
     }
 
-    async fn on_resume(&mut self, id: Option<String>, rooms: BTreeMap<RoomId, u64>) -> Result<(), Gone> {
+    async fn on_resume(
+        &mut self,
+        id: Option<String>,
+        rooms: BTreeMap<RoomId, u64>,
+    ) -> Result<(), Gone> {
         for (room, last_seen) in rooms {
             if let Err(denied) = self.room_access(&room, RoomAction::Read) {
                 self.error(id.clone(), denied.code, denied.message).await?;
@@ -621,10 +664,14 @@ impl Session {
             }
             self.replay(&room, last_seen, None).await?;
             if let Some(state) = self.rooms.get_mut(&room) {
-                state.next_seq = state.next_seq.max(last_seen.saturating_add(1).min(old_next));
+                state.next_seq = state
+                    .next_seq
+                    .max(last_seen.saturating_add(1).min(old_next));
             }
         }
-        self.writer.feed(Utf8Bytes::from(ServerFrame::Resumed { id }.to_json())).await?;
+        self.writer
+            .feed(Utf8Bytes::from(ServerFrame::Resumed { id }.to_json()))
+            .await?;
         self.writer.flush().await
     }
 
@@ -638,11 +685,17 @@ impl Session {
         if let Err(denied) = self.room_access(&room, RoomAction::Read) {
             return self.error(id, denied.code, denied.message).await;
         }
-        let limit = limit.unwrap_or(HISTORY_DEFAULT_LIMIT).clamp(1, HISTORY_MAX_LIMIT);
+        let limit = limit
+            .unwrap_or(HISTORY_DEFAULT_LIMIT)
+            .clamp(1, HISTORY_MAX_LIMIT);
         match self
             .state
             .store
-            .history(room.as_str(), before_seq.unwrap_or(u64::MAX), u64::from(limit))
+            .history(
+                room.as_str(),
+                before_seq.unwrap_or(u64::MAX),
+                u64::from(limit),
+            )
             .await
         {
             Ok(rows) => {
@@ -653,7 +706,8 @@ impl Session {
             }
             Err(e) => {
                 tracing::error!(error = %e, "history failed");
-                self.error(id, ErrorCode::Unavailable, "storage is unavailable").await
+                self.error(id, ErrorCode::Unavailable, "storage is unavailable")
+                    .await
             }
         }
     }
@@ -683,7 +737,8 @@ impl Session {
             }
             Err(e) => {
                 tracing::error!(error = %e, "read marker failed");
-                self.error(id, ErrorCode::Unavailable, "storage is unavailable").await
+                self.error(id, ErrorCode::Unavailable, "storage is unavailable")
+                    .await
             }
         }
     }
@@ -717,7 +772,8 @@ impl Session {
             }
             Err(e) => {
                 tracing::error!(error = %e, "members failed");
-                self.error(id, ErrorCode::Unavailable, "storage is unavailable").await
+                self.error(id, ErrorCode::Unavailable, "storage is unavailable")
+                    .await
             }
         }
     }
@@ -751,7 +807,9 @@ impl Session {
                 },
             );
             self.writer
-                .feed(Utf8Bytes::from(ServerFrame::RoomOpened { room: summary }.to_json()))
+                .feed(Utf8Bytes::from(
+                    ServerFrame::RoomOpened { room: summary }.to_json(),
+                ))
                 .await?;
         }
         let lost: Vec<RoomId> = self

@@ -2,9 +2,9 @@
 //! room's party accounts (C2); their best account role decides what they may do there.
 
 use crate::Store;
-use crate::time::to_seq;
 use crate::entity::{account_members, read_markers, room_parties, rooms};
 use crate::error::StorageError;
+use crate::time::to_seq;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 

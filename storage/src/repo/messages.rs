@@ -15,7 +15,7 @@ use crate::time::{now_ms, to_seq};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -132,7 +132,10 @@ impl Store {
     /// `AppendError::Storage`, and nothing of the batch is stored. A unique violation (another
     /// process stored the same client_msg_id between our check and our insert) makes the
     /// batch retry item by item, so one racing duplicate cannot fail its neighbours.
-    pub async fn append_batch(&self, items: &[NewEvent]) -> Vec<Result<AppendOutcome, AppendError>> {
+    pub async fn append_batch(
+        &self,
+        items: &[NewEvent],
+    ) -> Vec<Result<AppendOutcome, AppendError>> {
         match self.append_batch_once(items).await {
             Ok(results) => results,
             Err(e) if e.is_unique_violation() && items.len() > 1 => {
@@ -140,9 +143,9 @@ impl Store {
                 for item in items {
                     let one = std::slice::from_ref(item);
                     out.push(match self.append_batch_once(one).await {
-                        Ok(mut r) => r.pop().unwrap_or(Err(AppendError::Storage(
-                            "empty batch result".into(),
-                        ))),
+                        Ok(mut r) => r
+                            .pop()
+                            .unwrap_or(Err(AppendError::Storage("empty batch result".into()))),
                         Err(e) => Err(AppendError::Storage(e.to_string())),
                     });
                 }
@@ -162,7 +165,7 @@ impl Store {
         &self,
         items: &[NewEvent],
     ) -> Result<Vec<Result<AppendOutcome, AppendError>>, StorageError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let results = append_in(&txn, items).await?;
         txn.commit().await?;
         Ok(results)
@@ -425,7 +428,11 @@ async fn find_existing(
     Ok(found
         .into_iter()
         .filter_map(|m| {
-            let key = (m.room_id.clone(), m.sender_id.clone(), m.client_msg_id.clone()?);
+            let key = (
+                m.room_id.clone(),
+                m.sender_id.clone(),
+                m.client_msg_id.clone()?,
+            );
             Some((key, to_event(m)))
         })
         .collect())
@@ -486,19 +493,19 @@ async fn apply_change(
         })?;
     }
     let mut update = messages::Entity::update_many()
-        .col_expr(messages::Column::Version, Expr::val(target.version + 1).into())
+        .col_expr(messages::Column::Version, Expr::val(target.version + 1))
         .filter(messages::Column::RoomId.eq(target.room_id.as_str()))
         .filter(messages::Column::Seq.eq(target.seq));
     match event.kind {
         EventKindRow::Edit => {
             update = update
-                .col_expr(messages::Column::Body, Expr::val(event.body.clone()).into())
-                .col_expr(messages::Column::EditedAt, Expr::val(event.created_at).into());
+                .col_expr(messages::Column::Body, Expr::val(event.body.clone()))
+                .col_expr(messages::Column::EditedAt, Expr::val(event.created_at));
         }
         EventKindRow::Delete => {
             update = update
-                .col_expr(messages::Column::Body, Expr::val(Option::<String>::None).into())
-                .col_expr(messages::Column::DeletedAt, Expr::val(event.created_at).into());
+                .col_expr(messages::Column::Body, Expr::val(Option::<String>::None))
+                .col_expr(messages::Column::DeletedAt, Expr::val(event.created_at));
         }
         EventKindRow::Message => return Ok(()),
     }

@@ -11,9 +11,7 @@ use crate::error::{StorageError, is_unique_violation};
 use crate::repo::access::AccountRole;
 use crate::time::now_ms;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
 
 /// One side of an accepted bid, as the marketplace described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +82,7 @@ impl Store {
         }
         let mut last_err = None;
         for _ in 0..RETRIES {
-            let txn = self.db.begin().await?;
+            let txn = self.begin_write().await?;
             match accept_bid_in(&txn, bid_id, project_id, client, contractor).await {
                 Ok(outcome) => match txn.commit().await {
                     Ok(()) => return Ok(outcome),
@@ -106,7 +104,7 @@ impl Store {
 
     /// Close the bid's workroom (read-only from now on). Idempotent.
     pub async fn end_contract(&self, bid_id: &str) -> Result<EndOutcome, StorageError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let room = rooms::Entity::find()
             .filter(rooms::Column::BidId.eq(bid_id))
             .one(&txn)
@@ -165,7 +163,7 @@ impl Store {
         name: Option<&str>,
         email: Option<&str>,
     ) -> Result<Vec<String>, StorageError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let now = now_ms();
         ensure_account(&txn, account_id, now).await?;
         upsert_user(&txn, user_id, name, email, now).await?;
@@ -197,7 +195,7 @@ impl Store {
         account_id: &str,
         user_id: &str,
     ) -> Result<Vec<String>, StorageError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let deleted = account_members::Entity::delete_many()
             .filter(account_members::Column::AccountId.eq(account_id))
             .filter(account_members::Column::UserId.eq(user_id))
@@ -341,9 +339,7 @@ async fn accept_bid_in(
         };
         // The shared room holds the client side and every hired contractor side.
         let all_parties = room_parties::Entity::find()
-            .filter(
-                room_parties::Column::RoomId.is_in(private_rooms.iter().map(|r| r.id.clone())),
-            )
+            .filter(room_parties::Column::RoomId.is_in(private_rooms.iter().map(|r| r.id.clone())))
             .all(txn)
             .await?;
         let present = room_parties::Entity::find()
@@ -388,7 +384,11 @@ async fn close_room(txn: &DatabaseTransaction, room_id: &str, now: i64) -> Resul
     Ok(())
 }
 
-async fn ensure_account(txn: &DatabaseTransaction, account_id: &str, now: i64) -> Result<(), DbErr> {
+async fn ensure_account(
+    txn: &DatabaseTransaction,
+    account_id: &str,
+    now: i64,
+) -> Result<(), DbErr> {
     accounts::Entity::insert(accounts::ActiveModel {
         id: Set(account_id.to_string()),
         created_at: Set(now),

@@ -13,7 +13,9 @@ use workroom_tests::{TestServer, WAIT};
 
 fn upgrade_status(result: Result<workroom_client::Connection, WsError>) -> u16 {
     match result {
-        Err(WsError::Ws(tokio_tungstenite::tungstenite::Error::Http(response))) => response.status().as_u16(),
+        Err(WsError::Ws(tokio_tungstenite::tungstenite::Error::Http(response))) => {
+            response.status().as_u16()
+        }
         Err(other) => panic!("unexpected error {other}"),
         Ok(_) => panic!("the upgrade was accepted"),
     }
@@ -47,7 +49,10 @@ async fn bad_tokens_are_refused_on_the_upgrade() {
         ("not yet valid", server.sign(&not_yet)),
         ("wrong audience", server.sign(&wrong_aud)),
         ("wrong issuer", server.sign(&wrong_iss)),
-        ("wrong signature", foreign_key.sign(&server.claims("u1")).unwrap()),
+        (
+            "wrong signature",
+            foreign_key.sign(&server.claims("u1")).unwrap(),
+        ),
         ("alg none", alg_none),
         ("unknown kid", hs_as_unknown_kid),
         ("garbage", "not.a.jwt".to_string()),
@@ -61,16 +66,33 @@ async fn bad_tokens_are_refused_on_the_upgrade() {
         assert_eq!(body["code"], "unauthorized");
     }
     // A valid token works.
-    assert!(server.connect_raw(Some(server.member("u1")), None).await.is_ok());
+    assert!(
+        server
+            .connect_raw(Some(server.member("u1")), None)
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn tokens_in_urls_are_refused() {
     let server = TestServer::start().await;
     let token = server.member("u1");
-    let r = server.http.inner.get(server.http.url(&format!("/v1/rooms?access_token={token}"))).send().await.unwrap();
+    let r = server
+        .http
+        .inner
+        .get(server.http.url(&format!("/v1/rooms?access_token={token}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = server.http.inner.get(server.http.url(&format!("/v1/ws?token={token}"))).send().await.unwrap();
+    let r = server
+        .http
+        .inner
+        .get(server.http.url(&format!("/v1/ws?token={token}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -82,31 +104,78 @@ async fn browsers_authenticate_with_the_first_frame() {
     }))
     .await;
     // Good token in the first frame.
-    let mut conn = server.connect_raw(None, Some("https://marketplace.example".into())).await.unwrap();
-    conn.send_text(&json!({"type": "auth", "token": server.member("u1")}).to_string()).await.unwrap();
-    assert!(matches!(conn.next(WAIT).await.unwrap(), ServerFrame::Hello { ref user, .. } if user == "u1"));
+    let mut conn = server
+        .connect_raw(None, Some("https://marketplace.example".into()))
+        .await
+        .unwrap();
+    conn.send_text(&json!({"type": "auth", "token": server.member("u1")}).to_string())
+        .await
+        .unwrap();
+    assert!(
+        matches!(conn.next(WAIT).await.unwrap(), ServerFrame::Hello { ref user, .. } if user == "u1")
+    );
 
     // Bad token in the first frame: error, then close 1008.
     let mut conn = server.connect_raw(None, None).await.unwrap();
-    conn.send_text(&json!({"type": "auth", "token": "bad"}).to_string()).await.unwrap();
-    assert!(matches!(conn.next(WAIT).await.unwrap(), ServerFrame::Error { code: ErrorCode::Unauthorized, .. }));
-    assert!(matches!(conn.next(WAIT).await, Err(WsError::Closed(Some((1008, _))))));
+    conn.send_text(&json!({"type": "auth", "token": "bad"}).to_string())
+        .await
+        .unwrap();
+    assert!(matches!(
+        conn.next(WAIT).await.unwrap(),
+        ServerFrame::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        }
+    ));
+    assert!(matches!(
+        conn.next(WAIT).await,
+        Err(WsError::Closed(Some((1008, _))))
+    ));
 
     // Anything but auth first: refused.
     let mut conn = server.connect_raw(None, None).await.unwrap();
-    conn.send_text(&json!({"type": "ping"}).to_string()).await.unwrap();
-    assert!(matches!(conn.next(WAIT).await.unwrap(), ServerFrame::Error { code: ErrorCode::Unauthorized, .. }));
+    conn.send_text(&json!({"type": "ping"}).to_string())
+        .await
+        .unwrap();
+    assert!(matches!(
+        conn.next(WAIT).await.unwrap(),
+        ServerFrame::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        }
+    ));
 
     // Silence: closed after the auth timeout.
     let mut conn = server.connect_raw(None, None).await.unwrap();
-    assert!(matches!(conn.next(WAIT).await.unwrap(), ServerFrame::Error { code: ErrorCode::Unauthorized, .. }));
-    assert!(matches!(conn.next(WAIT).await, Err(WsError::Closed(Some((1008, _))))));
+    assert!(matches!(
+        conn.next(WAIT).await.unwrap(),
+        ServerFrame::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        }
+    ));
+    assert!(matches!(
+        conn.next(WAIT).await,
+        Err(WsError::Closed(Some((1008, _))))
+    ));
 
     // Foreign origins are refused before upgrading; the server's own origin is allowed.
-    let status = upgrade_status(server.connect_raw(Some(server.member("u1")), Some("https://evil.example".into())).await);
+    let status = upgrade_status(
+        server
+            .connect_raw(
+                Some(server.member("u1")),
+                Some("https://evil.example".into()),
+            )
+            .await,
+    );
     assert_eq!(status, 403);
     let own = format!("https://localhost:{}", server.addr.port());
-    assert!(server.connect_raw(Some(server.member("u1")), Some(own)).await.is_ok());
+    assert!(
+        server
+            .connect_raw(Some(server.member("u1")), Some(own))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -114,19 +183,45 @@ async fn an_open_session_ends_when_its_token_expires() {
     let server = TestServer::start().await;
     let token = server.token_ttl("u1", Role::Member, None, 2);
     let mut conn = server.connect_raw(Some(token), None).await.unwrap();
-    assert!(matches!(conn.next(WAIT).await.unwrap(), ServerFrame::Hello { .. }));
+    assert!(matches!(
+        conn.next(WAIT).await.unwrap(),
+        ServerFrame::Hello { .. }
+    ));
     let started = std::time::Instant::now();
     let frame = conn.next(Duration::from_secs(10)).await.unwrap();
-    assert!(matches!(frame, ServerFrame::Error { code: ErrorCode::Unauthorized, .. }), "{frame:?}");
-    assert!(matches!(conn.next(WAIT).await, Err(WsError::Closed(Some((1008, _))))));
+    assert!(
+        matches!(
+            frame,
+            ServerFrame::Error {
+                code: ErrorCode::Unauthorized,
+                ..
+            }
+        ),
+        "{frame:?}"
+    );
+    assert!(matches!(
+        conn.next(WAIT).await,
+        Err(WsError::Closed(Some((1008, _))))
+    ));
     assert!(started.elapsed() < Duration::from_secs(8));
 }
 
 #[tokio::test]
 async fn only_members_open_messaging_sessions() {
     let server = TestServer::start().await;
-    for role in [Role::Bot, Role::Service, Role::Moderator, Role::Auditor, Role::Legal, Role::Admin] {
-        let status = upgrade_status(server.connect_raw(Some(server.token("x", role, None)), None).await);
+    for role in [
+        Role::Bot,
+        Role::Service,
+        Role::Moderator,
+        Role::Auditor,
+        Role::Legal,
+        Role::Admin,
+    ] {
+        let status = upgrade_status(
+            server
+                .connect_raw(Some(server.token("x", role, None)), None)
+                .await,
+        );
         assert_eq!(status, 403, "{role:?}");
     }
 }

@@ -28,16 +28,33 @@ async fn a_member_of_one_room_gets_not_found_for_another_on_every_path() {
     for frame in frames {
         let reply = u1.request(frame.clone()).await;
         assert!(
-            matches!(reply, ServerFrame::Error { code: ErrorCode::NotFound, .. }),
+            matches!(
+                reply,
+                ServerFrame::Error {
+                    code: ErrorCode::NotFound,
+                    ..
+                }
+            ),
             "{frame} → {reply:?}"
         );
     }
     let token = server.member("u1");
-    for path in [format!("/v1/rooms/{theirs}/members"), format!("/v1/rooms/{theirs}/messages")] {
+    for path in [
+        format!("/v1/rooms/{theirs}/members"),
+        format!("/v1/rooms/{theirs}/messages"),
+    ] {
         let r = server.http.get(&path, &token).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let listed: serde_json::Value = server.http.get("/v1/rooms", &token).send().await.unwrap().json().await.unwrap();
+    let listed: serde_json::Value = server
+        .http
+        .get("/v1/rooms", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["rooms"].as_array().unwrap().len(), 1);
 }
 
@@ -48,7 +65,11 @@ async fn bots_and_other_roles_read_nothing_over_http() {
     let bot = server.token("bot", Role::Bot, None);
     let moderator = server.token("mod", Role::Moderator, None);
     for token in [bot, moderator] {
-        for path in ["/v1/rooms".to_string(), format!("/v1/rooms/{room}/members"), format!("/v1/rooms/{room}/messages")] {
+        for path in [
+            "/v1/rooms".to_string(),
+            format!("/v1/rooms/{room}/members"),
+            format!("/v1/rooms/{room}/messages"),
+        ] {
             let r = server.http.get(&path, &token).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
         }

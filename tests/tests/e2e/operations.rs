@@ -10,7 +10,8 @@ async fn health_readiness_and_metrics_answer() {
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     let mut u1 = server.client("u1").await;
     u1.send(&room, "c1", "count me").await;
-    u1.request(serde_json::json!({"type": "history", "room": "nope"})).await;
+    u1.request(serde_json::json!({"type": "history", "room": "nope"}))
+        .await;
     let get = |path: &'static str| server.http.inner.get(server.http.url(path)).send();
     assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok");
     assert_eq!(get("/readyz").await.unwrap().status(), 200);
@@ -47,6 +48,10 @@ async fn shutdown_closes_sessions_with_1001() {
     let server = TestServer::start_in(config, dir).await;
     let mut again = server.client("u2").await;
     assert_eq!(again.room(&room).unwrap().last_seq, 1);
-    let h = again.request(serde_json::json!({"type": "history", "room": room})).await;
-    assert!(matches!(h, ServerFrame::History { ref messages, .. } if messages[0].body == "before shutdown"));
+    let h = again
+        .request(serde_json::json!({"type": "history", "room": room}))
+        .await;
+    assert!(
+        matches!(h, ServerFrame::History { ref messages, .. } if messages[0].body == "before shutdown")
+    );
 }

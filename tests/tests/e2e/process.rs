@@ -11,7 +11,11 @@ use workroom_protocol::{ClientFrame, ClientMsgId, RoomId, ServerFrame};
 const BIN: &str = env!("CARGO_BIN_EXE_workroom-under-test");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn token(dir: &std::path::Path, sub: &str, role: &str) -> String {
@@ -21,7 +25,11 @@ fn token(dir: &std::path::Path, sub: &str, role: &str) -> String {
         .args(["--sub", sub, "--role", role, "--ttl", "1h"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -57,7 +65,9 @@ async fn spawn_server(dir: &std::path::Path, port: u16) -> Child {
     }
     let child = Child(command.spawn().unwrap());
     for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && dir.join("tls/cert.pem").exists() {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && dir.join("tls/cert.pem").exists()
+        {
             return child;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -81,13 +91,21 @@ fn a_bad_config_value_names_its_key_and_exits_non_zero() {
 
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "[auth]\nleeway_secs = 600\nlisten_typo = 1\n").unwrap();
-    let out = Command::new(BIN).args(["serve", "--config"]).arg(&file).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen_typo"), "{err}");
 
     std::fs::write(&file, "[auth]\nleeway_secs = 600\n").unwrap();
-    let out = Command::new(BIN).args(["serve", "--config"]).arg(&file).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("auth.leeway_secs"));
 }
@@ -95,15 +113,29 @@ fn a_bad_config_value_names_its_key_and_exits_non_zero() {
 #[test]
 fn migrate_and_token_work_on_a_fresh_data_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN).args(["migrate", "--data-dir"]).arg(dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["migrate", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("applied 1 migration"));
     let t = token(dir.path(), "u1", "member");
     assert_eq!(t.split('.').count(), 3);
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir.path().join("keys/dev-jwt.key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.path().join("keys/dev-jwt.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
-    let out = Command::new(BIN).args(["token", "--sub", "u1", "--role", "wizard"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["token", "--sub", "u1", "--role", "wizard"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }
 
@@ -114,7 +146,10 @@ async fn kill_9_during_a_send_stream_loses_no_acknowledged_message() {
     let server = spawn_server(dir.path(), port).await;
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("tls/key.pem")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("tls/key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "the dev TLS key is private");
     }
     let pem = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
@@ -128,7 +163,12 @@ async fn kill_9_during_a_send_stream_loses_no_acknowledged_message() {
             "client": {"user": "u1", "account": "a1", "name": "C", "email": "c@example.com"},
             "contractor": {"user": "u2", "account": "a2", "name": "K", "email": "k@example.com"},
         }))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let room = created["room"].as_str().unwrap().to_string();
     let options = ConnectOptions {
         url: format!("wss://localhost:{port}/v1/ws"),
@@ -150,7 +190,11 @@ async fn kill_9_during_a_send_stream_loses_no_acknowledged_message() {
                 body: format!("durable {i}"),
             };
             let text = serde_json::to_string(&frame).unwrap();
-            if sink.send(tokio_tungstenite::tungstenite::Message::text(text)).await.is_err() {
+            if sink
+                .send(tokio_tungstenite::tungstenite::Message::text(text))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -158,7 +202,9 @@ async fn kill_9_during_a_send_stream_loses_no_acknowledged_message() {
     let mut acked: Vec<(u64, String)> = Vec::new();
     let mut server = Some(server);
     while let Some(Ok(message)) = stream.next().await {
-        let tokio_tungstenite::tungstenite::Message::Text(text) = message else { continue };
+        let tokio_tungstenite::tungstenite::Message::Text(text) = message else {
+            continue;
+        };
         if let Ok(ServerFrame::Ack { seq, id, .. }) = serde_json::from_str(text.as_str()) {
             acked.push((seq, id.unwrap_or_default()));
             if acked.len() == 300
@@ -174,13 +220,31 @@ async fn kill_9_during_a_send_stream_loses_no_acknowledged_message() {
     assert!(acked.len() >= 300, "acks before the kill: {}", acked.len());
 
     let _server = spawn_server(dir.path(), port).await;
-    let mut reader = Connection::connect(&ConnectOptions { token: Some(token(dir.path(), "u2", "member")), ..options }).await.unwrap();
-    let ServerFrame::Hello { rooms, .. } = reader.next(Duration::from_secs(10)).await.unwrap() else { panic!() };
-    let last_seq = rooms.iter().find(|r| r.id.as_str() == room).unwrap().last_seq;
+    let mut reader = Connection::connect(&ConnectOptions {
+        token: Some(token(dir.path(), "u2", "member")),
+        ..options
+    })
+    .await
+    .unwrap();
+    let ServerFrame::Hello { rooms, .. } = reader.next(Duration::from_secs(10)).await.unwrap()
+    else {
+        panic!()
+    };
+    let last_seq = rooms
+        .iter()
+        .find(|r| r.id.as_str() == room)
+        .unwrap()
+        .last_seq;
     let max_acked = acked.iter().map(|(s, _)| *s).max().unwrap();
-    assert!(last_seq >= max_acked, "every acknowledged seq survived: {last_seq} < {max_acked}");
+    assert!(
+        last_seq >= max_acked,
+        "every acknowledged seq survived: {last_seq} < {max_acked}"
+    );
     // No gap: resume from 0 replays 1..=last_seq exactly, and every ack's body is there.
-    reader.send_text(&json!({"type": "resume", "id": "r", "rooms": {room.clone(): 0}}).to_string()).await.unwrap();
+    reader
+        .send_text(&json!({"type": "resume", "id": "r", "rooms": {room.clone(): 0}}).to_string())
+        .await
+        .unwrap();
     let mut seqs = Vec::new();
     let mut bodies = std::collections::HashMap::new();
     loop {
@@ -196,6 +260,9 @@ async fn kill_9_during_a_send_stream_loses_no_acknowledged_message() {
     assert_eq!(seqs, (1..=last_seq).collect::<Vec<_>>());
     for (seq, id) in &acked {
         let i = id.trim_start_matches('r');
-        assert_eq!(bodies.get(seq).map(String::as_str), Some(format!("durable {i}").as_str()));
+        assert_eq!(
+            bodies.get(seq).map(String::as_str),
+            Some(format!("durable {i}").as_str())
+        );
     }
 }

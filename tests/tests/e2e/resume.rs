@@ -18,13 +18,18 @@ async fn reconnect_and_resume_replays_exactly_the_missed_events() {
     u2.conn.close().await;
 
     for i in 1..=7 {
-        u1.send(&room, &format!("b{i}"), &format!("missed {i}")).await;
+        u1.send(&room, &format!("b{i}"), &format!("missed {i}"))
+            .await;
     }
-    u1.request(json!({"type": "edit", "room": room, "seq": 5, "body": "edited while away"})).await;
+    u1.request(json!({"type": "edit", "room": room, "seq": 5, "body": "edited while away"}))
+        .await;
 
     let mut back = server.client("u2").await;
     assert_eq!(back.room(&room).unwrap().last_seq, 11);
-    back.conn.send_text(&json!({"type": "resume", "id": "r2", "rooms": {room.clone(): 3}}).to_string()).await.unwrap();
+    back.conn
+        .send_text(&json!({"type": "resume", "id": "r2", "rooms": {room.clone(): 3}}).to_string())
+        .await
+        .unwrap();
     let mut replayed = Vec::new();
     loop {
         let frame = back.conn.next(WAIT).await.unwrap();
@@ -33,10 +38,16 @@ async fn reconnect_and_resume_replays_exactly_the_missed_events() {
                 assert_eq!(id.as_deref(), Some("r2"));
                 break;
             }
-            other => replayed.push(event_seq(other, &room).expect("only timeline events before resumed")),
+            other => {
+                replayed.push(event_seq(other, &room).expect("only timeline events before resumed"))
+            }
         }
     }
-    assert_eq!(replayed, (4..=11).collect::<Vec<_>>(), "no gap, no duplicate");
+    assert_eq!(
+        replayed,
+        (4..=11).collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
 
     // Live traffic continues after the replay, without repeats.
     u1.send(&room, "c1", "live").await;
@@ -60,12 +71,24 @@ async fn a_slow_consumer_is_disconnected_without_stalling_the_room_and_recovers_
     // A watcher that keeps up must see everything live while the slow one lags.
     let mut watcher = server.client("u1").await;
     let watch_room = room.clone();
-    let watching = tokio::spawn(async move { watcher.collect_events(&watch_room, total as usize).await.len() });
+    let watching = tokio::spawn(async move {
+        watcher
+            .collect_events(&watch_room, total as usize)
+            .await
+            .len()
+    });
     for i in 0..total {
         let ack = fast.send(&room, &format!("m{i}"), &body).await;
-        assert!(matches!(ack, ServerFrame::Ack { .. }), "the room keeps going: {ack:?}");
+        assert!(
+            matches!(ack, ServerFrame::Ack { .. }),
+            "the room keeps going: {ack:?}"
+        );
     }
-    assert_eq!(watching.await.unwrap() as u64, total, "a member who keeps up sees every message");
+    assert_eq!(
+        watching.await.unwrap() as u64,
+        total,
+        "a member who keeps up sees every message"
+    );
 
     // The slow connection was cut: draining what reached its socket ends in a close.
     let mut slow = slow;
@@ -80,10 +103,16 @@ async fn a_slow_consumer_is_disconnected_without_stalling_the_room_and_recovers_
             Err(e) => break e,
         }
     };
-    assert!(last < total, "the slow consumer was cut before the end ({closed})");
+    assert!(
+        last < total,
+        "the slow consumer was cut before the end ({closed})"
+    );
 
     let mut back = server.client("u2").await;
-    back.conn.send_text(&json!({"type": "resume", "id": "r", "rooms": {room.clone(): last}}).to_string()).await.unwrap();
+    back.conn
+        .send_text(&json!({"type": "resume", "id": "r", "rooms": {room.clone(): last}}).to_string())
+        .await
+        .unwrap();
     let mut expected = last + 1;
     loop {
         match back.conn.next(WAIT).await.unwrap() {

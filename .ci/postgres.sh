@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Start the machine's PostgreSQL 15 (installing it when missing) and create the test role.
+# The role may create databases: every test server gets a fresh one.
+set -euo pipefail
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ ! -d /etc/postgresql/15/main ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+fi
+pg_ctlcluster 15 main start 2>/dev/null || true
+for _ in $(seq 1 60); do
+  if su postgres -c "psql -qtAc 'select 1'" >/dev/null 2>&1; then break; fi
+  sleep 1
+done
+su postgres -c "psql -qtAc 'select 1'" >/dev/null
+su postgres -c "psql -v ON_ERROR_STOP=1 -q" <<'SQL'
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'workroom') THEN
+    CREATE ROLE workroom LOGIN PASSWORD 'workroom' CREATEDB;
+  END IF;
+END $$;
+SQL
+echo "PostgreSQL is up on 127.0.0.1:5432 (role workroom)"
