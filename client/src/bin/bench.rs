@@ -1,1 +1,489 @@
-fn main() {}
+//! `bench`: the load tool. Opens authenticated WSS connections against a running server,
+//! spreads them over workrooms of N members, sends at a set rate or flat out, and reports
+//! acked messages/s, deliveries/s, send→delivery latency percentiles and the server's RSS.
+//!
+//! Two modes:
+//! - `bench messages`: rooms × members connections, each sending (flat out with a window of
+//!   unacknowledged sends, or at `--rate` messages/s in total).
+//! - `bench idle`: N authenticated idle connections from source addresses 127.0.0.x, then
+//!   the server's RSS per connection.
+//!
+//! Tokens are signed with the server's dev key (`--data-dir`), rooms opened through the
+//! marketplace service call, extra members added to the client's team account.
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use workroom_client::HttpClient;
+use workroom_protocol::{Claims, Role, ServerFrame};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Server address (host:port).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    addr: String,
+    /// The server's data dir (dev key and dev certificate).
+    #[arg(long, default_value = "./data")]
+    data_dir: PathBuf,
+    /// The server's pid, for RSS readings.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Prefix for ids, so repeated runs on one database do not collide.
+    #[arg(long, default_value = "bench")]
+    tag: String,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Message throughput and latency.
+    Messages {
+        #[arg(long, default_value_t = 200)]
+        rooms: usize,
+        /// Members per room (2..=6), one connection each.
+        #[arg(long, default_value_t = 4)]
+        members: usize,
+        /// Seconds of sending.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Total messages per second; flat out when absent.
+        #[arg(long)]
+        rate: Option<u64>,
+        /// Unacknowledged sends per connection when flat out.
+        #[arg(long, default_value_t = 16)]
+        window: usize,
+        /// Message body size in bytes.
+        #[arg(long, default_value_t = 100)]
+        body: usize,
+    },
+    /// Idle connection capacity and memory.
+    Idle {
+        #[arg(long, default_value_t = 15_000)]
+        connections: usize,
+        /// Connections per room (each user in its own room pair).
+        #[arg(long, default_value_t = 4)]
+        members: usize,
+        /// Seconds to hold the connections before measuring.
+        #[arg(long, default_value_t = 5)]
+        hold: u64,
+    },
+}
+
+struct Ctx {
+    addr: String,
+    tls: Arc<rustls::ClientConfig>,
+    http: HttpClient,
+    key: Vec<u8>,
+    tag: String,
+    pid: Option<u32>,
+}
+
+impl Ctx {
+    fn token(&self, sub: &str, role: Role) -> anyhow::Result<String> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: sub.to_string(),
+            role,
+            account: None,
+            exp: now + 6 * 3600,
+            iat: now,
+            nbf: Some(now),
+            iss: "workroom-dev".into(),
+            aud: "workroom".into(),
+            jti: uuid::Uuid::now_v7().simple().to_string(),
+            acts_for: None,
+        };
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some("dev".into());
+        let key = jsonwebtoken::EncodingKey::from_secret(&self.key)?;
+        Ok(jsonwebtoken::encode(&header, &claims, &key)?)
+    }
+
+    fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    /// Open a room with `members` users; returns (room id, user ids).
+    async fn open_room(
+        &self,
+        index: usize,
+        members: usize,
+    ) -> anyhow::Result<(String, Vec<String>)> {
+        let service = self.token("bench-marketplace", Role::Service)?;
+        let t = &self.tag;
+        let client = format!("{t}-c{index}");
+        let contractor = format!("{t}-k{index}");
+        let body = json!({
+            "project": format!("{t}-p{index}"),
+            "client": {"user": client, "account": format!("{t}-ca{index}"), "name": "Client", "email": "client@example.com"},
+            "contractor": {"user": contractor, "account": format!("{t}-ka{index}"), "name": "Contractor", "email": "contractor@example.com"},
+        });
+        let response = self
+            .http
+            .post(
+                &format!("/v1/marketplace/bids/{t}-b{index}/accept"),
+                &service,
+            )
+            .json(&body)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("accept failed: {}", response.status());
+        }
+        let created: serde_json::Value = response.json().await?;
+        let room = created["room"].as_str().context("room id")?.to_string();
+        let mut users = vec![client, contractor];
+        for extra in 2..members {
+            let user = format!("{t}-m{index}-{extra}");
+            let response = self
+                .http
+                .put(
+                    &format!("/v1/marketplace/accounts/{t}-ca{index}/members/{user}"),
+                    &service,
+                )
+                .json(&json!({"role": "member"}))
+                .send()
+                .await?;
+            if !response.status().is_success() {
+                bail!("add member failed: {}", response.status());
+            }
+            users.push(user);
+        }
+        Ok((room, users))
+    }
+
+    async fn connect(
+        &self,
+        user: &str,
+        source: Option<std::net::Ipv4Addr>,
+    ) -> anyhow::Result<
+        tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    > {
+        let socket = TcpSocket::new_v4()?;
+        if let Some(ip) = source {
+            socket.bind((ip, 0).into())?;
+        }
+        let stream = socket.connect(self.addr.parse()?).await?;
+        stream.set_nodelay(true)?;
+        let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+        let tls = connector
+            .connect(
+                rustls::pki_types::ServerName::try_from("localhost")?,
+                stream,
+            )
+            .await?;
+        let mut request = format!(
+            "wss://localhost:{}/v1/ws",
+            self.addr.rsplit(':').next().unwrap_or("8443")
+        )
+        .into_client_request()?;
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token(user, Role::Member)?).parse()?,
+        );
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0)
+            .max_message_size(Some(1 << 20));
+        let (ws, _) =
+            tokio_tungstenite::client_async_with_config(request, tls, Some(config)).await?;
+        Ok(ws)
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let args = Args::parse();
+    let pem =
+        std::fs::read(args.data_dir.join("tls/cert.pem")).context("reading the dev certificate")?;
+    let tls = workroom_client::client_config(&pem)?;
+    let key = read_key(&args.data_dir)?;
+    let http = HttpClient::new(
+        &format!(
+            "https://localhost:{}",
+            args.addr.rsplit(':').next().unwrap_or("8443")
+        ),
+        tls.clone(),
+    )?;
+    let ctx = Arc::new(Ctx {
+        addr: args.addr.clone(),
+        tls,
+        http,
+        key,
+        tag: args.tag.clone(),
+        pid: args.server_pid,
+    });
+    match args.mode {
+        Mode::Messages {
+            rooms,
+            members,
+            duration,
+            rate,
+            window,
+            body,
+        } => {
+            messages(
+                ctx,
+                rooms,
+                members.clamp(2, 6),
+                duration,
+                rate,
+                window,
+                body,
+            )
+            .await
+        }
+        Mode::Idle {
+            connections,
+            members,
+            hold,
+        } => idle(ctx, connections, members.clamp(2, 6), hold).await,
+    }
+}
+
+fn read_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let text = std::fs::read_to_string(data_dir.join("keys/dev-jwt.key"))
+        .context("reading the dev key")?;
+    Ok(base64::engine::general_purpose::STANDARD.decode(text.trim())?)
+}
+
+/// Nanoseconds since the run's epoch, carried in message bodies for latency.
+fn stamp(epoch: Instant) -> u64 {
+    epoch.elapsed().as_nanos() as u64
+}
+
+async fn setup_rooms(
+    ctx: &Arc<Ctx>,
+    rooms: usize,
+    members: usize,
+) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let mut out = Vec::with_capacity(rooms);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..rooms {
+        let ctx = ctx.clone();
+        tasks.spawn(async move { ctx.open_room(i, members).await });
+        if tasks.len() >= 16 {
+            out.push(tasks.join_next().await.context("join")???);
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        out.push(r??);
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn messages(
+    ctx: Arc<Ctx>,
+    rooms: usize,
+    members: usize,
+    duration: u64,
+    rate: Option<u64>,
+    window: usize,
+    body_size: usize,
+) -> anyhow::Result<()> {
+    let setup = setup_rooms(&ctx, rooms, members).await?;
+    let connections = rooms * members;
+    eprintln!("opened {rooms} rooms; connecting {connections} members");
+    let epoch = Instant::now();
+    let acked = Arc::new(AtomicU64::new(0));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let latency = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new_with_bounds(
+        1, 60_000_000, 3,
+    )?));
+    let per_conn_interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r as f64));
+    let start_at = tokio::time::Instant::now() + Duration::from_secs(2);
+    let stop_at = start_at + Duration::from_secs(duration);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (room, users) in setup {
+        for user in users {
+            let ws = ctx.connect(&user, None).await?;
+            let (mut sink, mut stream) = ws.split();
+            let (acked, delivered, errors, latency) = (
+                acked.clone(),
+                delivered.clone(),
+                errors.clone(),
+                latency.clone(),
+            );
+            let room = room.clone();
+            let me = user.clone();
+            tasks.spawn(async move {
+                let credits = Arc::new(tokio::sync::Semaphore::new(window));
+                let reader_credits = credits.clone();
+                let me_reader = me.clone();
+                let reader = tokio::spawn(async move {
+                    let me = me_reader;
+                    let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+                    while let Some(Ok(message)) = stream.next().await {
+                        let Message::Text(text) = message else { continue };
+                        match serde_json::from_str::<ServerFrame>(text.as_str()) {
+                            Ok(ServerFrame::Ack { .. }) => {
+                                acked.fetch_add(1, Ordering::Relaxed);
+                                reader_credits.add_permits(1);
+                            }
+                            Ok(ServerFrame::Message(m)) => {
+                                delivered.fetch_add(1, Ordering::Relaxed);
+                                if m.sender != me
+                                    && let Some(sent) = m.body.split(' ').next().and_then(|t| t.parse::<u64>().ok())
+                                {
+                                    let micros = stamp(epoch).saturating_sub(sent) / 1000;
+                                    let _ = local.record(micros.max(1));
+                                }
+                            }
+                            Ok(ServerFrame::Error { .. }) => {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                                reader_credits.add_permits(1);
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let Ok(mut h) = latency.lock() {
+                        let _ = h.add(&local);
+                    }
+                });
+                tokio::time::sleep_until(start_at).await;
+                let padding = "x".repeat(body_size.saturating_sub(24));
+                let mut ticker = per_conn_interval.map(|i| {
+                    let mut t = tokio::time::interval_at(start_at, i);
+                    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    t
+                });
+                let mut n = 0u64;
+                while tokio::time::Instant::now() < stop_at {
+                    match &mut ticker {
+                        Some(t) => {
+                            t.tick().await;
+                        }
+                        None => {
+                            let Ok(permit) = credits.acquire().await else { break };
+                            permit.forget();
+                        }
+                    }
+                    n += 1;
+                    let frame = json!({"type": "send", "room": room, "client_msg_id": format!("{me}-{n}"), "body": format!("{} {padding}", stamp(epoch))});
+                    if sink.send(Message::text(frame.to_string())).await.is_err() {
+                        break;
+                    }
+                }
+                // Let deliveries in flight arrive, then close.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let _ = sink.send(Message::Close(None)).await;
+                let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+            });
+        }
+    }
+    eprintln!(
+        "connected; sending for {duration}s{}",
+        rate.map(|r| format!(" at {r} msg/s"))
+            .unwrap_or_else(|| " flat out".into())
+    );
+    tokio::time::sleep_until(start_at).await;
+    let (a0, d0) = (
+        acked.load(Ordering::Relaxed),
+        delivered.load(Ordering::Relaxed),
+    );
+    let mut peak_rss = 0;
+    while tokio::time::Instant::now() < stop_at {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        peak_rss = peak_rss.max(ctx.rss_kib().unwrap_or(0));
+    }
+    let (a1, d1) = (
+        acked.load(Ordering::Relaxed),
+        delivered.load(Ordering::Relaxed),
+    );
+    while tasks.join_next().await.is_some() {}
+    let secs = duration as f64;
+    let h = latency.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    println!(
+        "rooms={rooms} members={members} connections={connections} duration={duration}s mode={}",
+        rate.map(|r| format!("rate {r}/s"))
+            .unwrap_or_else(|| format!("flat out, window {window}"))
+    );
+    println!("acked messages/s: {:.0}", (a1 - a0) as f64 / secs);
+    println!("deliveries/s:     {:.0}", (d1 - d0) as f64 / secs);
+    println!(
+        "send→delivery latency (other members): p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms (n={})",
+        h.value_at_quantile(0.5) as f64 / 1000.0,
+        h.value_at_quantile(0.99) as f64 / 1000.0,
+        h.value_at_quantile(0.999) as f64 / 1000.0,
+        h.max() as f64 / 1000.0,
+        h.len()
+    );
+    println!("errors: {}", errors.load(Ordering::Relaxed));
+    if ctx.pid.is_some() {
+        println!("server peak RSS: {:.1} MiB", peak_rss as f64 / 1024.0);
+    }
+    Ok(())
+}
+
+async fn idle(ctx: Arc<Ctx>, connections: usize, members: usize, hold: u64) -> anyhow::Result<()> {
+    let rooms = connections.div_ceil(members);
+    let setup = setup_rooms(&ctx, rooms, members).await?;
+    let before = ctx.rss_kib();
+    let mut held = Vec::with_capacity(connections);
+    let started = Instant::now();
+    let mut i = 0usize;
+    'outer: for (_, users) in &setup {
+        for user in users {
+            if i >= connections {
+                break 'outer;
+            }
+            // Spread over 127.0.0.2..=127.0.0.9 to stay far from ephemeral-port limits.
+            let source = std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % 8) as u8);
+            let mut ws = ctx
+                .connect(user, Some(source))
+                .await
+                .with_context(|| format!("connection {i}"))?;
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) if t.as_str().contains("\"hello\"") => {}
+                other => bail!("no hello on connection {i}: {other:?}"),
+            }
+            held.push(ws);
+            i += 1;
+            if i % 1000 == 0 {
+                eprintln!("{i} connections");
+            }
+        }
+    }
+    let connect_secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(hold)).await;
+    let after = ctx.rss_kib();
+    println!(
+        "idle authenticated connections held: {} (opened in {:.1}s)",
+        held.len(),
+        connect_secs
+    );
+    if let (Some(b), Some(a)) = (before, after) {
+        println!(
+            "server RSS: {:.1} MiB before, {:.1} MiB with connections; {:.2} KiB per connection",
+            b as f64 / 1024.0,
+            a as f64 / 1024.0,
+            (a.saturating_sub(b)) as f64 / held.len().max(1) as f64
+        );
+    }
+    for mut ws in held {
+        let _ = ws.close(None).await;
+    }
+    Ok(())
+}
