@@ -12,7 +12,8 @@ pub struct HttpClient {
 impl HttpClient {
     pub fn new(base: &str, tls: Arc<rustls::ClientConfig>) -> Result<HttpClient, reqwest::Error> {
         let mut config = (*tls).clone();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // reqwest is built without its http2 feature: offer HTTP/1.1 only.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let inner = reqwest::Client::builder()
             .tls_backend_preconfigured(config)
             .build()?;

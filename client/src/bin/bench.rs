@@ -313,12 +313,17 @@ async fn messages(
         1, 60_000_000, 3,
     )?));
     let per_conn_interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r as f64));
+    let mut sockets = Vec::with_capacity(connections);
+    for (room, users) in setup {
+        for user in users {
+            sockets.push((room.clone(), user.clone(), ctx.connect(&user, None).await?));
+        }
+    }
     let start_at = tokio::time::Instant::now() + Duration::from_secs(2);
     let stop_at = start_at + Duration::from_secs(duration);
     let mut tasks = tokio::task::JoinSet::new();
-    for (room, users) in setup {
-        for user in users {
-            let ws = ctx.connect(&user, None).await?;
+    {
+        for (room, user, ws) in sockets {
             let (mut sink, mut stream) = ws.split();
             let (acked, delivered, errors, latency) = (
                 acked.clone(),

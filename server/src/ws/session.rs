@@ -334,14 +334,7 @@ impl Session {
             let Some(summary) = summary(&row) else {
                 continue;
             };
-            self.state.hub.subscribe(&summary.id, &self.conn);
-            self.rooms.insert(
-                summary.id.clone(),
-                RoomState {
-                    next_seq: row.last_seq + 1,
-                    access: row,
-                },
-            );
+            self.track_room(&summary.id, row);
             summaries.push(summary);
         }
         self.writer
@@ -362,6 +355,18 @@ impl Session {
         self.writer
             .frame(&ServerFrame::error(id, code, message))
             .await
+    }
+
+    /// Listen to a room from its current end onwards.
+    fn track_room(&mut self, room: &RoomId, access: RoomAccessRow) {
+        self.state.hub.subscribe(room, &self.conn);
+        self.rooms.insert(
+            room.clone(),
+            RoomState {
+                next_seq: access.last_seq + 1,
+                access,
+            },
+        );
     }
 
     /// Check the caller's access to a room through the policy module.
@@ -798,14 +803,7 @@ impl Session {
                 state.access = row;
                 continue;
             }
-            self.state.hub.subscribe(&summary.id, &self.conn);
-            self.rooms.insert(
-                summary.id.clone(),
-                RoomState {
-                    next_seq: row.last_seq + 1,
-                    access: row,
-                },
-            );
+            self.track_room(&summary.id, row);
             self.writer
                 .feed(Utf8Bytes::from(
                     ServerFrame::RoomOpened { room: summary }.to_json(),

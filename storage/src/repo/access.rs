@@ -113,13 +113,7 @@ impl Store {
         user_id: &str,
         room_id: &str,
     ) -> Result<Option<RoomAccessRow>, StorageError> {
-        let accounts: Vec<String> = room_parties::Entity::find()
-            .filter(room_parties::Column::RoomId.eq(room_id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|p| p.account_id)
-            .collect();
+        let accounts = self.party_accounts(room_id).await?;
         if accounts.is_empty() {
             return Ok(None);
         }
@@ -154,15 +148,23 @@ impl Store {
         }))
     }
 
-    /// Every user who can see the room (for live notifications).
-    pub async fn users_of_room(&self, room_id: &str) -> Result<Vec<String>, StorageError> {
-        let accounts: Vec<String> = room_parties::Entity::find()
+    /// The team accounts a room belongs to.
+    async fn party_accounts(&self, room_id: &str) -> Result<Vec<String>, StorageError> {
+        let mut accounts: Vec<String> = room_parties::Entity::find()
             .filter(room_parties::Column::RoomId.eq(room_id))
             .all(&self.db)
             .await?
             .into_iter()
             .map(|p| p.account_id)
             .collect();
+        accounts.sort();
+        accounts.dedup();
+        Ok(accounts)
+    }
+
+    /// Every user who can see the room (for live notifications).
+    pub async fn users_of_room(&self, room_id: &str) -> Result<Vec<String>, StorageError> {
+        let accounts = self.party_accounts(room_id).await?;
         let mut users: Vec<String> = account_members::Entity::find()
             .filter(account_members::Column::AccountId.is_in(accounts))
             .all(&self.db)
