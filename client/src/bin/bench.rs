@@ -466,7 +466,7 @@ async fn idle(ctx: Arc<Ctx>, connections: usize, members: usize, hold: u64) -> a
             }
             held.push(ws);
             i += 1;
-            if i % 1000 == 0 {
+            if i.is_multiple_of(1000) {
                 eprintln!("{i} connections");
             }
         }
