@@ -110,8 +110,8 @@ async fn run_committer(
     hub: Arc<Hub>,
     shutdown: CancellationToken,
 ) {
-    let mut batch: Vec<CommitRequest> = Vec::with_capacity(max_batch);
     let mut events: Vec<NewEvent> = Vec::with_capacity(max_batch);
+    let mut waiting: Vec<Waiting> = Vec::with_capacity(max_batch);
     loop {
         let first = tokio::select! {
             biased;
@@ -123,28 +123,39 @@ async fn run_committer(
             }
         };
         let Some(first) = first else { break };
-        batch.push(first);
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            events.push(request.event);
+            waiting.push(Waiting {
+                room: request.room,
+                enqueued: request.enqueued,
+                reply: request.reply,
+            });
+            if events.len() < max_batch {
+                next = rx.try_recv().ok();
             }
         }
-        events.extend(batch.iter().map(|r| r.event.clone()));
         let started = Instant::now();
         let results = store.append_batch(&events).await;
         metrics::histogram!("workroom_commit_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("workroom_commit_batch_size").record(batch.len() as f64);
-        for (request, result) in batch.drain(..).zip(results) {
+        metrics::histogram!("workroom_commit_batch_size").record(events.len() as f64);
+        for (waiter, result) in waiting.drain(..).zip(results) {
             if let Ok(AppendOutcome::Stored(event)) = &result {
                 metrics::counter!("workroom_messages_committed_total").increment(1);
-                let text = Utf8Bytes::from(event_frame(&request.room, event).to_json());
-                hub.publish_event(&request.room, event.seq, text);
+                let text = Utf8Bytes::from(event_frame(&waiter.room, event).to_json());
+                hub.publish_event(&waiter.room, event.seq, text);
             }
             metrics::histogram!("workroom_ack_latency_seconds")
-                .record(request.enqueued.elapsed().as_secs_f64());
-            let _ = request.reply.send(result);
+                .record(waiter.enqueued.elapsed().as_secs_f64());
+            let _ = waiter.reply.send(result);
         }
         events.clear();
     }
+}
+
+/// A queued request whose event went into the batch: who to answer, and where to publish.
+struct Waiting {
+    room: RoomId,
+    enqueued: Instant,
+    reply: oneshot::Sender<CommitResult>,
 }

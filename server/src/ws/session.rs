@@ -357,6 +357,19 @@ impl Session {
             .await
     }
 
+    /// Answer a request whose storage read or write failed: `unavailable` to the client, the
+    /// cause to the log.
+    async fn storage_failed(
+        &mut self,
+        id: Option<String>,
+        what: &str,
+        cause: &workroom_storage::StorageError,
+    ) -> Result<(), Gone> {
+        tracing::error!(error = %cause, "{what} failed");
+        self.error(id, ErrorCode::Unavailable, "storage is unavailable")
+            .await
+    }
+
     /// Listen to a room from its current end onwards.
     fn track_room(&mut self, room: &RoomId, access: RoomAccessRow) {
         self.state.hub.subscribe(room, &self.conn);
@@ -709,11 +722,7 @@ impl Session {
                     .frame(&ServerFrame::History { id, room, messages })
                     .await
             }
-            Err(e) => {
-                tracing::error!(error = %e, "history failed");
-                self.error(id, ErrorCode::Unavailable, "storage is unavailable")
-                    .await
-            }
+            Err(e) => self.storage_failed(id, "history", &e).await,
         }
     }
 
@@ -740,11 +749,7 @@ impl Session {
                     .publish_ephemeral(&room, broadcast, Some(self.conn.id));
                 self.writer.frame(&frame(id)).await
             }
-            Err(e) => {
-                tracing::error!(error = %e, "read marker failed");
-                self.error(id, ErrorCode::Unavailable, "storage is unavailable")
-                    .await
-            }
+            Err(e) => self.storage_failed(id, "read marker", &e).await,
         }
     }
 
@@ -775,11 +780,7 @@ impl Session {
                     .frame(&ServerFrame::Members { id, room, members })
                     .await
             }
-            Err(e) => {
-                tracing::error!(error = %e, "members failed");
-                self.error(id, ErrorCode::Unavailable, "storage is unavailable")
-                    .await
-            }
+            Err(e) => self.storage_failed(id, "members", &e).await,
         }
     }
 

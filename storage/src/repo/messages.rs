@@ -12,10 +12,10 @@ use crate::Store;
 use crate::entity::{message_versions, messages, rooms};
 use crate::error::{StorageError, is_unique_violation};
 use crate::time::{now_ms, to_seq};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -295,35 +295,24 @@ async fn append_in(
     let now = now_ms();
     let mut rows: Vec<messages::ActiveModel> = Vec::new();
     let mut stored: Vec<(usize, StoredEvent)> = Vec::new();
+    let allocated = allocate_seqs(txn, &by_room).await?;
     for (room_id, indexes) in &by_room {
         let count = indexes.len() as i64;
-        let update = Query::update()
-            .table(rooms::Entity)
-            .value(
-                rooms::Column::LastSeq,
-                Expr::col(rooms::Column::LastSeq).add(count),
-            )
-            .and_where(Expr::col(rooms::Column::Id).eq(*room_id))
-            .and_where(Expr::col(rooms::Column::ClosedAt).is_null())
-            .returning_col(rooms::Column::LastSeq)
-            .to_owned();
-        let row = txn.query_one(&update).await?;
-        let Some(row) = row else {
-            let exists = rooms::Entity::find_by_id(room_id.to_string())
-                .one(txn)
-                .await?
-                .is_some();
-            let err = if exists {
-                AppendError::RoomClosed
-            } else {
-                AppendError::RoomNotFound
-            };
-            for i in indexes {
-                results[*i] = Some(Err(err.clone()));
+        let last = match allocated.get(*room_id) {
+            Some(Ok(last)) => *last,
+            Some(Err(err)) => {
+                for i in indexes {
+                    results[*i] = Some(Err(err.clone()));
+                }
+                continue;
             }
-            continue;
+            None => {
+                for i in indexes {
+                    results[*i] = Some(Err(AppendError::RoomNotFound));
+                }
+                continue;
+            }
         };
-        let last: i64 = row.try_get("", "last_seq")?;
         let first = last - count + 1;
         for (offset, i) in indexes.iter().enumerate() {
             let item = &items[*i];
@@ -404,27 +393,108 @@ async fn append_in(
         .collect())
 }
 
+/// Advance `last_seq` of every room of the batch in one statement and return each room's new
+/// last seq, or why it could not take events. On PostgreSQL the rooms are first locked in id
+/// order (`SELECT … ORDER BY id FOR UPDATE`), so concurrent batches from several processes
+/// queue behind each other instead of deadlocking; SQLite's `BEGIN IMMEDIATE` already holds
+/// the single write lock.
+async fn allocate_seqs(
+    txn: &DatabaseTransaction,
+    by_room: &BTreeMap<&str, Vec<usize>>,
+) -> Result<HashMap<String, Result<i64, AppendError>>, StorageError> {
+    let ids: Vec<String> = by_room.keys().map(|r| r.to_string()).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        rooms::Entity::find()
+            .select_only()
+            .column(rooms::Column::Id)
+            .filter(rooms::Column::Id.is_in(ids.clone()))
+            .order_by_asc(rooms::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<String>()
+            .all(txn)
+            .await?;
+    }
+    let mut increments = CaseStatement::new();
+    for (room_id, indexes) in by_room {
+        increments = increments.case(
+            Expr::col(rooms::Column::Id).eq(*room_id),
+            Expr::val(indexes.len() as i64),
+        );
+    }
+    let increments = increments.finally(Expr::val(0i64));
+    let update = Query::update()
+        .table(rooms::Entity)
+        .value(
+            rooms::Column::LastSeq,
+            Expr::col(rooms::Column::LastSeq).add(Expr::Case(Box::new(increments))),
+        )
+        .and_where(Expr::col(rooms::Column::Id).is_in(ids.clone()))
+        .and_where(Expr::col(rooms::Column::ClosedAt).is_null())
+        .returning(Query::returning().columns([rooms::Column::Id, rooms::Column::LastSeq]))
+        .to_owned();
+    let mut out = HashMap::with_capacity(ids.len());
+    for row in txn.query_all(&update).await? {
+        let id: String = row.try_get("", "id")?;
+        let last: i64 = row.try_get("", "last_seq")?;
+        out.insert(id, Ok(last));
+    }
+    if out.len() < ids.len() {
+        // Rare: some rooms are closed or unknown. One query tells which.
+        let missing: Vec<String> = ids.into_iter().filter(|id| !out.contains_key(id)).collect();
+        let existing: Vec<String> = rooms::Entity::find()
+            .select_only()
+            .column(rooms::Column::Id)
+            .filter(rooms::Column::Id.is_in(missing.clone()))
+            .into_tuple::<String>()
+            .all(txn)
+            .await?;
+        for id in missing {
+            let err = if existing.contains(&id) {
+                AppendError::RoomClosed
+            } else {
+                AppendError::RoomNotFound
+            };
+            out.insert(id, Err(err));
+        }
+    }
+    Ok(out)
+}
+
 async fn find_existing(
     txn: &DatabaseTransaction,
     items: &[NewEvent],
 ) -> Result<HashMap<IdemKey, StoredEvent>, StorageError> {
-    let mut rooms: Vec<&str> = items.iter().map(|i| i.room_id.as_str()).collect();
-    rooms.sort_unstable();
-    rooms.dedup();
-    let mut cmids: Vec<&str> = items
+    // Exactly the unique index (room_id, sender_id, client_msg_id): the lookup costs one index
+    // probe per key, however long the rooms' histories are.
+    let keys: Vec<(String, String, String)> = items
         .iter()
-        .filter_map(|i| i.client_msg_id.as_deref())
+        .filter_map(|i| {
+            let cmid = i.client_msg_id.clone()?;
+            Some((i.room_id.clone(), i.sender_id.clone(), cmid))
+        })
         .collect();
-    if cmids.is_empty() {
+    if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    cmids.sort_unstable();
-    cmids.dedup();
-    let found = messages::Entity::find()
-        .filter(messages::Column::RoomId.is_in(rooms))
-        .filter(messages::Column::ClientMsgId.is_in(cmids))
-        .all(txn)
-        .await?;
+    let mut found = Vec::new();
+    for chunk in keys.chunks(300) {
+        found.extend(
+            messages::Entity::find()
+                .filter(
+                    Expr::tuple([
+                        Expr::col(messages::Column::RoomId),
+                        Expr::col(messages::Column::SenderId),
+                        Expr::col(messages::Column::ClientMsgId),
+                    ])
+                    .in_tuples(chunk.iter().cloned()),
+                )
+                .all(txn)
+                .await?,
+        );
+    }
     Ok(found
         .into_iter()
         .filter_map(|m| {
