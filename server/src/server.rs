@@ -83,7 +83,7 @@ pub async fn run(
         hub.clone(),
         &background,
         shutdown.clone(),
-    );
+    )?;
     let own_origins = vec![
         format!("https://{local_addr}"),
         format!("https://localhost:{}", local_addr.port()),
@@ -104,11 +104,15 @@ pub async fn run(
     });
 
     let handle = axum_server::Handle::<SocketAddr>::new();
-    let server = axum_server::from_tcp_rustls(
-        listener,
+    // TCP_NODELAY: frames are small and latency-bound; without it Nagle's algorithm holds a
+    // second small write until the peer's delayed ACK (~40 ms on Linux).
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
         axum_server::tls_rustls::RustlsConfig::from_config(tls_config),
-    )?
-    .handle(handle.clone());
+    )
+    .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    let server = axum_server::from_tcp(listener)?
+        .acceptor(acceptor)
+        .handle(handle.clone());
     let app = crate::http::router(state.clone());
 
     let watcher = {

@@ -323,7 +323,7 @@ async fn messages(
     let stop_at = start_at + Duration::from_secs(duration);
     let mut tasks = tokio::task::JoinSet::new();
     {
-        for (room, user, ws) in sockets {
+        for (index, (room, user, ws)) in sockets.into_iter().enumerate() {
             let (mut sink, mut stream) = ws.split();
             let (acked, delivered, errors, latency) = (
                 acked.clone(),
@@ -370,7 +370,10 @@ async fn messages(
                 tokio::time::sleep_until(start_at).await;
                 let padding = "x".repeat(body_size.saturating_sub(24));
                 let mut ticker = per_conn_interval.map(|i| {
-                    let mut t = tokio::time::interval_at(start_at, i);
+                    // Stagger the connections over one interval so the offered load is
+                    // smooth rather than one burst of every connection per tick.
+                    let offset = i.mul_f64(index as f64 / connections as f64);
+                    let mut t = tokio::time::interval_at(start_at + offset, i);
                     t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     t
                 });
@@ -446,29 +449,35 @@ async fn idle(ctx: Arc<Ctx>, connections: usize, members: usize, hold: u64) -> a
     let rooms = connections.div_ceil(members);
     let setup = setup_rooms(&ctx, rooms, members).await?;
     let before = ctx.rss_kib();
-    let mut held = Vec::with_capacity(connections);
+    let users: Vec<String> = setup
+        .iter()
+        .flat_map(|(_, users)| users.iter().cloned())
+        .take(connections)
+        .collect();
     let started = Instant::now();
-    let mut i = 0usize;
-    'outer: for (_, users) in &setup {
-        for user in users {
-            if i >= connections {
-                break 'outer;
+    // Open many at once (TLS handshakes are the cost), spread over 127.0.0.2..=127.0.0.9 to
+    // stay far from the ephemeral-port limit of one source address.
+    let mut opening = futures_util::stream::iter(users.into_iter().enumerate())
+        .map(|(i, user)| {
+            let ctx = ctx.clone();
+            async move {
+                let source = std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % 8) as u8);
+                let mut ws = ctx
+                    .connect(&user, Some(source))
+                    .await
+                    .with_context(|| format!("connection {i}"))?;
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) if t.as_str().contains("\"hello\"") => Ok(ws),
+                    other => bail!("no hello on connection {i}: {other:?}"),
+                }
             }
-            // Spread over 127.0.0.2..=127.0.0.9 to stay far from ephemeral-port limits.
-            let source = std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % 8) as u8);
-            let mut ws = ctx
-                .connect(user, Some(source))
-                .await
-                .with_context(|| format!("connection {i}"))?;
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) if t.as_str().contains("\"hello\"") => {}
-                other => bail!("no hello on connection {i}: {other:?}"),
-            }
-            held.push(ws);
-            i += 1;
-            if i.is_multiple_of(1000) {
-                eprintln!("{i} connections");
-            }
+        })
+        .buffer_unordered(64);
+    let mut held = Vec::with_capacity(connections);
+    while let Some(ws) = opening.next().await {
+        held.push(ws?);
+        if held.len().is_multiple_of(1000) {
+            eprintln!("{} connections", held.len());
         }
     }
     let connect_secs = started.elapsed().as_secs_f64();

@@ -15,7 +15,7 @@ use crate::time::{now_ms, to_seq};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -467,30 +467,41 @@ async fn find_existing(
     txn: &DatabaseTransaction,
     items: &[NewEvent],
 ) -> Result<HashMap<IdemKey, StoredEvent>, StorageError> {
-    // Exactly the unique index (room_id, sender_id, client_msg_id): the lookup costs one index
-    // probe per key, however long the rooms' histories are.
-    let keys: Vec<(String, String, String)> = items
+    // A VALUES list joined to the unique index (room_id, sender_id, client_msg_id): both
+    // SQLite and PostgreSQL loop over the keys and probe the index once per key, however long
+    // the rooms' histories are. (A row-value `IN` list makes SQLite scan the whole table, and
+    // a long OR costs milliseconds to plan.)
+    let keys: Vec<(&str, &str, &str)> = items
         .iter()
         .filter_map(|i| {
-            let cmid = i.client_msg_id.clone()?;
-            Some((i.room_id.clone(), i.sender_id.clone(), cmid))
+            let cmid = i.client_msg_id.as_deref()?;
+            Some((i.room_id.as_str(), i.sender_id.as_str(), cmid))
         })
         .collect();
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
+    let backend = txn.get_database_backend();
     let mut found = Vec::new();
     for chunk in keys.chunks(300) {
+        let mut values = Vec::with_capacity(chunk.len() * 3);
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (room, sender, cmid) in chunk {
+            let n = values.len();
+            rows.push(match backend {
+                DbBackend::Postgres => format!("(${}, ${}, ${})", n + 1, n + 2, n + 3),
+                _ => "(?, ?, ?)".to_string(),
+            });
+            values.push(sea_orm::Value::from(*room));
+            values.push(sea_orm::Value::from(*sender));
+            values.push(sea_orm::Value::from(*cmid));
+        }
+        let sql = format!(
+            "WITH k(room_id, sender_id, client_msg_id) AS (VALUES {}) \
+             SELECT m.* FROM k JOIN messages m ON m.room_id = k.room_id \
+             AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id",
+            rows.join(", ")
+        );
         found.extend(
             messages::Entity::find()
-                .filter(
-                    Expr::tuple([
-                        Expr::col(messages::Column::RoomId),
-                        Expr::col(messages::Column::SenderId),
-                        Expr::col(messages::Column::ClientMsgId),
-                    ])
-                    .in_tuples(chunk.iter().cloned()),
-                )
+                .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
                 .all(txn)
                 .await?,
         );
