@@ -99,7 +99,7 @@ pub(super) async fn run(socket: WebSocket, state: AppState, identity: Option<Ide
         rooms: HashMap::new(),
         inflight: FuturesOrdered::new(),
     };
-    session.serve(stream).await;
+    Box::pin(session.serve(stream)).await;
 }
 
 /// Browser clients send `{"type":"auth","token":…}` first; anything else, a bad token or
@@ -228,7 +228,9 @@ impl Drop for Session {
 
 impl Session {
     async fn serve(&mut self, mut stream: Stream) {
-        if self.start().await.is_err() {
+        // Handlers that reach the database are boxed: their (large) futures then exist only
+        // while a frame is being handled, instead of sizing every idle connection's task.
+        if Box::pin(self.start()).await.is_err() {
             return;
         }
         let limits = &self.state.config.limits;
@@ -246,7 +248,7 @@ impl Session {
             let step = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => {
-                    self.drain_inflight().await;
+                    Box::pin(self.drain_inflight()).await;
                     self.writer.close(CLOSE_GOING_AWAY, "server shutting down").await;
                     return;
                 }
@@ -269,7 +271,7 @@ impl Session {
                     self.on_reply(reply).await
                 }
                 item = self.rx.recv() => match item {
-                    Some(item) => self.on_outbound(item).await,
+                    Some(item) => Box::pin(self.on_outbound(item)).await,
                     None => Err(Gone),
                 },
                 _ = ping.tick() => {
@@ -282,7 +284,7 @@ impl Session {
                 message = stream.next(), if reading => {
                     last_heard = Instant::now();
                     match message {
-                        Some(Ok(Message::Text(text))) => self.on_text(text).await,
+                        Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text)).await,
                         Some(Ok(Message::Binary(_))) => {
                             self.error(None, ErrorCode::Invalid, "binary frames are not supported; send JSON text frames").await
                         }
