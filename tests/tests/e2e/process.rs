@@ -43,6 +43,14 @@ impl Drop for Child {
 }
 
 async fn spawn_server(dir: &std::path::Path, port: u16) -> Child {
+    spawn_server_with(dir, port, |_| {}).await
+}
+
+async fn spawn_server_with(
+    dir: &std::path::Path,
+    port: u16,
+    adjust: impl FnOnce(&mut Command),
+) -> Child {
     let mut command = Command::new(BIN);
     command
         .args(["serve", "--data-dir"])
@@ -51,6 +59,7 @@ async fn spawn_server(dir: &std::path::Path, port: u16) -> Child {
         .env("WORKROOM_LOG__FILTER", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    adjust(&mut command);
     if let Some(admin) = workroom_tests::postgres_admin_url() {
         let url_file = dir.join("pg-url");
         let url = match std::fs::read_to_string(&url_file) {
@@ -265,4 +274,62 @@ async fn kill_9_during_a_send_stream_loses_no_acknowledged_message() {
             Some(format!("durable {i}").as_str())
         );
     }
+}
+
+#[tokio::test]
+async fn sigterm_drains_sessions_with_1001_and_logs_are_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = spawn_server_with(dir.path(), port, |c| {
+        c.env("WORKROOM_LOG__FORMAT", "json")
+            .env("WORKROOM_LOG__FILTER", "info")
+            .stderr(Stdio::piped());
+    })
+    .await;
+    let pem = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
+    let tls = workroom_client::client_config(&pem).unwrap();
+    let options = ConnectOptions {
+        url: format!("wss://localhost:{port}/v1/ws"),
+        tls,
+        token: Some(token(dir.path(), "u1", "member")),
+        origin: None,
+    };
+    let mut conn = Connection::connect(&options).await.unwrap();
+    assert!(matches!(
+        conn.next(Duration::from_secs(10)).await.unwrap(),
+        ServerFrame::Hello { .. }
+    ));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    match conn.next(Duration::from_secs(10)).await {
+        Err(workroom_client::WsError::Closed(Some((code, _)))) => assert_eq!(code, 1001),
+        other => panic!("expected close 1001, got {other:?}"),
+    }
+    let exit = server.0.wait().unwrap();
+    assert!(exit.success(), "graceful exit after SIGTERM: {exit}");
+    let mut stderr = String::new();
+    use std::io::Read;
+    server
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(value.get("level").is_some(), "{line}");
+    }
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(
+        !stderr.contains(&options.token.clone().unwrap()),
+        "no token in logs"
+    );
 }
