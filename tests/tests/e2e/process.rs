@@ -283,6 +283,7 @@ async fn sigterm_drains_sessions_with_1001_and_logs_are_json() {
     let mut server = spawn_server_with(dir.path(), port, |c| {
         c.env("WORKROOM_LOG__FORMAT", "json")
             .env("WORKROOM_LOG__FILTER", "info")
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
     })
     .await;
@@ -328,6 +329,20 @@ async fn sigterm_drains_sessions_with_1001_and_logs_are_json() {
         assert!(value.get("level").is_some(), "{line}");
     }
     assert!(stderr.contains("shutting down"), "{stderr}");
+    // The first-run banner says where the certificate is and how to mint a token.
+    let mut stdout = String::new();
+    server
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(
+        stdout.contains("tls/cert.pem") && stdout.contains("generated"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("workroom token"), "{stdout}");
     assert!(
         !stderr.contains(&options.token.clone().unwrap()),
         "no token in logs"
