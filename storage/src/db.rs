@@ -96,7 +96,10 @@ impl Store {
                 SqliteSync::Normal => SqliteSynchronous::Normal,
             })
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // 64 MiB page cache per connection (SQLite's default is 2 MiB): the message
+            // indexes take random inserts, and a small cache turns each into page reads.
+            .pragma("cache_size", "-65536");
         // SQLite has one writer at a time; a few connections let readers (history, resume)
         // run beside the batched writer under WAL.
         let pool = SqlitePoolOptions::new()
