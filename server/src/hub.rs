@@ -13,8 +13,8 @@
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use workroom_protocol::RoomId;
@@ -24,17 +24,23 @@ const SHARDS: usize = 64;
 /// A connection's identity inside this process.
 pub type ConnId = u64;
 
-/// What a connection's queue carries.
+/// A timeline event as fanned out: serialized once, shared by every recipient.
+#[derive(Debug)]
+pub struct LiveEvent {
+    pub room: RoomId,
+    /// The session uses it to drop duplicates and fill gaps.
+    pub seq: u64,
+    pub text: Utf8Bytes,
+}
+
+/// What a connection's queue carries. Kept to three words (payloads behind `Arc`), because
+/// every connection's queue allocates its first block of slots up front.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// A timeline event; the session uses `seq` to drop duplicates and fill gaps.
-    Event {
-        room: RoomId,
-        seq: u64,
-        text: Utf8Bytes,
-    },
+    /// A timeline event.
+    Event(Arc<LiveEvent>),
     /// An ephemeral frame (typing, read marker), delivered as is.
-    Ephemeral(Utf8Bytes),
+    Ephemeral(Arc<Utf8Bytes>),
     /// The user's set of rooms may have changed: re-read it.
     RoomsChanged,
     /// The room was closed (contract ended).
@@ -152,13 +158,12 @@ impl Hub {
     pub fn publish_event(&self, room: &RoomId, seq: u64, text: Utf8Bytes) {
         let mut shard = lock(&self.rooms[self.shard_of(room)]);
         if let Some(subs) = shard.get_mut(room) {
-            subs.retain(|c| {
-                c.deliver(Outbound::Event {
-                    room: room.clone(),
-                    seq,
-                    text: text.clone(),
-                })
+            let event = Arc::new(LiveEvent {
+                room: room.clone(),
+                seq,
+                text,
             });
+            subs.retain(|c| c.deliver(Outbound::Event(event.clone())));
         }
     }
 
@@ -167,6 +172,7 @@ impl Hub {
     pub fn publish_ephemeral(&self, room: &RoomId, text: Utf8Bytes, except: Option<ConnId>) {
         let shard = lock(&self.rooms[self.shard_of(room)]);
         if let Some(subs) = shard.get(room) {
+            let text = Arc::new(text);
             for c in subs.iter().filter(|c| Some(c.id) != except) {
                 let _ = c.tx.try_send(Outbound::Ephemeral(text.clone()));
             }
@@ -193,5 +199,15 @@ impl Hub {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outbound;
+
+    #[test]
+    fn queue_items_stay_three_words() {
+        assert!(std::mem::size_of::<Outbound>() <= 24);
     }
 }

@@ -16,7 +16,7 @@ use workroom_protocol::ErrorCode;
 /// Per-connection socket buffers. tungstenite's defaults (128 KiB read buffer, 128 KiB write
 /// buffer, unbounded write backlog, 64 MiB messages) would cost megabytes per idle
 /// connection and let one peer exhaust memory; these are sized for chat frames.
-const READ_BUFFER: usize = 2 * 1024;
+const READ_BUFFER: usize = 1024;
 const WRITE_BUFFER: usize = 0;
 
 /// `GET /v1/ws`.

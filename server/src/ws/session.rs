@@ -591,25 +591,26 @@ impl Session {
 
     async fn apply_outbound(&mut self, item: Outbound) -> Result<(), Gone> {
         match item {
-            Outbound::Event { room, seq, text } => {
-                let Some(next) = self.rooms.get(&room).map(|r| r.next_seq) else {
+            Outbound::Event(event) => {
+                let (room, seq) = (&event.room, event.seq);
+                let Some(next) = self.rooms.get(room).map(|r| r.next_seq) else {
                     return Ok(());
                 };
                 if seq < next {
                     return Ok(());
                 }
                 if seq > next {
-                    self.replay(&room, next - 1, Some(seq - 1)).await?;
+                    self.replay(room, next - 1, Some(seq - 1)).await?;
                 }
-                if let Some(state) = self.rooms.get_mut(&room)
+                if let Some(state) = self.rooms.get_mut(room)
                     && state.next_seq == seq
                 {
                     state.next_seq = seq + 1;
-                    return self.writer.feed(text).await;
+                    return self.writer.feed(event.text.clone()).await;
                 }
                 Ok(())
             }
-            Outbound::Ephemeral(text) => self.writer.feed(text).await,
+            Outbound::Ephemeral(text) => self.writer.feed((*text).clone()).await,
             Outbound::RoomClosed(room) => {
                 if let Some(state) = self.rooms.get_mut(&room) {
                     state.access.closed = true;
