@@ -27,6 +27,10 @@ pub enum ClientFrame {
         room: RoomId,
         client_msg_id: ClientMsgId,
         body: String,
+        /// Ids of files the sender uploaded to this room (`POST /v1/rooms/{room}/files`)
+        /// and has not attached elsewhere.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<String>,
     },
     /// Replay everything after the given seq of each room, then `resumed`.
     Resume {
@@ -175,6 +179,22 @@ pub struct MessageView {
     /// `true` for a deleted message (the body is empty).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// Ids of the files attached to the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
+    /// Set when the stored body cannot be shown (the body is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<Unreadable>,
+}
+
+/// Why a stored item cannot be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unreadable {
+    /// Its key was destroyed (account terminated, workroom purged): gone for good.
+    Erased,
+    /// It failed its integrity check (altered at rest); the server logged it.
+    Damaged,
 }
 
 /// A member of a room as returned by `members`.
@@ -194,6 +214,9 @@ pub struct MemberView {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// `true` when the person's personal data was erased (their key destroyed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
 }
 
 /// Every frame the server sends.
@@ -326,12 +349,16 @@ mod tests {
             client_msg_id: Some("c".into()),
             edited_ts: None,
             deleted: false,
+            attachments: vec!["f1".into()],
+            unreadable: None,
         });
         let v: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
         assert_eq!(v["type"], "message");
         assert_eq!(v["seq"], 3);
         assert_eq!(v["client_msg_id"], "c");
+        assert_eq!(v["attachments"][0], "f1");
         assert!(v.get("deleted").is_none());
+        assert!(v.get("unreadable").is_none());
     }
 
     #[test]

@@ -65,3 +65,37 @@ pub struct MemberList {
     pub room: String,
     pub members: Vec<MemberView>,
 }
+
+/// A stored file, as returned by `POST /v1/rooms/{room}/files` and
+/// `GET /v1/rooms/{room}/files/{file}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub id: String,
+    pub room: String,
+    pub uploader: String,
+    /// The sanitised file name (no path, no control characters). Absent when erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub size: u64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// The type read from the bytes themselves.
+    pub content_type: String,
+    /// The type the uploader declared (`Content-Type` of the upload), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_type: Option<String>,
+    pub created_at: String,
+    /// The message carrying the file, once attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_id: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
+}
+
+/// A short-lived signed download link (`POST /v1/rooms/{room}/files/{file}/link`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileLink {
+    /// Path and query to `GET` on this server, no token needed until `expires_at`.
+    pub url: String,
+    pub expires_at: String,
+}

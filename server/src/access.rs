@@ -11,10 +11,14 @@
 //! - Owners and members of a party account send; viewers read only (`forbidden`).
 //! - A closed room is read-only for everyone (`conflict` on send).
 //! - Marketplace service calls need a `service` token.
+//! - Files: a reader of the room sees a file once it is attached to a message, and the
+//!   uploader also sees their own upload before it is attached. Deleting the carrying
+//!   message withdraws the file from members. Uploading is a write. A signed link is only a
+//!   bearer of the same check for the user it was issued to, made again at download time.
 
 use crate::auth::Identity;
 use workroom_protocol::{ErrorCode, Role};
-use workroom_storage::{AccountRole, RoomAccessRow};
+use workroom_storage::{AccountRole, FileMeta, RoomAccessRow};
 
 /// What a caller wants to do in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +43,7 @@ impl Denied {
 }
 
 const NO_SUCH_ROOM: Denied = Denied::new(ErrorCode::NotFound, "no such room");
+const NO_SUCH_FILE: Denied = Denied::new(ErrorCode::NotFound, "no such file");
 
 /// May this identity open a WebSocket session?
 pub fn may_open_session(identity: &Identity) -> Result<(), Denied> {
@@ -87,6 +92,19 @@ pub fn check_room(access: Option<&RoomAccessRow>, action: RoomAction) -> Result<
     }
 }
 
+/// The decision for one file of a room the caller may read (checked by [`check_room`]
+/// first). Files the caller may not see are `not_found`, like files that do not exist.
+pub fn check_file(file: &FileMeta, room_id: &str, user: &str) -> Result<(), Denied> {
+    if file.room_id != room_id || file.deleted_at.is_some() {
+        return Err(NO_SUCH_FILE);
+    }
+    if file.msg_id.is_some() || file.uploader_id == user {
+        Ok(())
+    } else {
+        Err(NO_SUCH_FILE)
+    }
+}
+
 /// Whether a role in a room may send right now (for `hello`).
 pub fn can_send(role: AccountRole, closed: bool) -> bool {
     role.can_send() && !closed
@@ -125,6 +143,51 @@ mod tests {
                 .unwrap_err()
                 .code,
             ErrorCode::Forbidden
+        );
+    }
+
+    fn file(uploader: &str, msg_id: Option<&str>, deleted: bool) -> FileMeta {
+        FileMeta {
+            id: "f".into(),
+            room_id: "r".into(),
+            uploader_id: uploader.into(),
+            name: Some("n".into()),
+            erased: false,
+            declared_type: None,
+            sniffed_type: "text/plain".into(),
+            size: 1,
+            sha256: String::new(),
+            msg_id: msg_id.map(str::to_string),
+            created_at: 0,
+            deleted_at: deleted.then_some(1),
+        }
+    }
+
+    #[test]
+    fn files_are_seen_once_attached_and_lost_with_their_message() {
+        let pending = file("u1", None, false);
+        assert!(
+            check_file(&pending, "r", "u1").is_ok(),
+            "uploader sees own upload"
+        );
+        assert_eq!(
+            check_file(&pending, "r", "u2").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+        let attached = file("u1", Some("m"), false);
+        assert!(check_file(&attached, "r", "u2").is_ok());
+        assert_eq!(
+            check_file(&attached, "other", "u2").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+        let deleted = file("u1", Some("m"), true);
+        assert_eq!(
+            check_file(&deleted, "r", "u1").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            check_file(&deleted, "r", "u2").unwrap_err().code,
+            ErrorCode::NotFound
         );
     }
 

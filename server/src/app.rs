@@ -4,12 +4,14 @@ use crate::auth::TokenVerifier;
 use crate::committer::Committers;
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::links::LinkSigner;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use workroom_storage::Store;
+use workroom_storage::blob::BlobStore;
 
 /// Shared server state.
 #[derive(Clone, Debug)]
@@ -27,6 +29,10 @@ pub struct Inner {
     pub verifier: TokenVerifier,
     /// Live fan-out registry; sessions register and deregister themselves.
     pub hub: Arc<Hub>,
+    /// Where file contents go (ciphertext only).
+    pub blobs: BlobStore,
+    /// Signs and checks short-lived download links.
+    pub links: LinkSigner,
     /// The write path for timeline events.
     pub committers: Committers,
     /// Renders `/metrics`.

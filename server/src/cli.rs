@@ -1,4 +1,4 @@
-//! The command line: `workroom serve | migrate | token`. The binary's edge: errors become
+//! The command line: `workroom serve | migrate | token | keys`. The binary's edge: errors become
 //! messages on stderr and a non-zero exit code here, and nowhere else.
 
 use crate::auth::DevKey;
@@ -42,6 +42,13 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Manage the keyring: list, rotate, rewrap, retire master keys; destroy data keys.
+    Keys {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Print a JWT signed with the data dir's dev key.
     Token {
         #[command(flatten)]
@@ -57,6 +64,32 @@ enum Command {
         /// Lifetime: 30s, 15m, 1h, 7d.
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Master key ids, newest last, with how many data keys each wraps.
+    List,
+    /// Add a new master key (it becomes the newest) and re-wrap every data key under it.
+    Rotate,
+    /// Re-wrap every data key under the newest master key (after adding one by hand).
+    Rewrap,
+    /// Remove a master key that no data key needs any more.
+    Retire {
+        #[arg(long)]
+        id: String,
+    },
+    /// Destroy the data key of a workroom or a person: everything sealed under it becomes
+    /// unreadable for good. Servers stop using a cached copy within a minute.
+    Destroy {
+        #[arg(long, conflicts_with = "person", required_unless_present = "person")]
+        room: Option<String>,
+        #[arg(long)]
+        person: Option<String>,
+        /// Required: this cannot be undone.
+        #[arg(long)]
+        confirm: bool,
     },
 }
 
@@ -124,12 +157,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let config = load(&common, None)?;
             init_tracing(&config);
             runtime()?.block_on(async {
-                let store = crate::server::open_store(&config).await?;
+                let (store, _) = crate::server::open_store(&config).await?;
                 let applied = store.migrate().await?;
                 println!("applied {applied} migration(s)");
                 store.close().await.ok();
                 Ok(())
             })
+        }
+        Command::Keys { common, action } => {
+            let config = load(&common, None)?;
+            init_tracing(&config);
+            runtime()?.block_on(keys(config, action))
         }
         Command::Token {
             common,
@@ -156,6 +194,82 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
+    use workroom_storage::KeyScope;
+    if let KeysAction::Rotate = action {
+        let id = crate::keys::add_master_key(&config)?;
+        println!("added master key {id}");
+    }
+    let (store, _) = crate::server::open_store(&config).await?;
+    store.migrate().await?;
+    match action {
+        KeysAction::List => {
+            let counts = store.data_keys_per_master().await?;
+            for id in store.keyring().masters().ids() {
+                let n = counts.iter().find(|(m, _)| m == id).map_or(0, |(_, n)| *n);
+                println!("{id}\t{n} data key(s)");
+            }
+            for (id, n) in counts
+                .iter()
+                .filter(|(m, _)| store.keyring().masters().get(m).is_none())
+            {
+                println!("{id}\t{n} data key(s)\tNOT CONFIGURED");
+            }
+        }
+        KeysAction::Rotate | KeysAction::Rewrap => {
+            let report = store.rewrap_data_keys().await?;
+            println!(
+                "re-wrapped {} data key(s) under {}; {} already current, {} destroyed",
+                report.rewrapped,
+                store.keyring().masters().newest().id(),
+                report.already_current,
+                report.destroyed
+            );
+        }
+        KeysAction::Retire { id } => {
+            let still = store
+                .data_keys_per_master()
+                .await?
+                .into_iter()
+                .find(|(m, _)| *m == id)
+                .map_or(0, |(_, n)| n);
+            if still > 0 {
+                anyhow::bail!(
+                    "master key {id} still wraps {still} data key(s); run `workroom keys rewrap` first"
+                );
+            }
+            crate::keys::remove_master_key(&config, &id)?;
+            println!("retired master key {id}");
+        }
+        KeysAction::Destroy {
+            room,
+            person,
+            confirm,
+        } => {
+            if !confirm {
+                anyhow::bail!("destroying a data key cannot be undone; pass --confirm");
+            }
+            let scope = match (&room, &person) {
+                (Some(room), _) => KeyScope::Room(room),
+                (None, Some(person)) => KeyScope::Person(person),
+                (None, None) => anyhow::bail!("name --room or --person"),
+            };
+            let destroyed = store.destroy_data_key(scope).await?;
+            println!(
+                "{} {}",
+                scope.key_id(),
+                if destroyed {
+                    "destroyed"
+                } else {
+                    "had no live key (now marked destroyed)"
+                }
+            );
+        }
+    }
+    store.close().await.ok();
+    Ok(())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(config.listen_addr())
         .with_context(|| format!("binding {}", config.listen))?;
@@ -174,6 +288,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 ""
             }
         );
+        if prepared.master_key_created {
+            println!(
+                "master key: {} (generated; keep it secret and backed up, or lose every sealed item)",
+                data_dir.join("keys").join("master.keys").display()
+            );
+        }
         println!(
             "mint a dev token: workroom token --data-dir {} --sub u1 --role member --account a1",
             data_dir.display()

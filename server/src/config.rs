@@ -28,6 +28,94 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
+    pub keys: KeysConfig,
+    pub files: FilesConfig,
+}
+
+/// A secret value from configuration: never printed by `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Master keys of the keyring (envelope encryption at rest).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// File of master keys, one `<id> <base64 32 bytes>` per line, newest last. Unset: the
+    /// dev key file `<data_dir>/keys/master.keys`, generated (mode 0600) on first run.
+    pub master_key_file: Option<PathBuf>,
+    /// The same list inline, lines separated by `,` (for `WORKROOM_KEYS__MASTER_KEYS` from a
+    /// secret store). Wins over the file.
+    pub master_keys: Option<Secret>,
+}
+
+/// Where file contents go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileBackend {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// `local` (a directory) or `s3`.
+    pub backend: FileBackend,
+    /// Directory of the local backend. Unset: `<data_dir>/files`.
+    pub dir: Option<PathBuf>,
+    /// Largest file, in bytes (default 100 MiB).
+    pub max_file_bytes: u64,
+    /// Bytes of live files one room may hold (default 10 GiB).
+    pub room_quota_bytes: u64,
+    /// Lifetime of a signed download link, in seconds (default 300).
+    pub link_ttl_secs: u64,
+    /// Most attachments on one message.
+    pub max_attachments: usize,
+    /// Objects without a file row older than this are removed by the sweeper (seconds).
+    pub orphan_grace_secs: u64,
+    /// How often the sweeper runs, in seconds.
+    pub sweep_interval_secs: u64,
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    /// A custom endpoint such as `http://127.0.0.1:9000`; unset for AWS.
+    pub endpoint: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), which most non-AWS stores need.
+    pub path_style: bool,
+    /// Static credentials. Unset: the standard AWS chain (env, profile, instance role).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    /// Read the secret access key from this file instead.
+    pub secret_access_key_file: Option<PathBuf>,
+    /// Multipart part size in bytes (at least 5 MiB).
+    pub part_size_bytes: usize,
+    /// Timeout of each S3 call, in seconds.
+    pub timeout_secs: u64,
+    /// Send request checksums only when an operation requires them (for stores that do
+    /// not support the newer checksum trailers).
+    pub checksums_when_required: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,6 +221,41 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
             shutdown: ShutdownConfig::default(),
+            keys: KeysConfig::default(),
+            files: FilesConfig::default(),
+        }
+    }
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            backend: FileBackend::Local,
+            dir: None,
+            max_file_bytes: 100 * 1024 * 1024,
+            room_quota_bytes: 10 * 1024 * 1024 * 1024,
+            link_ttl_secs: 300,
+            max_attachments: 10,
+            orphan_grace_secs: 3600,
+            sweep_interval_secs: 600,
+            s3: S3Config::default(),
+        }
+    }
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            endpoint: None,
+            path_style: false,
+            access_key_id: None,
+            secret_access_key: None,
+            secret_access_key_file: None,
+            part_size_bytes: 8 * 1024 * 1024,
+            timeout_secs: 30,
+            checksums_when_required: true,
         }
     }
 }
@@ -222,6 +345,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "limits",
     "log",
     "shutdown",
+    "keys",
+    "files",
 ];
 
 impl Config {
@@ -351,11 +476,66 @@ impl Config {
         if self.shutdown.drain_timeout_secs == 0 {
             problems.push("shutdown.drain_timeout_secs: must be at least 1".into());
         }
+        self.validate_files(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems))
         }
+    }
+
+    fn validate_files(&self, problems: &mut Vec<String>) {
+        let f = &self.files;
+        if f.max_file_bytes == 0 {
+            problems.push("files.max_file_bytes: must be at least 1".into());
+        }
+        if f.room_quota_bytes < f.max_file_bytes {
+            problems.push("files.room_quota_bytes: must be at least files.max_file_bytes".into());
+        }
+        if f.link_ttl_secs == 0 || f.link_ttl_secs > 3600 {
+            problems.push("files.link_ttl_secs: must be between 1 and 3600".into());
+        }
+        if f.max_attachments == 0 || f.max_attachments > 100 {
+            problems.push("files.max_attachments: must be between 1 and 100".into());
+        }
+        if f.orphan_grace_secs < 60 {
+            problems.push("files.orphan_grace_secs: must be at least 60".into());
+        }
+        if f.sweep_interval_secs == 0 {
+            problems.push("files.sweep_interval_secs: must be at least 1".into());
+        }
+        if f.backend == FileBackend::S3 {
+            if f.s3.bucket.is_empty() {
+                problems.push("files.s3.bucket: must be set when files.backend is s3".into());
+            }
+            if f.s3.access_key_id.is_some()
+                != (f.s3.secret_access_key.is_some() || f.s3.secret_access_key_file.is_some())
+            {
+                problems.push(
+                    "files.s3.access_key_id: set together with files.s3.secret_access_key(_file)"
+                        .into(),
+                );
+            }
+        }
+        if f.s3.part_size_bytes < 5 * 1024 * 1024 || f.s3.part_size_bytes > 512 * 1024 * 1024 {
+            problems.push("files.s3.part_size_bytes: must be between 5 MiB and 512 MiB".into());
+        }
+        if f.s3.timeout_secs == 0 {
+            problems.push("files.s3.timeout_secs: must be at least 1".into());
+        }
+        if let Some(endpoint) = &f.s3.endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            problems.push("files.s3.endpoint: must start with https:// or http://".into());
+        }
+    }
+
+    /// Directory of the local file backend.
+    pub fn files_dir(&self) -> PathBuf {
+        self.files
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("files"))
     }
 
     pub fn listen_addr(&self) -> SocketAddr {

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use workroom_protocol::RoomId;
-use workroom_protocol::frames::{MessageView, ServerFrame};
+use workroom_protocol::frames::{MessageView, ServerFrame, Unreadable};
 use workroom_storage::{EventKindRow, StoredEvent};
 
 /// Unix milliseconds as RFC 3339 UTC (`2026-11-29T21:34:50.123Z`).
@@ -28,6 +28,16 @@ pub fn message_view(room: &RoomId, event: &StoredEvent) -> MessageView {
         client_msg_id: event.client_msg_id.clone(),
         edited_ts: event.edited_at.map(rfc3339),
         deleted: event.deleted_at.is_some(),
+        attachments: event.attachments.clone(),
+        unreadable: event.unreadable.map(unreadable),
+    }
+}
+
+/// The wire form of why a stored body cannot be shown.
+pub fn unreadable(why: workroom_storage::Unreadable) -> Unreadable {
+    match why {
+        workroom_storage::Unreadable::Erased => Unreadable::Erased,
+        workroom_storage::Unreadable::Damaged => Unreadable::Damaged,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod app;
 pub mod auth;
+pub mod blobs;
 pub mod cli;
 pub mod committer;
 pub mod config;
@@ -15,7 +16,10 @@ pub mod events;
 mod files;
 pub mod http;
 pub mod hub;
+pub mod keys;
+pub mod links;
 pub mod metrics;
 pub mod server;
+pub mod sweeper;
 pub mod tls;
 pub mod ws;

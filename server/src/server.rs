@@ -30,6 +30,10 @@ pub enum ServerError {
     DevKey(#[from] DevKeyError),
     #[error(transparent)]
     Verifier(#[from] VerifierError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeysError),
+    #[error("file storage: {0}")]
+    Blob(#[from] workroom_storage::blob::BlobError),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -39,19 +43,26 @@ pub enum ServerError {
 pub struct Prepared {
     pub tls: TlsMaterial,
     pub dev_key_created: bool,
+    pub master_key_created: bool,
     pub migrations_applied: usize,
 }
 
-/// Open the database with the configured options.
-pub async fn open_store(config: &Config) -> Result<Store, StorageError> {
-    Store::open(&DatabaseOptions {
-        url: config.database_url.clone(),
-        sqlite_path: config.sqlite_path(),
-        sqlite_synchronous: config.database.sqlite_synchronous,
-        max_connections: config.database.max_connections,
-        acquire_timeout: Duration::from_secs(10),
-    })
-    .await
+/// Open the database with the configured options and keyring. The flag says whether the
+/// dev master key file was generated just now.
+pub async fn open_store(config: &Config) -> Result<(Store, bool), ServerError> {
+    let (keyring, created) = crate::keys::load_keyring(config)?;
+    let store = Store::open(
+        &DatabaseOptions {
+            url: config.database_url.clone(),
+            sqlite_path: config.sqlite_path(),
+            sqlite_synchronous: config.database.sqlite_synchronous,
+            max_connections: config.database.max_connections,
+            acquire_timeout: Duration::from_secs(10),
+        },
+        Arc::new(keyring),
+    )
+    .await?;
+    Ok((store, created))
 }
 
 /// Serve until `shutdown` fires, then drain. `on_ready` is called once the listener is
@@ -63,8 +74,10 @@ pub async fn run(
     on_ready: impl FnOnce(&Prepared, SocketAddr),
 ) -> Result<(), ServerError> {
     let local_addr = listener.local_addr()?;
-    let store = open_store(&config).await?;
+    let (store, master_key_created) = open_store(&config).await?;
     let migrations_applied = store.migrate().await?;
+    let blobs = crate::blobs::open_blob_store(&config).await?;
+    let links = crate::links::LinkSigner::new(store.keyring());
     let (dev_key, dev_key_created) = if config.auth.dev_key {
         let (key, created) = DevKey::load_or_create(&config.data_dir)?;
         (Some(key), created)
@@ -84,6 +97,13 @@ pub async fn run(
         &background,
         shutdown.clone(),
     )?;
+    background.spawn(crate::sweeper::run(
+        store.clone(),
+        blobs.clone(),
+        Duration::from_secs(config.files.sweep_interval_secs),
+        Duration::from_secs(config.files.orphan_grace_secs),
+        shutdown.clone(),
+    ));
     let own_origins = vec![
         format!("https://{local_addr}"),
         format!("https://localhost:{}", local_addr.port()),
@@ -94,6 +114,8 @@ pub async fn run(
         store: store.clone(),
         verifier,
         hub,
+        blobs,
+        links,
         committers,
         metrics: crate::metrics::install(),
         shutdown: shutdown.clone(),
@@ -131,6 +153,7 @@ pub async fn run(
         &Prepared {
             tls,
             dev_key_created,
+            master_key_created,
             migrations_applied,
         },
         local_addr,

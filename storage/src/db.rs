@@ -1,6 +1,7 @@
 //! Opening the database: backend choice, SQLite pragmas, pool sizes, migrations.
 
 use crate::error::StorageError;
+use crate::keyring::Keyring;
 use crate::migration::Migrator;
 use sea_orm::{DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
 use sea_orm_migration::MigratorTrait;
@@ -8,6 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database the store talks to.
@@ -44,11 +46,15 @@ pub struct DatabaseOptions {
 pub struct Store {
     pub(crate) db: DatabaseConnection,
     backend: Backend,
+    pub(crate) keyring: Arc<Keyring>,
 }
 
 impl Store {
     /// Open (and for SQLite, create) the database. Does not migrate.
-    pub async fn open(options: &DatabaseOptions) -> Result<Store, StorageError> {
+    pub async fn open(
+        options: &DatabaseOptions,
+        keyring: Arc<Keyring>,
+    ) -> Result<Store, StorageError> {
         match options.url.as_deref() {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let connect = PgConnectOptions::from_str(url)
@@ -62,12 +68,13 @@ impl Store {
                 Ok(Store {
                     db: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
                     backend: Backend::Postgres,
+                    keyring,
                 })
             }
             Some(url) if url.starts_with("sqlite:") => {
                 let connect = SqliteConnectOptions::from_str(url)
                     .map_err(|e| StorageError::Connect(e.to_string()))?;
-                Self::open_sqlite(connect, options).await
+                Self::open_sqlite(connect, options, keyring).await
             }
             Some(other) => Err(StorageError::Connect(format!(
                 "unsupported database URL scheme in `{}`",
@@ -79,7 +86,7 @@ impl Store {
                         .map_err(|e| StorageError::Connect(e.to_string()))?;
                 }
                 let connect = SqliteConnectOptions::new().filename(&options.sqlite_path);
-                Self::open_sqlite(connect, options).await
+                Self::open_sqlite(connect, options, keyring).await
             }
         }
     }
@@ -87,6 +94,7 @@ impl Store {
     async fn open_sqlite(
         connect: SqliteConnectOptions,
         options: &DatabaseOptions,
+        keyring: Arc<Keyring>,
     ) -> Result<Store, StorageError> {
         let connect = connect
             .create_if_missing(true)
@@ -99,7 +107,10 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             // 64 MiB page cache per connection (SQLite's default is 2 MiB): the message
             // indexes take random inserts, and a small cache turns each into page reads.
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", "-65536")
+            // Freed space is zeroed, so a deleted or re-sealed row leaves no old bytes behind
+            // in the file (erasure must mean the bytes are gone, not merely unlinked).
+            .pragma("secure_delete", "on");
         // SQLite has one writer at a time; a few connections let readers (history, resume)
         // run beside the batched writer under WAL.
         let pool = SqlitePoolOptions::new()
@@ -111,6 +122,7 @@ impl Store {
         Ok(Store {
             db: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
             backend: Backend::Sqlite,
+            keyring,
         })
     }
 
@@ -132,10 +144,65 @@ impl Store {
     }
 
     /// Apply every pending migration. Returns how many were applied.
+    ///
+    /// Before the migration that drops the plaintext columns of the core schema, rows
+    /// written in clear by an older release are sealed under their data keys (this needs the
+    /// keyring, which schema migrations do not have), and afterwards the freed space is
+    /// scrubbed so no old plaintext stays in the database files.
     pub async fn migrate(&self) -> Result<usize, StorageError> {
-        let pending = Migrator::get_pending_migrations(&self.db).await?.len();
-        Migrator::up(&self.db, None).await?;
-        Ok(pending)
+        self.migrate_until(None).await
+    }
+
+    /// Apply pending migrations up to and including `last` (upgrade tests, staged rollouts).
+    pub async fn migrate_to(&self, last: &str) -> Result<usize, StorageError> {
+        self.migrate_until(Some(last)).await
+    }
+
+    async fn migrate_until(&self, last: Option<&str>) -> Result<usize, StorageError> {
+        let mut applied = 0;
+        let mut sealed = 0;
+        loop {
+            let pending = Migrator::get_pending_migrations(&self.db).await?;
+            let Some(next) = pending.first() else {
+                break;
+            };
+            let name = next.name().to_string();
+            if name == crate::migration::DROP_PLAINTEXT {
+                sealed += crate::migration::seal_legacy::seal_legacy_rows(self).await?;
+            }
+            Migrator::up(&self.db, Some(1)).await?;
+            applied += 1;
+            if last == Some(name.as_str()) {
+                break;
+            }
+        }
+        if sealed > 0 {
+            tracing::info!(
+                rows = sealed,
+                "sealed rows written in clear by an older release"
+            );
+            self.scrub_freed_space().await?;
+        }
+        Ok(applied)
+    }
+
+    /// Rewrite the database files so that no freed page still holds old bytes.
+    async fn scrub_freed_space(&self) -> Result<(), StorageError> {
+        use sea_orm::ConnectionTrait;
+        match self.backend {
+            Backend::Sqlite => {
+                self.db.execute_unprepared("VACUUM").await?;
+                self.db
+                    .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .await?;
+            }
+            Backend::Postgres => {
+                self.db
+                    .execute_unprepared("VACUUM FULL messages, prior_versions, users")
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Names of migrations not yet applied.

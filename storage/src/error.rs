@@ -14,6 +14,12 @@ pub enum StorageError {
     Conflict(String),
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The data key was destroyed: the room or person is erased.
+    #[error("erased")]
+    Erased,
+    /// Master or data key trouble (a missing master key, a key that fails to unwrap).
+    #[error("keyring: {0}")]
+    Keyring(String),
 }
 
 impl StorageError {

@@ -5,17 +5,24 @@
 //! (several server processes on one database). Every invariant that must hold across
 //! processes (gap-free per-room seqs, idempotent sends, one room per bid, one shared room per
 //! project) is enforced by the database inside a transaction, never by process memory.
+//!
+//! Content and personal data are sealed before they reach a table or an object store
+//! ([`keyring`]); file bytes go to a [`blob`] store (local disk or S3) as ciphertext only.
 
+pub mod blob;
 mod db;
 mod entity;
 mod error;
+pub mod keyring;
 mod migration;
 pub mod repo;
 mod time;
 
 pub use db::{Backend, DatabaseOptions, SqliteSync, Store};
 pub use error::StorageError;
+pub use keyring::{KeyScope, Keyring, MasterKey, MasterKeySet, Unreadable};
 pub use repo::access::{AccountRole, RoomAccessRow};
+pub use repo::files::{FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name};
 pub use repo::messages::{
     AppendError, AppendOutcome, EventKindRow, NewEvent, NewEventKind, StoredEvent,
 };

@@ -5,6 +5,12 @@
 //! Backend choice: `WORKROOM_TEST_BACKEND=postgres` with `WORKROOM_TEST_POSTGRES_URL` (an
 //! admin URL; each server gets its own new database). When `CI` is set and PostgreSQL was
 //! asked for but is unreachable, tests fail rather than skip.
+//!
+//! File backend choice: `WORKROOM_TEST_FILES=s3` with `WORKROOM_TEST_S3_ENDPOINT`,
+//! `WORKROOM_TEST_S3_ACCESS_KEY` and `WORKROOM_TEST_S3_SECRET_KEY` (a real S3-compatible
+//! server; each test server gets its own new bucket). Tests that only make sense on S3 are
+//! `#[ignore]`d with a reason and run by `.ci/run` with `--include-ignored`; asked for S3
+//! without a reachable store, they fail.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,6 +62,62 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// An S3-compatible server to run the file suite against.
+#[derive(Debug, Clone)]
+pub struct S3Target {
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+/// The S3 target when `WORKROOM_TEST_FILES=s3`; panics when it is asked for but not named.
+pub fn s3_target() -> Option<S3Target> {
+    if std::env::var("WORKROOM_TEST_FILES").as_deref() != Ok("s3") {
+        return None;
+    }
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("WORKROOM_TEST_FILES=s3 needs {name}"))
+    };
+    Some(S3Target {
+        endpoint: var("WORKROOM_TEST_S3_ENDPOINT"),
+        access_key: var("WORKROOM_TEST_S3_ACCESS_KEY"),
+        secret_key: var("WORKROOM_TEST_S3_SECRET_KEY"),
+    })
+}
+
+/// For tests that need S3 itself: the target, or a failure naming what is missing.
+pub fn require_s3() -> S3Target {
+    s3_target().unwrap_or_else(|| {
+        panic!(
+            "this test needs a real S3-compatible server: set WORKROOM_TEST_FILES=s3 and \
+             WORKROOM_TEST_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY (`.ci/run` starts s3s-fs)"
+        )
+    })
+}
+
+/// Point `config` at a fresh bucket on `target` (created here).
+pub async fn use_s3(config: &mut Config, target: &S3Target) {
+    use workroom_server::config::{FileBackend, Secret};
+    config.files.backend = FileBackend::S3;
+    let s3 = &mut config.files.s3;
+    s3.bucket = format!("wr-{}", uuid::Uuid::now_v7().simple());
+    s3.endpoint = Some(target.endpoint.clone());
+    s3.path_style = true;
+    s3.access_key_id = Some(target.access_key.clone());
+    s3.secret_access_key = Some(Secret::new(target.secret_key.clone()));
+    s3.timeout_secs = 10;
+    let store = workroom_server::blobs::open_blob_store(config)
+        .await
+        .expect("S3 client");
+    let workroom_storage::blob::BlobStore::S3(s3_store) = &store else {
+        unreachable!("configured for S3")
+    };
+    s3_store
+        .ensure_bucket()
+        .await
+        .unwrap_or_else(|e| panic!("S3 at {} is unusable: {e}", target.endpoint));
+}
+
 /// A running server plus what a test needs to talk to it.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -87,6 +149,9 @@ impl TestServer {
         if let Some(admin) = postgres_admin_url() {
             config.database_url = Some(fresh_postgres_database(&admin).await);
             config.database.committers = 4;
+        }
+        if let Some(target) = s3_target() {
+            use_s3(&mut config, &target).await;
         }
         tweak(&mut config);
         Self::start_in(config, data_dir).await
@@ -129,6 +194,35 @@ impl TestServer {
             shutdown,
             task: Some(task),
         }
+    }
+
+    /// The object store this server writes file contents to (for fault injection).
+    pub async fn blob_store(&self) -> workroom_storage::blob::BlobStore {
+        workroom_server::blobs::open_blob_store(&self.config)
+            .await
+            .expect("object store")
+    }
+
+    /// Upload `bytes` as a file named `name` into `room`.
+    pub async fn upload(
+        &self,
+        token: &str,
+        room: &str,
+        name: &str,
+        content_type: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(
+                &format!("/v1/rooms/{room}/files?name={}", percent_encode(name)),
+                token,
+            )
+            .body(bytes);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send().await.expect("upload request")
     }
 
     pub fn ws_url(&self) -> String {
@@ -303,10 +397,29 @@ impl TestClient {
                 room: RoomId::try_from(room).expect("room id"),
                 client_msg_id: ClientMsgId::try_from(client_msg_id.to_string()).expect("cmid"),
                 body: body.to_string(),
+                attachments: Vec::new(),
             })
             .await
             .expect("send");
         self.reply(&id).await
+    }
+
+    /// Send a message carrying files and wait for the reply.
+    pub async fn send_with_files(
+        &mut self,
+        room: &str,
+        client_msg_id: &str,
+        body: &str,
+        files: &[&str],
+    ) -> ServerFrame {
+        self.request(serde_json::json!({
+            "type": "send",
+            "room": room,
+            "client_msg_id": client_msg_id,
+            "body": body,
+            "attachments": files,
+        }))
+        .await
     }
 
     /// Send any frame with a fresh id and wait for the reply carrying that id.
@@ -348,6 +461,20 @@ impl TestClient {
         }
         out
     }
+}
+
+/// Percent-encode a query value.
+pub fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The `id` of a reply frame.

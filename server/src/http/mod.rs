@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+mod files;
 mod marketplace;
 mod ops;
 mod rooms;
@@ -32,6 +33,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/rooms"),
     ("GET", "/v1/rooms/{room}/members"),
     ("GET", "/v1/rooms/{room}/messages"),
+    ("POST", "/v1/rooms/{room}/files"),
+    ("GET", "/v1/rooms/{room}/files/{file}"),
+    ("GET", "/v1/rooms/{room}/files/{file}/content"),
+    ("POST", "/v1/rooms/{room}/files/{file}/link"),
+    ("GET", "/v1/files/{file}/content"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -56,7 +62,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rooms", get(rooms::list_rooms))
         .route("/v1/rooms/{room}/members", get(rooms::members))
         .route("/v1/rooms/{room}/messages", get(rooms::history))
+        .route("/v1/rooms/{room}/files/{file}", get(files::metadata))
+        .route("/v1/rooms/{room}/files/{file}/content", get(files::content))
+        .route("/v1/rooms/{room}/files/{file}/link", post(files::link))
+        .route("/v1/files/{file}/content", get(files::signed_content))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
+        // Uploads stream with their own limits (files.max_file_bytes), not the JSON limit.
+        .merge(
+            Router::new()
+                .route("/v1/rooms/{room}/files", post(files::upload))
+                .layer(DefaultBodyLimit::disable()),
+        )
         .with_state(state)
 }

@@ -2,12 +2,12 @@
 //! same access rules as the WebSocket frames, from [`crate::access`].
 
 use super::error::ApiError;
-use super::extract::Authenticated;
+use super::extract::{ApiQuery, Authenticated};
 use crate::access::{self, RoomAction};
 use crate::app::AppState;
 use crate::events::message_view;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use workroom_protocol::frames::{
     HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, MemberView, MessageView, RoomSummary,
@@ -37,10 +37,11 @@ pub fn member_view(row: MemberRow) -> MemberView {
         party: row.party,
         name: row.name,
         email: row.email,
+        erased: row.erased,
     }
 }
 
-async fn room_for(
+pub(super) async fn room_for(
     state: &AppState,
     identity: &crate::auth::Identity,
     room: &str,
@@ -99,7 +100,7 @@ pub(super) async fn history(
     State(state): State<AppState>,
     Authenticated(identity): Authenticated,
     Path(room): Path<String>,
-    Query(query): Query<HistoryQuery>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
     let room_id = room_for(&state, &identity, &room, RoomAction::Read).await?;
     let limit = query

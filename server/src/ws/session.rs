@@ -408,12 +408,13 @@ impl Session {
                 room,
                 client_msg_id,
                 body,
+                attachments,
             } => {
                 self.submit(
                     id,
                     room,
                     Some(client_msg_id),
-                    NewEventKind::Message { body },
+                    NewEventKind::Message { body, attachments },
                 )
                 .await
             }
@@ -474,7 +475,19 @@ impl Session {
         if let Err(denied) = self.room_access(&room, RoomAction::Write) {
             return self.error(id, denied.code, denied.message).await;
         }
-        if let NewEventKind::Message { body } | NewEventKind::Edit { body, .. } = &kind {
+        if let NewEventKind::Message { attachments, .. } = &kind {
+            let max = self.state.config.files.max_attachments;
+            if attachments.len() > max {
+                let message = format!("at most {max} attachments per message");
+                return self.error(id, ErrorCode::Invalid, &message).await;
+            }
+            if attachments.iter().any(|a| a.is_empty() || a.len() > 64) {
+                return self
+                    .error(id, ErrorCode::Invalid, "attachments must be file ids")
+                    .await;
+            }
+        }
+        if let NewEventKind::Message { body, .. } | NewEventKind::Edit { body, .. } = &kind {
             if body.len() > self.state.config.limits.max_body_bytes {
                 let message = format!(
                     "body is over the limit of {} bytes",
@@ -530,7 +543,12 @@ impl Session {
                     .await
             }
             Ok(Err(error)) => {
+                if let AppendError::BadAttachment(reason) = &error {
+                    let message = format!("attachment {reason}");
+                    return self.error(id, ErrorCode::Invalid, &message).await;
+                }
                 let (code, message) = match &error {
+                    AppendError::BadAttachment(_) => (ErrorCode::Invalid, "bad attachment"),
                     AppendError::RoomNotFound => (ErrorCode::NotFound, "no such room"),
                     AppendError::RoomClosed => (
                         ErrorCode::Conflict,

@@ -16,13 +16,16 @@ pub struct Model {
     pub kind: String,
     pub sender_id: String,
     pub client_msg_id: Option<String>,
-    pub body: Option<String>,
+    /// The body sealed under the room key as item `msg:<msg_id>:v<version>`.
+    pub body_sealed: Option<Vec<u8>>,
     pub target_seq: Option<i64>,
     pub version: i32,
     pub purpose: String,
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// JSON array of attached file ids.
+    pub attachments: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

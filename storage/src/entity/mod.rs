@@ -7,8 +7,10 @@
 
 pub(crate) mod account_members;
 pub(crate) mod accounts;
-pub(crate) mod message_versions;
+pub(crate) mod data_keys;
+pub(crate) mod files;
 pub(crate) mod messages;
+pub(crate) mod prior_versions;
 pub(crate) mod project_shared_rooms;
 pub(crate) mod read_markers;
 pub(crate) mod room_parties;

@@ -1,4 +1,5 @@
-//! A marketplace user as last described by a service call (name and email for C1).
+//! A marketplace user as last described by a service call (name and email for C1), sealed
+//! under the person's data key.
 use sea_orm::entity::prelude::*;
 
 #[sea_orm::model]
@@ -7,8 +8,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
+    pub name_sealed: Option<Vec<u8>>,
+    pub email_sealed: Option<Vec<u8>>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -1,15 +1,27 @@
 //! Versioned schema migrations. Each migration is a file that is never edited once released;
-//! `workroom migrate` and `workroom serve` apply the pending ones in order.
+//! `workroom migrate` and `workroom serve` apply the pending ones in order (`Store::migrate`,
+//! which also runs the keyring-dependent data step `seal_legacy` at its place in the order).
 
 use sea_orm_migration::prelude::*;
 
 mod m0001_core;
+mod m0002_sealed_columns;
+mod m0003_drop_plaintext;
+mod m0004_files;
+pub(crate) mod seal_legacy;
+
+pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
 
 pub(crate) struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_core::Migration)]
+        vec![
+            Box::new(m0001_core::Migration),
+            Box::new(m0002_sealed_columns::Migration),
+            Box::new(m0003_drop_plaintext::Migration),
+            Box::new(m0004_files::Migration),
+        ]
     }
 }

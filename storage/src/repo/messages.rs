@@ -9,22 +9,34 @@
 //! in id order so that two batches can never deadlock.
 
 use crate::Store;
-use crate::entity::{message_versions, messages, rooms};
+use crate::entity::{files, messages, prior_versions, rooms};
 use crate::error::{StorageError, is_unique_violation};
+use crate::keyring::{KeyScope, SealingKey, Unreadable, open_text};
+use crate::repo::sealing::message_body_item;
 use crate::time::{now_ms, to_seq};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, Statement,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// What a new timeline event does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NewEventKind {
-    Message { body: String },
-    Edit { target_seq: u64, body: String },
-    Delete { target_seq: u64 },
+    /// `attachments`: ids of files the sender uploaded to this room and not yet attached.
+    Message {
+        body: String,
+        attachments: Vec<String>,
+    },
+    Edit {
+        target_seq: u64,
+        body: String,
+    },
+    Delete {
+        target_seq: u64,
+    },
 }
 
 /// One event to append.
@@ -45,7 +57,8 @@ pub enum EventKindRow {
 }
 
 /// A stored timeline event. For messages, `body` is the latest version (`None` once
-/// deleted); for edits, the body the edit set.
+/// deleted); for edits, the body the edit set. `unreadable` says why a body that was stored
+/// cannot be shown (its room key was destroyed, or the ciphertext is damaged).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
     pub room_id: String,
@@ -59,6 +72,8 @@ pub struct StoredEvent {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    pub unreadable: Option<Unreadable>,
+    pub attachments: Vec<String>,
 }
 
 /// A successful append.
@@ -91,6 +106,8 @@ pub enum AppendError {
     NotAuthor,
     #[error("the message was deleted")]
     TargetDeleted,
+    #[error("attachment {0}")]
+    BadAttachment(String),
     #[error("storage failure: {0}")]
     Storage(String),
 }
@@ -103,7 +120,26 @@ fn kind_str(kind: &NewEventKind) -> &'static str {
     }
 }
 
-fn to_event(m: messages::Model) -> StoredEvent {
+/// A row as a domain event, its body opened with the room key (`None`: the key is gone).
+fn to_event(m: messages::Model, key: Option<&SealingKey>) -> StoredEvent {
+    let (body, unreadable) = match open_text(
+        key,
+        &message_body_item(&m.msg_id, m.version),
+        m.body_sealed.as_deref(),
+    ) {
+        Ok(body) => (body, None),
+        Err(why) => {
+            if why == Unreadable::Damaged {
+                tracing::error!(room = %m.room_id, seq = m.seq, "message body failed its integrity check");
+            }
+            (None, Some(why))
+        }
+    };
+    let attachments = m
+        .attachments
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default();
     StoredEvent {
         kind: match m.kind.as_str() {
             "edit" => EventKindRow::Edit,
@@ -115,11 +151,13 @@ fn to_event(m: messages::Model) -> StoredEvent {
         msg_id: m.msg_id,
         sender_id: m.sender_id,
         client_msg_id: m.client_msg_id,
-        body: m.body,
+        body,
         target_seq: m.target_seq.map(to_seq),
         created_at: m.created_at,
         edited_at: m.edited_at,
         deleted_at: m.deleted_at,
+        unreadable,
+        attachments,
     }
 }
 
@@ -166,7 +204,7 @@ impl Store {
         items: &[NewEvent],
     ) -> Result<Vec<Result<AppendOutcome, AppendError>>, StorageError> {
         let txn = self.begin_write().await?;
-        let results = append_in(&txn, items).await?;
+        let results = append_in(self, &txn, items).await?;
         txn.commit().await?;
         Ok(results)
     }
@@ -178,16 +216,14 @@ impl Store {
         after_seq: u64,
         limit: u64,
     ) -> Result<Vec<StoredEvent>, StorageError> {
-        Ok(messages::Entity::find()
+        let rows = messages::Entity::find()
             .filter(messages::Column::RoomId.eq(room_id))
             .filter(messages::Column::Seq.gt(after_seq as i64))
             .order_by_asc(messages::Column::Seq)
             .limit(limit)
             .all(&self.db)
-            .await?
-            .into_iter()
-            .map(to_event)
-            .collect())
+            .await?;
+        self.open_rows(room_id, rows).await
     }
 
     /// The newest `limit` messages with `seq < before_seq`, oldest first, in their latest
@@ -199,30 +235,58 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<StoredEvent>, StorageError> {
         let before = i64::try_from(before_seq).unwrap_or(i64::MAX);
-        let mut rows: Vec<StoredEvent> = messages::Entity::find()
+        let mut rows = messages::Entity::find()
             .filter(messages::Column::RoomId.eq(room_id))
             .filter(messages::Column::Seq.lt(before))
             .filter(messages::Column::Kind.eq("message"))
             .order_by_desc(messages::Column::Seq)
             .limit(limit)
             .all(&self.db)
-            .await?
-            .into_iter()
-            .map(to_event)
-            .collect();
+            .await?;
         rows.reverse();
-        Ok(rows)
+        self.open_rows(room_id, rows).await
     }
 
-    /// Prior bodies of one message, oldest first (the compliance record).
-    pub async fn message_versions(&self, msg_id: &str) -> Result<Vec<(i32, String)>, StorageError> {
-        Ok(message_versions::Entity::find()
-            .filter(message_versions::Column::MsgId.eq(msg_id))
-            .order_by_asc(message_versions::Column::Version)
-            .all(&self.db)
-            .await?
+    async fn open_rows(
+        &self,
+        room_id: &str,
+        rows: Vec<messages::Model>,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.opening_key(&self.db, KeyScope::Room(room_id)).await?;
+        Ok(rows
             .into_iter()
-            .map(|v| (v.version, v.body))
+            .map(|m| to_event(m, key.as_deref()))
+            .collect())
+    }
+
+    /// Prior bodies of one message, oldest first (the compliance record). A body whose room
+    /// key is gone comes back as `Err(Unreadable::Erased)`.
+    pub async fn message_versions(
+        &self,
+        room_id: &str,
+        msg_id: &str,
+    ) -> Result<Vec<(i32, Result<String, Unreadable>)>, StorageError> {
+        let rows = prior_versions::Entity::find()
+            .filter(prior_versions::Column::MsgId.eq(msg_id))
+            .filter(prior_versions::Column::RoomId.eq(room_id))
+            .order_by_asc(prior_versions::Column::Version)
+            .all(&self.db)
+            .await?;
+        let key = self.opening_key(&self.db, KeyScope::Room(room_id)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|v| {
+                let body = open_text(
+                    key.as_deref(),
+                    &message_body_item(&v.msg_id, v.version),
+                    v.body_sealed.as_deref(),
+                )
+                .map(Option::unwrap_or_default);
+                (v.version, body)
+            })
             .collect())
     }
 
@@ -236,13 +300,14 @@ impl Store {
 }
 
 async fn append_in(
+    store: &Store,
     txn: &DatabaseTransaction,
     items: &[NewEvent],
 ) -> Result<Vec<Result<AppendOutcome, AppendError>>, StorageError> {
     let mut results: Vec<Option<Result<AppendOutcome, AppendError>>> = vec![None; items.len()];
 
     // 1. Idempotency: events whose (room, sender, client_msg_id) is already stored.
-    let existing = find_existing(txn, items).await?;
+    let existing = find_existing(store, txn, items).await?;
     // Index of the first item in this batch carrying each key, for in-batch repeats.
     let mut first_in_batch: HashMap<IdemKey, usize> = HashMap::new();
     let mut repeats: Vec<(usize, usize)> = Vec::new();
@@ -285,11 +350,30 @@ async fn append_in(
         }
     }
 
-    // 3. Allocate seqs per room, locking rooms in id order.
+    // 2b. Attachments: files the sender uploaded to this room, not attached elsewhere.
+    check_attachments(txn, items, &mut results, &repeat_of).await?;
+
+    // 3. Allocate seqs per room, locking rooms in id order; seal with each room's key.
     let mut by_room: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, item) in items.iter().enumerate() {
         if results[i].is_none() && !repeat_of.contains_key(&i) {
             by_room.entry(item.room_id.as_str()).or_default().push(i);
+        }
+    }
+    let mut keys: HashMap<&str, Arc<SealingKey>> = HashMap::with_capacity(by_room.len());
+    let mut erased_rooms = Vec::new();
+    for room_id in by_room.keys() {
+        match store.sealing_key(txn, KeyScope::Room(room_id)).await {
+            Ok(key) => {
+                keys.insert(room_id, key);
+            }
+            Err(StorageError::Erased) => erased_rooms.push(*room_id),
+            Err(e) => return Err(e),
+        }
+    }
+    for room_id in erased_rooms {
+        for i in by_room.remove(room_id).unwrap_or_default() {
+            results[i] = Some(Err(AppendError::RoomClosed));
         }
     }
     let now = now_ms();
@@ -317,14 +401,22 @@ async fn append_in(
         for (offset, i) in indexes.iter().enumerate() {
             let item = &items[*i];
             let seq = first + offset as i64;
-            let (body, target_seq) = match &item.kind {
-                NewEventKind::Message { body } => (Some(body.clone()), None),
-                NewEventKind::Edit { target_seq, body } => {
-                    (Some(body.clone()), Some(*target_seq as i64))
+            let (body, target_seq, attachments) = match &item.kind {
+                NewEventKind::Message { body, attachments } => {
+                    (Some(body.clone()), None, attachments.clone())
                 }
-                NewEventKind::Delete { target_seq } => (None, Some(*target_seq as i64)),
+                NewEventKind::Edit { target_seq, body } => {
+                    (Some(body.clone()), Some(*target_seq as i64), Vec::new())
+                }
+                NewEventKind::Delete { target_seq } => (None, Some(*target_seq as i64), Vec::new()),
             };
             let msg_id = format!("m_{}", uuid::Uuid::now_v7().simple());
+            let key = keys.get(room_id).ok_or(StorageError::Erased)?;
+            let body_sealed = body
+                .as_ref()
+                .map(|b| key.seal(&message_body_item(&msg_id, 1), b.as_bytes()));
+            let attachments_json = (!attachments.is_empty())
+                .then(|| serde_json::to_string(&attachments).unwrap_or_default());
             rows.push(messages::ActiveModel {
                 room_id: Set(item.room_id.clone()),
                 seq: Set(seq),
@@ -332,13 +424,14 @@ async fn append_in(
                 kind: Set(kind_str(&item.kind).to_string()),
                 sender_id: Set(item.sender_id.clone()),
                 client_msg_id: Set(item.client_msg_id.clone()),
-                body: Set(body.clone()),
+                body_sealed: Set(body_sealed),
                 target_seq: Set(target_seq),
                 version: Set(1),
                 purpose: Set("participation".to_string()),
                 created_at: Set(now),
                 edited_at: Set(None),
                 deleted_at: Set(None),
+                attachments: Set(attachments_json),
             });
             stored.push((
                 *i,
@@ -358,6 +451,8 @@ async fn append_in(
                     created_at: now,
                     edited_at: None,
                     deleted_at: None,
+                    unreadable: None,
+                    attachments,
                 },
             ));
         }
@@ -370,10 +465,24 @@ async fn append_in(
             .await?;
     }
 
-    // 5. Apply edits and deletes to their targets, keeping prior versions.
+    // 5. Link attached files to their message.
+    for (_, event) in &stored {
+        if !event.attachments.is_empty() {
+            files::Entity::update_many()
+                .col_expr(files::Column::MsgId, Expr::val(event.msg_id.clone()))
+                .filter(files::Column::Id.is_in(event.attachments.clone()))
+                .exec(txn)
+                .await?;
+        }
+    }
+
+    // 6. Apply edits and deletes to their targets, keeping prior versions.
     for (_, event) in &stored {
         if let Some(target_seq) = event.target_seq {
-            apply_change(txn, event, target_seq).await?;
+            let key = keys
+                .get(event.room_id.as_str())
+                .ok_or(StorageError::Erased)?;
+            apply_change(txn, key, event, target_seq).await?;
         }
     }
 
@@ -464,6 +573,7 @@ async fn allocate_seqs(
 }
 
 async fn find_existing(
+    store: &Store,
     txn: &DatabaseTransaction,
     items: &[NewEvent],
 ) -> Result<HashMap<IdemKey, StoredEvent>, StorageError> {
@@ -506,6 +616,13 @@ async fn find_existing(
                 .await?,
         );
     }
+    let mut keys: HashMap<String, Option<Arc<SealingKey>>> = HashMap::new();
+    for m in &found {
+        if !keys.contains_key(&m.room_id) {
+            let key = store.opening_key(txn, KeyScope::Room(&m.room_id)).await?;
+            keys.insert(m.room_id.clone(), key);
+        }
+    }
     Ok(found
         .into_iter()
         .filter_map(|m| {
@@ -514,7 +631,8 @@ async fn find_existing(
                 m.sender_id.clone(),
                 m.client_msg_id.clone()?,
             );
-            Some((key, to_event(m)))
+            let sealing = keys.get(&m.room_id).cloned().flatten();
+            Some((key, to_event(m, sealing.as_deref())))
         })
         .collect())
 }
@@ -544,9 +662,12 @@ async fn find_targets(
     Ok(out)
 }
 
-/// Move the target's current body to `message_versions`, then apply the edit or delete.
+/// Move the target's sealed body to `prior_versions` (unchanged: its item name already
+/// names the version), then apply the edit or delete. Deleting a message also withdraws its
+/// files from members.
 async fn apply_change(
     txn: &DatabaseTransaction,
+    key: &SealingKey,
     event: &StoredEvent,
     target_seq: u64,
 ) -> Result<(), StorageError> {
@@ -554,12 +675,12 @@ async fn apply_change(
         .one(txn)
         .await?
         .ok_or(StorageError::NotFound)?;
-    if let Some(body) = &target.body {
-        message_versions::Entity::insert(message_versions::ActiveModel {
+    if let Some(sealed) = &target.body_sealed {
+        prior_versions::Entity::insert(prior_versions::ActiveModel {
             msg_id: Set(target.msg_id.clone()),
             version: Set(target.version),
             room_id: Set(target.room_id.clone()),
-            body: Set(body.clone()),
+            body_sealed: Set(Some(sealed.clone())),
             created_at: Set(target.edited_at.unwrap_or(target.created_at)),
             replaced_at: Set(event.created_at),
         })
@@ -573,23 +694,90 @@ async fn apply_change(
             }
         })?;
     }
+    let version = target.version + 1;
     let mut update = messages::Entity::update_many()
-        .col_expr(messages::Column::Version, Expr::val(target.version + 1))
+        .col_expr(messages::Column::Version, Expr::val(version))
         .filter(messages::Column::RoomId.eq(target.room_id.as_str()))
         .filter(messages::Column::Seq.eq(target.seq));
     match event.kind {
         EventKindRow::Edit => {
+            let body = event.body.as_deref().unwrap_or_default();
+            let sealed = key.seal(&message_body_item(&target.msg_id, version), body.as_bytes());
             update = update
-                .col_expr(messages::Column::Body, Expr::val(event.body.clone()))
+                .col_expr(messages::Column::BodySealed, Expr::val(sealed))
                 .col_expr(messages::Column::EditedAt, Expr::val(event.created_at));
         }
         EventKindRow::Delete => {
             update = update
-                .col_expr(messages::Column::Body, Expr::val(Option::<String>::None))
+                .col_expr(
+                    messages::Column::BodySealed,
+                    Expr::val(Option::<Vec<u8>>::None),
+                )
                 .col_expr(messages::Column::DeletedAt, Expr::val(event.created_at));
+            files::Entity::update_many()
+                .col_expr(files::Column::DeletedAt, Expr::val(event.created_at))
+                .filter(files::Column::MsgId.eq(target.msg_id.as_str()))
+                .filter(files::Column::DeletedAt.is_null())
+                .exec(txn)
+                .await?;
         }
         EventKindRow::Message => return Ok(()),
     }
     update.exec(txn).await?;
+    Ok(())
+}
+
+/// Refuse messages whose attachments are not the sender's own, unattached, live files in
+/// the same room (and a file named twice in one batch).
+async fn check_attachments(
+    txn: &DatabaseTransaction,
+    items: &[NewEvent],
+    results: &mut [Option<Result<AppendOutcome, AppendError>>],
+    repeat_of: &HashMap<usize, usize>,
+) -> Result<(), StorageError> {
+    let wanted: Vec<String> = items
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| results[*i].is_none() && !repeat_of.contains_key(i))
+        .flat_map(|(_, item)| match &item.kind {
+            NewEventKind::Message { attachments, .. } => attachments.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let found: HashMap<String, files::Model> = files::Entity::find()
+        .filter(files::Column::Id.is_in(wanted))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|f| (f.id.clone(), f))
+        .collect();
+    let mut claimed: HashSet<&str> = HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        if results[i].is_some() || repeat_of.contains_key(&i) {
+            continue;
+        }
+        let NewEventKind::Message { attachments, .. } = &item.kind else {
+            continue;
+        };
+        let verdict = attachments.iter().try_for_each(|id| {
+            let file = found
+                .get(id)
+                .filter(|f| f.room_id == item.room_id && f.uploader_id == item.sender_id)
+                .ok_or_else(|| format!("`{id}` is not a file you uploaded to this room"))?;
+            if file.deleted_at.is_some() {
+                return Err(format!("`{id}` was deleted"));
+            }
+            if file.msg_id.is_some() || !claimed.insert(id.as_str()) {
+                return Err(format!("`{id}` is already attached to a message"));
+            }
+            Ok(())
+        });
+        if let Err(reason) = verdict {
+            results[i] = Some(Err(AppendError::BadAttachment(reason)));
+        }
+    }
     Ok(())
 }

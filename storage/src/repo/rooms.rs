@@ -8,7 +8,9 @@
 use crate::Store;
 use crate::entity::{account_members, accounts, project_shared_rooms, room_parties, rooms, users};
 use crate::error::{StorageError, is_unique_violation};
+use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::repo::access::AccountRole;
+use crate::repo::sealing::person_item;
 use crate::time::now_ms;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
@@ -56,6 +58,8 @@ pub struct MemberRow {
     pub party: bool,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// The person's data key was destroyed: their name and email are gone for good.
+    pub erased: bool,
 }
 
 const RETRIES: usize = 3;
@@ -83,7 +87,7 @@ impl Store {
         let mut last_err = None;
         for _ in 0..RETRIES {
             let txn = self.begin_write().await?;
-            match accept_bid_in(&txn, bid_id, project_id, client, contractor).await {
+            match accept_bid_in(self, &txn, bid_id, project_id, client, contractor).await {
                 Ok(outcome) => match txn.commit().await {
                     Ok(()) => return Ok(outcome),
                     Err(e) if is_unique_violation(&e) => last_err = Some(e.into()),
@@ -166,7 +170,7 @@ impl Store {
         let txn = self.begin_write().await?;
         let now = now_ms();
         ensure_account(&txn, account_id, now).await?;
-        upsert_user(&txn, user_id, name, email, now).await?;
+        upsert_user(self, &txn, user_id, name, email, now).await?;
         account_members::Entity::insert(account_members::ActiveModel {
             account_id: Set(account_id.to_string()),
             user_id: Set(user_id.to_string()),
@@ -245,12 +249,17 @@ impl Store {
             } else {
                 None
             };
+            let (name, email, erased) = match person {
+                Some(p) => self.open_person(p).await?,
+                None => (None, None, false),
+            };
             rows.push(MemberRow {
                 role: AccountRole::parse(&member.role).unwrap_or(AccountRole::Viewer),
                 side: party.side.clone(),
                 party: is_party,
-                name: person.and_then(|p| p.name.clone()),
-                email: person.and_then(|p| p.email.clone()),
+                name,
+                email,
+                erased,
                 user: member.user_id,
                 account: member.account_id,
             });
@@ -260,7 +269,38 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A user's name and email, opened with their person key; `erased` when the key is gone.
+    async fn open_person(
+        &self,
+        person: &users::Model,
+    ) -> Result<(Option<String>, Option<String>, bool), StorageError> {
+        let key = self
+            .opening_key(&self.db, KeyScope::Person(&person.id))
+            .await?;
+        let open = |field: &str, sealed: &Option<Vec<u8>>| {
+            open_text(
+                key.as_deref(),
+                &person_item(&person.id, field),
+                sealed.as_deref(),
+            )
+        };
+        match (
+            open("name", &person.name_sealed),
+            open("email", &person.email_sealed),
+        ) {
+            (Ok(name), Ok(email)) => Ok((name, email, false)),
+            (Err(Unreadable::Damaged), _) | (_, Err(Unreadable::Damaged)) => {
+                tracing::error!(user = %person.id, "personal data failed its integrity check");
+                Ok((None, None, false))
+            }
+            _ => Ok((None, None, true)),
+        }
+    }
+}
+
 async fn accept_bid_in(
+    store: &Store,
     txn: &DatabaseTransaction,
     bid_id: &str,
     project_id: &str,
@@ -304,7 +344,15 @@ async fn accept_bid_in(
     let now = now_ms();
     for party in [client, contractor] {
         ensure_account(txn, &party.account, now).await?;
-        upsert_user(txn, &party.user, Some(&party.name), Some(&party.email), now).await?;
+        upsert_user(
+            store,
+            txn,
+            &party.user,
+            Some(&party.name),
+            Some(&party.email),
+            now,
+        )
+        .await?;
         ensure_party_member(txn, &party.account, &party.user, now).await?;
     }
     let room_id = new_room_id();
@@ -399,26 +447,31 @@ async fn ensure_account(
     Ok(())
 }
 
+/// Insert or update a user; the name and email are sealed under the person's data key.
 async fn upsert_user(
+    store: &Store,
     txn: &DatabaseTransaction,
     user_id: &str,
     name: Option<&str>,
     email: Option<&str>,
     now: i64,
-) -> Result<(), DbErr> {
+) -> Result<(), StorageError> {
+    let key = store.sealing_key(txn, KeyScope::Person(user_id)).await?;
+    let name_sealed = name.map(|n| key.seal(&person_item(user_id, "name"), n.as_bytes()));
+    let email_sealed = email.map(|e| key.seal(&person_item(user_id, "email"), e.as_bytes()));
     let mut on_conflict = OnConflict::column(users::Column::Id);
     let mut update = vec![users::Column::UpdatedAt];
     if name.is_some() {
-        update.push(users::Column::Name);
+        update.push(users::Column::NameSealed);
     }
     if email.is_some() {
-        update.push(users::Column::Email);
+        update.push(users::Column::EmailSealed);
     }
     on_conflict.update_columns(update);
     users::Entity::insert(users::ActiveModel {
         id: Set(user_id.to_string()),
-        name: Set(name.map(str::to_string)),
-        email: Set(email.map(str::to_string)),
+        name_sealed: Set(name_sealed),
+        email_sealed: Set(email_sealed),
         created_at: Set(now),
         updated_at: Set(now),
     })

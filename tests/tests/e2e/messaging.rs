@@ -292,7 +292,7 @@ async fn authors_edit_and_delete_and_the_room_shows_the_latest_state() {
     assert!(messages[1].deleted && messages[1].body.is_empty());
 
     // Prior versions stay stored.
-    let store = workroom_tests::workroom_server::server::open_store(&server.config)
+    let (store, _) = workroom_tests::workroom_server::server::open_store(&server.config)
         .await
         .unwrap();
     let ServerFrame::Message(_) = &events[0] else {
@@ -302,15 +302,15 @@ async fn authors_edit_and_delete_and_the_room_shows_the_latest_state() {
         ServerFrame::Message(m) => m.msg_id.clone(),
         _ => unreachable!(),
     };
-    let versions = store.message_versions(&msg_id).await.unwrap();
-    assert_eq!(versions, vec![(1, "first draft".to_string())]);
+    let versions = store.message_versions(&room, &msg_id).await.unwrap();
+    assert_eq!(versions, vec![(1, Ok("first draft".to_string()))]);
     let deleted_id = match &events[1] {
         ServerFrame::Message(m) => m.msg_id.clone(),
         _ => unreachable!(),
     };
     assert_eq!(
-        store.message_versions(&deleted_id).await.unwrap(),
-        vec![(1, "to be deleted".to_string())]
+        store.message_versions(&room, &deleted_id).await.unwrap(),
+        vec![(1, Ok("to be deleted".to_string()))]
     );
 }
 
@@ -328,7 +328,13 @@ async fn two_server_processes_on_one_database_keep_seqs_gap_free() {
     for sub in ["tls", "keys"] {
         std::fs::create_dir_all(shared_dir.path().join(sub)).unwrap();
     }
-    for file in ["tls/cert.pem", "tls/key.pem", "keys/dev-jwt.key"] {
+    // Every node needs the same master keys (the data keys in the database are wrapped by them).
+    for file in [
+        "tls/cert.pem",
+        "tls/key.pem",
+        "keys/dev-jwt.key",
+        "keys/master.keys",
+    ] {
         std::fs::copy(a.data_dir.path().join(file), shared_dir.path().join(file)).unwrap();
     }
     config.data_dir = shared_dir.path().to_path_buf();

@@ -132,7 +132,7 @@ fn migrate_and_token_work_on_a_fresh_data_dir() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("applied 1 migration"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied 4 migration"));
     let t = token(dir.path(), "u1", "member");
     assert_eq!(t.split('.').count(), 3);
     use std::os::unix::fs::PermissionsExt;
@@ -197,6 +197,7 @@ async fn kill_9_during_a_send_stream_loses_no_acknowledged_message() {
                 room: room_id.clone(),
                 client_msg_id: ClientMsgId::try_from(format!("c{i}")).unwrap(),
                 body: format!("durable {i}"),
+                attachments: Vec::new(),
             };
             let text = serde_json::to_string(&frame).unwrap();
             if sink

@@ -1,0 +1,485 @@
+//! Files over HTTPS (C4): streamed upload, metadata, ranged download, signed links.
+//!
+//! Upload is the raw request body (`Content-Type` is the declared type, `?name=` the file
+//! name): no multipart parsing, constant memory whatever the size. Downloads are always
+//! attachments with `nosniff` and a CSP that forbids everything, so a stored file can never
+//! run as a page of this origin.
+
+use super::error::ApiError;
+use super::extract::{ApiQuery, Authenticated};
+use crate::access::{self, RoomAction};
+use crate::app::AppState;
+use crate::events::rfc3339;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use std::time::Duration;
+use workroom_protocol::ErrorCode;
+use workroom_protocol::http::{FileInfo, FileLink};
+use workroom_storage::{FileError, FileMeta, NewFile, StoredFile, sanitize_file_name};
+
+/// Bytes of an over-limit body still read (and dropped) before answering 413, so that the
+/// client finishes sending and sees the answer instead of a reset connection.
+const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Content types served as themselves; anything else is served as a download of
+/// `application/octet-stream`.
+const SERVED_AS_IS: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "application/zip",
+];
+
+impl From<FileError> for ApiError {
+    fn from(error: FileError) -> Self {
+        match error {
+            FileError::TooLarge { limit } => ApiError::new(
+                ErrorCode::TooLarge,
+                format!("the file is larger than the limit of {limit} bytes"),
+            ),
+            FileError::QuotaExceeded { quota } => ApiError::new(
+                ErrorCode::TooLarge,
+                format!("the workroom's file quota of {quota} bytes would be exceeded"),
+            ),
+            FileError::NotFound => ApiError::new(ErrorCode::NotFound, "no such file"),
+            FileError::Erased => ApiError::new(ErrorCode::NotFound, "the file was erased"),
+            FileError::ContentMissing => {
+                tracing::error!("a file row points at a missing object");
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "the file's content is missing from the object store",
+                )
+            }
+            FileError::Damaged => {
+                tracing::error!("a file failed its integrity check");
+                ApiError::new(ErrorCode::Internal, "the file's content is damaged")
+            }
+            FileError::Unavailable(cause) => {
+                tracing::warn!(%cause, "object store unavailable");
+                ApiError::new(ErrorCode::Unavailable, "file storage is unavailable")
+            }
+            FileError::Storage(e) => e.into(),
+        }
+    }
+}
+
+fn file_info(meta: FileMeta) -> FileInfo {
+    FileInfo {
+        id: meta.id,
+        room: meta.room_id,
+        uploader: meta.uploader_id,
+        name: meta.name,
+        size: meta.size,
+        sha256: meta.sha256,
+        content_type: meta.sniffed_type,
+        declared_type: meta.declared_type,
+        created_at: rfc3339(meta.created_at),
+        msg_id: meta.msg_id,
+        erased: meta.erased,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UploadQuery {
+    name: Option<String>,
+}
+
+/// `POST /v1/rooms/{room}/files?name=…`: the body is the file.
+pub(super) async fn upload(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path(room): Path<String>,
+    ApiQuery(query): ApiQuery<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<FileInfo>), ApiError> {
+    let room_id = super::rooms::room_for(&state, &identity, &room, RoomAction::Write).await?;
+    let limits = &state.config.files;
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|n| n > limits.max_file_bytes) {
+        drain(body).await;
+        return Err(FileError::TooLarge {
+            limit: limits.max_file_bytes,
+        }
+        .into());
+    }
+    let used = state.store.room_file_usage(room_id.as_str()).await?;
+    if used.saturating_add(declared_length.unwrap_or(0)) > limits.room_quota_bytes {
+        drain(body).await;
+        return Err(FileError::QuotaExceeded {
+            quota: limits.room_quota_bytes,
+        }
+        .into());
+    }
+    let declared_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().chars().take(127).collect::<String>())
+        .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic() || c == ' '));
+    let new = NewFile {
+        room_id: room_id.to_string(),
+        uploader_id: identity.user.clone(),
+        name: sanitize_file_name(query.name.as_deref().unwrap_or_default()),
+        declared_type,
+        max_size: limits.max_file_bytes,
+        room_quota: limits.room_quota_bytes,
+    };
+    let mut upload = state.store.begin_file_upload(&state.blobs, new).await?;
+    let mut stream = body.into_data_stream();
+    while let Some(next) = stream.next().await {
+        let data = match next {
+            Ok(data) => data,
+            Err(e) => {
+                upload.abort().await;
+                tracing::debug!(error = %e, "upload body ended early");
+                return Err(ApiError::new(
+                    ErrorCode::Invalid,
+                    "the upload ended before the body was complete",
+                ));
+            }
+        };
+        if let Err(e) = upload.push(data).await {
+            upload.abort().await;
+            if matches!(e, FileError::TooLarge { .. }) {
+                drain(Body::from_stream(stream)).await;
+            }
+            return Err(e.into());
+        }
+    }
+    let meta = upload.finish().await?;
+    metrics::counter!("workroom_file_bytes_uploaded_total").increment(meta.size);
+    Ok((StatusCode::CREATED, Json(file_info(meta))))
+}
+
+/// Read and drop the rest of a refused body, bounded in bytes and time.
+async fn drain(body: Body) {
+    let mut stream = body.into_data_stream();
+    let mut seen = 0u64;
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while let Some(Ok(data)) = stream.next().await {
+            seen += data.len() as u64;
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// The file, if `user` may see it in `room` (which the caller already checked).
+async fn visible_file(
+    state: &AppState,
+    room: &str,
+    file: &str,
+    user: &str,
+) -> Result<StoredFile, ApiError> {
+    let stored = state
+        .store
+        .file(file)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))?;
+    access::check_file(&stored.meta, room, user)?;
+    Ok(stored)
+}
+
+/// `GET /v1/rooms/{room}/files/{file}`.
+pub(super) async fn metadata(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path((room, file)): Path<(String, String)>,
+) -> Result<Json<FileInfo>, ApiError> {
+    let room_id = super::rooms::room_for(&state, &identity, &room, RoomAction::Read).await?;
+    let stored = visible_file(&state, room_id.as_str(), &file, &identity.user).await?;
+    Ok(Json(file_info(stored.meta)))
+}
+
+/// `GET /v1/rooms/{room}/files/{file}/content` (supports `Range`).
+pub(super) async fn content(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path((room, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let room_id = super::rooms::room_for(&state, &identity, &room, RoomAction::Read).await?;
+    let stored = visible_file(&state, room_id.as_str(), &file, &identity.user).await?;
+    serve(&state, stored, &headers).await
+}
+
+/// `POST /v1/rooms/{room}/files/{file}/link`: a link that works without a token until it
+/// expires, and only while the caller may still read the file.
+pub(super) async fn link(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path((room, file)): Path<(String, String)>,
+) -> Result<Json<FileLink>, ApiError> {
+    let room_id = super::rooms::room_for(&state, &identity, &room, RoomAction::Read).await?;
+    let stored = visible_file(&state, room_id.as_str(), &file, &identity.user).await?;
+    let ttl = i64::try_from(state.config.files.link_ttl_secs).unwrap_or(300);
+    let expires = workroom_storage::now_ms() / 1000 + ttl;
+    let sig = state.links.sign(&stored.meta.id, &identity.user, expires);
+    Ok(Json(FileLink {
+        url: format!(
+            "/v1/files/{}/content?user={}&expires={expires}&sig={sig}",
+            stored.meta.id,
+            percent_encode(&identity.user)
+        ),
+        expires_at: rfc3339(expires * 1000),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LinkQuery {
+    user: String,
+    expires: i64,
+    sig: String,
+}
+
+/// `GET /v1/files/{file}/content?user=&expires=&sig=`: a signed link. The signature and
+/// expiry are checked, then the same room and file rules as a token download, for the
+/// user the link was issued to, as of now.
+pub(super) async fn signed_content(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    ApiQuery(query): ApiQuery<LinkQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let now = workroom_storage::now_ms() / 1000;
+    let refused = || ApiError::new(ErrorCode::Forbidden, "the link is invalid or has expired");
+    let claims = state
+        .links
+        .verify(&file, &query.user, query.expires, &query.sig, now)
+        .ok_or_else(refused)?;
+    let stored = state.store.file(&claims.file).await?.ok_or_else(refused)?;
+    let access = state
+        .store
+        .room_access(&claims.user, &stored.meta.room_id)
+        .await?;
+    access::check_room(access.as_ref(), RoomAction::Read).map_err(|_| refused())?;
+    access::check_file(&stored.meta, &stored.meta.room_id, &claims.user).map_err(|_| refused())?;
+    serve(&state, stored, &headers).await
+}
+
+/// The content response: whole file or one range, with the safety headers.
+async fn serve(
+    state: &AppState,
+    stored: StoredFile,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let size = stored.meta.size;
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, size));
+    let (status, start, end) = match range {
+        None | Some(RangeRequest::Ignored) => (StatusCode::OK, 0, size),
+        Some(RangeRequest::Unsatisfiable) => {
+            let mut response = ApiError::new(
+                ErrorCode::Invalid,
+                format!("the range is outside the file's {size} bytes"),
+            )
+            .into_response();
+            *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header_value(&format!("bytes */{size}")),
+            );
+            return Ok(response);
+        }
+        Some(RangeRequest::Bytes { start, end }) => (StatusCode::PARTIAL_CONTENT, start, end),
+    };
+    let stream = state
+        .store
+        .file_content(&state.blobs, &stored, start, end)
+        .await?;
+    metrics::counter!("workroom_file_bytes_downloaded_total").increment(end - start);
+    let meta = &stored.meta;
+    let served_type = if meta.sniffed_type == "text/plain" {
+        "text/plain; charset=utf-8"
+    } else if SERVED_AS_IS.contains(&meta.sniffed_type.as_str()) {
+        meta.sniffed_type.as_str()
+    } else {
+        "application/octet-stream"
+    };
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, header_value(served_type));
+    h.insert(
+        header::CONTENT_LENGTH,
+        header_value(&(end - start).to_string()),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        header_value(&content_disposition(meta.name.as_deref().unwrap_or("file"))),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::ETAG, header_value(&format!("\"{}\"", meta.sha256)));
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(
+            header::CONTENT_RANGE,
+            header_value(&format!("bytes {start}-{}/{size}", end - 1)),
+        );
+    }
+    Ok(response)
+}
+
+fn header_value(value: &str) -> HeaderValue {
+    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / 5987).
+fn content_disposition(name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
+        percent_encode(name)
+    )
+}
+
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeRequest {
+    /// Serve `[start, end)`.
+    Bytes { start: u64, end: u64 },
+    /// Syntactically a range, but outside the file.
+    Unsatisfiable,
+    /// Not one we serve partially (malformed, or several ranges): send the whole file.
+    Ignored,
+}
+
+/// One `bytes=` range (RFC 9110 §14.1.2): `a-b`, `a-` or `-n`.
+fn parse_range(value: &str, size: u64) -> RangeRequest {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeRequest::Ignored;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Ignored;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Ignored;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let parse = |s: &str| s.parse::<u64>().ok();
+    let (start, end) = match (first.is_empty(), last.is_empty()) {
+        (true, true) => return RangeRequest::Ignored,
+        (true, false) => {
+            let Some(suffix) = parse(last) else {
+                return RangeRequest::Ignored;
+            };
+            if suffix == 0 || size == 0 {
+                return RangeRequest::Unsatisfiable;
+            }
+            (size.saturating_sub(suffix), size)
+        }
+        (false, _) => {
+            let Some(start) = parse(first) else {
+                return RangeRequest::Ignored;
+            };
+            let end = if last.is_empty() {
+                size
+            } else {
+                match parse(last) {
+                    Some(last) if last >= start => last.saturating_add(1).min(size),
+                    _ => return RangeRequest::Ignored,
+                }
+            };
+            if start >= size {
+                return RangeRequest::Unsatisfiable;
+            }
+            (start, end)
+        }
+    };
+    RangeRequest::Bytes { start, end }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        use RangeRequest::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Bytes { start: 0, end: 10 });
+        assert_eq!(
+            parse_range("bytes=90-", 100),
+            Bytes {
+                start: 90,
+                end: 100
+            }
+        );
+        assert_eq!(
+            parse_range("bytes=-10", 100),
+            Bytes {
+                start: 90,
+                end: 100
+            }
+        );
+        assert_eq!(parse_range("bytes=-500", 100), Bytes { start: 0, end: 100 });
+        assert_eq!(
+            parse_range("bytes=50-500", 100),
+            Bytes {
+                start: 50,
+                end: 100
+            }
+        );
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Ignored);
+        assert_eq!(parse_range("bytes=9-1", 100), Ignored);
+        assert_eq!(parse_range("items=0-1", 100), Ignored);
+        assert_eq!(parse_range("bytes=x-1", 100), Ignored);
+    }
+
+    #[test]
+    fn disposition_is_always_an_attachment_with_a_safe_fallback() {
+        assert_eq!(
+            content_disposition("résumé \"v2\".pdf"),
+            "attachment; filename=\"r_sum_ _v2_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22.pdf"
+        );
+    }
+}

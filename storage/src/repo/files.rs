@@ -1,0 +1,580 @@
+//! Files (C4): sealed, streamed uploads; ranged, decrypting downloads; the orphan sweeper.
+//!
+//! Each file gets its own random key, wrapped by the room key (so destroying the room key
+//! erases every file of the room). The object holds the plaintext cut into 64 KiB chunks,
+//! each sealed with AES-256-GCM under the file key, nonce = chunk index, associated data =
+//! index + "last chunk" flag (a truncated object fails to open). A byte range maps to whole
+//! chunks, so ranged reads fetch and open only the chunks they need.
+//!
+//! Order of writes: the object is completed first, then its row is inserted. A failure in
+//! between leaves an object with no row (never a row with no object); the sweeper deletes
+//! such orphans once they are older than any upload in flight could be.
+
+use crate::Store;
+use crate::blob::{BlobError, BlobStore, BlobUpload};
+use crate::entity::{files, rooms};
+use crate::error::StorageError;
+use crate::keyring::{CHUNK_OVERHEAD, KEY_LEN, KeyScope, SealingKey, Unreadable, open_text};
+use crate::repo::sealing::{file_key_item, file_name_item};
+use crate::time::now_ms;
+use aws_lc_rs::digest;
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set,
+};
+use std::time::SystemTime;
+use tokio::io::AsyncReadExt;
+use zeroize::Zeroizing;
+
+/// Plaintext bytes per sealed chunk.
+pub const CHUNK: usize = 64 * 1024;
+/// Bytes of the start of a file kept to sniff its type.
+const SNIFF_LEN: usize = 8 * 1024;
+/// Where file objects live in the store.
+const OBJECT_PREFIX: &str = "files/";
+
+/// Why a file operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the room's file quota of {quota} bytes would be exceeded")]
+    QuotaExceeded { quota: u64 },
+    #[error("no such file")]
+    NotFound,
+    #[error("the file's content is missing from the object store")]
+    ContentMissing,
+    #[error("the file was erased")]
+    Erased,
+    #[error("the file's content failed its integrity check")]
+    Damaged,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<BlobError> for FileError {
+    fn from(e: BlobError) -> FileError {
+        match e {
+            BlobError::NotFound => FileError::ContentMissing,
+            BlobError::Unavailable(why) => FileError::Unavailable(why),
+        }
+    }
+}
+
+/// What the uploader says about a new file.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub room_id: String,
+    pub uploader_id: String,
+    /// Already sanitised ([`sanitize_file_name`]).
+    pub name: String,
+    pub declared_type: Option<String>,
+    pub max_size: u64,
+    pub room_quota: u64,
+}
+
+/// A stored file as the server sees it (the name opened; the key stays inside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    pub id: String,
+    pub room_id: String,
+    pub uploader_id: String,
+    /// `None` when the room key is gone (`erased`).
+    pub name: Option<String>,
+    pub erased: bool,
+    pub declared_type: Option<String>,
+    pub sniffed_type: String,
+    pub size: u64,
+    pub sha256: String,
+    pub msg_id: Option<String>,
+    pub created_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+/// A file row, for reading its content.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub meta: FileMeta,
+    key_wrapped: Vec<u8>,
+    object_key: String,
+}
+
+/// Make an uploaded name safe to store and to echo in a header: the last path component,
+/// no control characters, at most 255 bytes, never empty or a dot name.
+pub fn sanitize_file_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut name: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .collect();
+    name = name.trim().trim_start_matches('.').to_string();
+    while name.len() > 255 {
+        name.pop();
+    }
+    if name.is_empty() {
+        "file".to_string()
+    } else {
+        name
+    }
+}
+
+/// The content type read from the bytes themselves: a known binary signature, else
+/// `text/plain` for UTF-8 text, else `application/octet-stream`.
+fn sniff(head: &[u8]) -> String {
+    if let Some(kind) = infer::get(head) {
+        return kind.mime_type().to_string();
+    }
+    let text = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A multi-byte character cut by the sniff window is still text.
+        Err(e) => e.error_len().is_none() && head.len() - e.valid_up_to() < 4,
+    };
+    if text && !head.is_empty() {
+        "text/plain".to_string()
+    } else {
+        "application/octet-stream".to_string()
+    }
+}
+
+fn chunk_item(index: u64, last: bool) -> String {
+    format!("chunk:{index}:{}", u8::from(last))
+}
+
+fn chunk_count(size: u64) -> u64 {
+    size.div_ceil(CHUNK as u64).max(1)
+}
+
+fn plain_len(size: u64, index: u64) -> u64 {
+    size.saturating_sub(index * CHUNK as u64).min(CHUNK as u64)
+}
+
+fn file_key(id: &str, bytes: &[u8; KEY_LEN]) -> SealingKey {
+    SealingKey::new(format!("file:{id}"), bytes)
+}
+
+fn to_meta(row: &files::Model, room_key: Option<&SealingKey>) -> FileMeta {
+    let (name, erased) = match open_text(room_key, &file_name_item(&row.id), Some(&row.name_sealed))
+    {
+        Ok(name) => (name, false),
+        Err(Unreadable::Erased) => (None, true),
+        Err(Unreadable::Damaged) => {
+            tracing::error!(file = %row.id, "file name failed its integrity check");
+            (None, false)
+        }
+    };
+    FileMeta {
+        id: row.id.clone(),
+        room_id: row.room_id.clone(),
+        uploader_id: row.uploader_id.clone(),
+        name,
+        erased,
+        declared_type: row.declared_type.clone(),
+        sniffed_type: row.sniffed_type.clone(),
+        size: u64::try_from(row.size).unwrap_or(0),
+        sha256: row.sha256.clone(),
+        msg_id: row.msg_id.clone(),
+        created_at: row.created_at,
+        deleted_at: row.deleted_at,
+    }
+}
+
+/// A file being uploaded: bytes in, sealed chunks out to the object store.
+pub struct FileUpload {
+    store: Store,
+    blobs: BlobStore,
+    blob: Option<BlobUpload>,
+    new: NewFile,
+    id: String,
+    object_key: String,
+    key: SealingKey,
+    key_wrapped: Vec<u8>,
+    name_sealed: Vec<u8>,
+    pending: BytesMut,
+    next_chunk: u64,
+    size: u64,
+    sha256: digest::Context,
+    head: Vec<u8>,
+}
+
+impl std::fmt::Debug for FileUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileUpload")
+            .field("id", &self.id)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Start an upload into `new.room_id`. Fails with `Erased` when the room key is gone.
+    pub async fn begin_file_upload(
+        &self,
+        blobs: &BlobStore,
+        new: NewFile,
+    ) -> Result<FileUpload, FileError> {
+        let room_key = self
+            .sealing_key(&self.db, KeyScope::Room(&new.room_id))
+            .await
+            .map_err(|e| match e {
+                StorageError::Erased => FileError::Erased,
+                other => FileError::Storage(other),
+            })?;
+        let id = format!("f_{}", uuid::Uuid::now_v7().simple());
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        aws_lc_rs::rand::fill(bytes.as_mut())
+            .map_err(|_| FileError::Unavailable("no randomness".into()))?;
+        let key = file_key(&id, &bytes);
+        let key_wrapped = room_key.seal(&file_key_item(&id), bytes.as_ref());
+        let name_sealed = room_key.seal(&file_name_item(&id), new.name.as_bytes());
+        let object_key = format!("{OBJECT_PREFIX}{}/{id}", new.room_id);
+        let blob = blobs.begin(&object_key).await?;
+        Ok(FileUpload {
+            store: self.clone(),
+            blobs: blobs.clone(),
+            blob: Some(blob),
+            new,
+            id,
+            object_key,
+            key,
+            key_wrapped,
+            name_sealed,
+            pending: BytesMut::with_capacity(CHUNK * 2),
+            next_chunk: 0,
+            size: 0,
+            sha256: digest::Context::new(&digest::SHA256),
+            head: Vec::with_capacity(SNIFF_LEN),
+        })
+    }
+
+    /// One file's row, with its name opened; `None` when there is no such file.
+    pub async fn file(&self, file_id: &str) -> Result<Option<StoredFile>, StorageError> {
+        let Some(row) = files::Entity::find_by_id(file_id.to_string())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let key = self
+            .opening_key(&self.db, KeyScope::Room(&row.room_id))
+            .await?;
+        Ok(Some(StoredFile {
+            meta: to_meta(&row, key.as_deref()),
+            key_wrapped: row.key_wrapped,
+            object_key: row.object_key,
+        }))
+    }
+
+    /// Bytes `[start, end)` of a file's plaintext, streamed. Fails before the first byte
+    /// when the room key is gone (`Erased`) or the object is missing (`ContentMissing`).
+    pub async fn file_content(
+        &self,
+        blobs: &BlobStore,
+        file: &StoredFile,
+        start: u64,
+        end: u64,
+    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, FileError> {
+        let size = file.meta.size;
+        let end = end.min(size);
+        let room_key = self
+            .opening_key(&self.db, KeyScope::Room(&file.meta.room_id))
+            .await?
+            .ok_or(FileError::Erased)?;
+        let bytes = Zeroizing::new(
+            room_key
+                .open(&file_key_item(&file.meta.id), &file.key_wrapped)
+                .map_err(|_| FileError::Damaged)?,
+        );
+        let bytes: &[u8; KEY_LEN] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| FileError::Damaged)?;
+        let key = file_key(&file.meta.id, bytes);
+        let chunk = CHUNK as u64;
+        let total_chunks = chunk_count(size);
+        let (first, last) = if start < end {
+            (start / chunk, (end - 1) / chunk)
+        } else {
+            (0, 0)
+        };
+        let offset = first * (chunk + CHUNK_OVERHEAD as u64);
+        let len: u64 = (first..=last)
+            .map(|i| plain_len(size, i) + CHUNK_OVERHEAD as u64)
+            .sum();
+        let reader = if start < end {
+            Some(blobs.read_range(&file.object_key, offset, len).await?)
+        } else {
+            None
+        };
+        let state = (reader, key, first);
+        Ok(futures_util::stream::try_unfold(
+            state,
+            move |(reader, key, index)| async move {
+                let Some(mut reader) = reader else {
+                    return Ok(None);
+                };
+                if index > last {
+                    return Ok(None);
+                }
+                let plain = plain_len(size, index);
+                let mut buf = vec![0u8; usize::try_from(plain).unwrap_or(CHUNK) + CHUNK_OVERHEAD];
+                reader.read_exact(&mut buf).await?;
+                key.open_chunk(
+                    index,
+                    &chunk_item(index, index + 1 == total_chunks),
+                    &mut buf,
+                )
+                .map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "file chunk failed its integrity check",
+                    )
+                })?;
+                let chunk_start = index * chunk;
+                let from = usize::try_from(start.saturating_sub(chunk_start)).unwrap_or(0);
+                let to = usize::try_from(end.min(chunk_start + plain) - chunk_start).unwrap_or(0);
+                let piece = Bytes::from(buf).slice(from..to);
+                Ok(Some((piece, (Some(reader), key, index + 1))))
+            },
+        ))
+    }
+
+    /// Bytes held by the room's live files (for the quota).
+    pub async fn room_file_usage(&self, room_id: &str) -> Result<u64, StorageError> {
+        room_usage(&self.db, room_id).await
+    }
+
+    /// Delete objects with no file row that are older than `before` (uploads that crashed
+    /// between the object and the row), and abandoned partial uploads. Returns how many
+    /// objects were removed.
+    pub async fn sweep_orphan_objects(
+        &self,
+        blobs: &BlobStore,
+        before: SystemTime,
+    ) -> Result<u64, FileError> {
+        let candidates: Vec<String> = blobs
+            .list(OBJECT_PREFIX)
+            .await?
+            .into_iter()
+            .filter(|o| o.modified < before)
+            .map(|o| o.key)
+            .collect();
+        let mut removed = 0;
+        for chunk in candidates.chunks(500) {
+            let known: Vec<String> = files::Entity::find()
+                .select_only()
+                .column(files::Column::ObjectKey)
+                .filter(files::Column::ObjectKey.is_in(chunk.to_vec()))
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(StorageError::from)?;
+            for key in chunk.iter().filter(|k| !known.contains(k)) {
+                blobs.delete(key).await?;
+                tracing::info!(object = %key, "removed an orphaned object");
+                removed += 1;
+            }
+        }
+        removed += blobs.sweep_partial(before).await?;
+        Ok(removed)
+    }
+}
+
+async fn room_usage<C: ConnectionTrait>(conn: &C, room_id: &str) -> Result<u64, StorageError> {
+    let used: Option<i64> = files::Entity::find()
+        .select_only()
+        .column_as(files::Column::Size.sum(), "used")
+        .filter(files::Column::RoomId.eq(room_id))
+        .filter(files::Column::DeletedAt.is_null())
+        .into_tuple::<Option<i64>>()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(u64::try_from(used.unwrap_or(0)).unwrap_or(0))
+}
+
+impl FileUpload {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Take the next bytes of the file. Fails with `TooLarge` past the size limit and with
+    /// `Unavailable` when the object store fails; the caller then calls `abort`.
+    pub async fn push(&mut self, data: Bytes) -> Result<(), FileError> {
+        self.size += data.len() as u64;
+        if self.size > self.new.max_size {
+            return Err(FileError::TooLarge {
+                limit: self.new.max_size,
+            });
+        }
+        if self.head.len() < SNIFF_LEN {
+            let take = (SNIFF_LEN - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..take]);
+        }
+        self.sha256.update(&data);
+        self.pending.extend_from_slice(&data);
+        // Keep the last chunk back: only `finish` knows which chunk is the last.
+        while self.pending.len() > CHUNK {
+            let chunk = self.pending.split_to(CHUNK);
+            self.write_chunk(chunk, false).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_chunk(&mut self, chunk: BytesMut, last: bool) -> Result<(), FileError> {
+        let mut buf = Vec::with_capacity(chunk.len() + CHUNK_OVERHEAD);
+        buf.extend_from_slice(&chunk);
+        self.key.seal_chunk(
+            self.next_chunk,
+            &chunk_item(self.next_chunk, last),
+            &mut buf,
+        );
+        self.next_chunk += 1;
+        let blob = self
+            .blob
+            .as_mut()
+            .ok_or_else(|| FileError::Unavailable("upload already closed".into()))?;
+        blob.write(Bytes::from(buf)).await?;
+        Ok(())
+    }
+
+    /// Seal the last chunk, complete the object, then record the row (checking the room
+    /// quota in the same transaction). On any failure nothing is kept.
+    pub async fn finish(mut self) -> Result<FileMeta, FileError> {
+        let rest = std::mem::take(&mut self.pending);
+        if let Err(e) = self.write_chunk(rest, true).await {
+            self.abort().await;
+            return Err(e);
+        }
+        let Some(blob) = self.blob.take() else {
+            return Err(FileError::Unavailable("upload already closed".into()));
+        };
+        blob.finish().await?;
+        match self.insert_row().await {
+            Ok(meta) => Ok(meta),
+            Err(e) => {
+                // The object is complete but has no row: remove it now (the sweeper would
+                // later, if this fails too).
+                if let Err(cleanup) = self.blobs.delete(&self.object_key).await {
+                    tracing::warn!(object = %self.object_key, error = %cleanup, "could not remove the object of a failed upload");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn insert_row(&mut self) -> Result<FileMeta, FileError> {
+        let store = &self.store;
+        let txn = store.begin_write().await.map_err(StorageError::from)?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // Serialise uploads finishing into one room, so two cannot both pass the quota.
+            rooms::Entity::find_by_id(self.new.room_id.clone())
+                .lock_exclusive()
+                .one(&txn)
+                .await
+                .map_err(StorageError::from)?;
+        }
+        let used = room_usage(&txn, &self.new.room_id).await?;
+        if used.saturating_add(self.size) > self.new.room_quota {
+            return Err(FileError::QuotaExceeded {
+                quota: self.new.room_quota,
+            });
+        }
+        let digest =
+            std::mem::replace(&mut self.sha256, digest::Context::new(&digest::SHA256)).finish();
+        let sha256 = digest
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        let now = now_ms();
+        let row = files::Model {
+            id: self.id.clone(),
+            room_id: self.new.room_id.clone(),
+            uploader_id: self.new.uploader_id.clone(),
+            name_sealed: self.name_sealed.clone(),
+            declared_type: self.new.declared_type.clone(),
+            sniffed_type: sniff(&self.head),
+            size: i64::try_from(self.size).unwrap_or(i64::MAX),
+            sha256,
+            key_wrapped: self.key_wrapped.clone(),
+            object_key: self.object_key.clone(),
+            msg_id: None,
+            purpose: "participation".to_string(),
+            created_at: now,
+            deleted_at: None,
+        };
+        files::Entity::insert(files::ActiveModel {
+            id: Set(row.id.clone()),
+            room_id: Set(row.room_id.clone()),
+            uploader_id: Set(row.uploader_id.clone()),
+            name_sealed: Set(row.name_sealed.clone()),
+            declared_type: Set(row.declared_type.clone()),
+            sniffed_type: Set(row.sniffed_type.clone()),
+            size: Set(row.size),
+            sha256: Set(row.sha256.clone()),
+            key_wrapped: Set(row.key_wrapped.clone()),
+            object_key: Set(row.object_key.clone()),
+            msg_id: Set(None),
+            purpose: Set(row.purpose.clone()),
+            created_at: Set(now),
+            deleted_at: Set(None),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(StorageError::from)?;
+        txn.commit().await.map_err(StorageError::from)?;
+        let mut meta = to_meta(&row, None);
+        meta.name = Some(self.new.name.clone());
+        meta.erased = false;
+        Ok(meta)
+    }
+
+    /// Give up the upload; nothing is kept.
+    pub async fn abort(mut self) {
+        if let Some(blob) = self.blob.take() {
+            blob.abort().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_paths_controls_and_dots() {
+        assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_file_name("C:\\Users\\a\\report.pdf"), "report.pdf");
+        assert_eq!(
+            sanitize_file_name("a\u{0}b\nc\u{202e}fdp.exe"),
+            "abcfdp.exe"
+        );
+        assert_eq!(sanitize_file_name(".."), "file");
+        assert_eq!(sanitize_file_name(".hidden"), "hidden");
+        assert_eq!(sanitize_file_name(" \"q\" "), "q");
+        assert_eq!(sanitize_file_name(&"é".repeat(200)).len(), 254);
+    }
+
+    #[test]
+    fn sniffing_reads_the_bytes_not_the_name() {
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), "image/png");
+        assert_eq!(sniff(b"%PDF-1.7\n"), "application/pdf");
+        assert_eq!(sniff("plain text é".as_bytes()), "text/plain");
+        assert_eq!(sniff(&"é".as_bytes()[..1]), "text/plain");
+        assert_eq!(sniff(b"\xff\xfe\x00\x01binary"), "application/octet-stream");
+        assert_eq!(sniff(b""), "application/octet-stream");
+    }
+
+    #[test]
+    fn chunk_layout_covers_the_file_exactly() {
+        assert_eq!(chunk_count(0), 1);
+        assert_eq!(chunk_count(1), 1);
+        assert_eq!(chunk_count(CHUNK as u64), 1);
+        assert_eq!(chunk_count(CHUNK as u64 + 1), 2);
+        assert_eq!(plain_len(CHUNK as u64 + 1, 1), 1);
+        assert_eq!(plain_len(0, 0), 0);
+    }
+}
