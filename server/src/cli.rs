@@ -20,10 +20,10 @@ struct Cli {
 #[derive(Debug, clap::Args)]
 struct Common {
     /// TOML configuration file.
-    #[arg(long, env = "WORKROOM_CONFIG")]
+    #[arg(long, env = "WORKROOM_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Data directory (SQLite database, dev keys, dev certificate).
-    #[arg(long)]
+    #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
 }
 

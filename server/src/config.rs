@@ -88,7 +88,8 @@ pub struct FilesConfig {
     pub link_ttl_secs: u64,
     /// Most attachments on one message.
     pub max_attachments: usize,
-    /// Objects without a file row older than this are removed by the sweeper (seconds).
+    /// Objects without a file row older than this are removed by the sweeper (seconds). Keep
+    /// it well above the longest upload: an upload's object exists before its row does.
     pub orphan_grace_secs: u64,
     /// How often the sweeper runs, in seconds.
     pub sweep_interval_secs: u64,
@@ -498,8 +499,8 @@ impl Config {
         if f.max_attachments == 0 || f.max_attachments > 100 {
             problems.push("files.max_attachments: must be between 1 and 100".into());
         }
-        if f.orphan_grace_secs < 60 {
-            problems.push("files.orphan_grace_secs: must be at least 60".into());
+        if f.orphan_grace_secs == 0 {
+            problems.push("files.orphan_grace_secs: must be at least 1".into());
         }
         if f.sweep_interval_secs == 0 {
             problems.push("files.sweep_interval_secs: must be at least 1".into());

@@ -139,6 +139,13 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: Tweak) -> TestServer {
+        let (config, data_dir) = Self::prepare(tweak).await;
+        Self::start_in(config, data_dir).await
+    }
+
+    /// The configuration `start_with` would use (fresh data dir, database and bucket), for
+    /// tests that prepare the database before the server first starts.
+    pub async fn prepare(tweak: Tweak) -> (Config, tempfile::TempDir) {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config {
             data_dir: data_dir.path().to_path_buf(),
@@ -154,7 +161,7 @@ impl TestServer {
             use_s3(&mut config, &target).await;
         }
         tweak(&mut config);
-        Self::start_in(config, data_dir).await
+        (config, data_dir)
     }
 
     /// Start on an existing data dir and config (restart tests).
@@ -194,6 +201,11 @@ impl TestServer {
             shutdown,
             task: Some(task),
         }
+    }
+
+    /// A raw connection to this server's database (for tampering tests).
+    pub async fn raw_db(&self) -> sea_orm::DatabaseConnection {
+        raw_db(&self.config).await
     }
 
     /// The object store this server writes file contents to (for fault injection).
@@ -461,6 +473,17 @@ impl TestClient {
         }
         out
     }
+}
+
+/// A raw connection to the database `config` names.
+pub async fn raw_db(config: &Config) -> sea_orm::DatabaseConnection {
+    let url = config
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite:{}", config.sqlite_path().display()));
+    sea_orm::Database::connect(url)
+        .await
+        .expect("raw database connection")
 }
 
 /// Percent-encode a query value.

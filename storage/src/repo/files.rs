@@ -383,15 +383,18 @@ impl Store {
 }
 
 async fn room_usage<C: ConnectionTrait>(conn: &C, room_id: &str) -> Result<u64, StorageError> {
+    // PostgreSQL sums BIGINT into NUMERIC: cast back so both backends decode an i64.
     let used: Option<i64> = files::Entity::find()
         .select_only()
-        .column_as(files::Column::Size.sum(), "used")
+        .column_as(
+            sea_orm::sea_query::Expr::cust("CAST(COALESCE(SUM(size), 0) AS BIGINT)"),
+            "used",
+        )
         .filter(files::Column::RoomId.eq(room_id))
         .filter(files::Column::DeletedAt.is_null())
-        .into_tuple::<Option<i64>>()
+        .into_tuple::<i64>()
         .one(conn)
-        .await?
-        .flatten();
+        .await?;
     Ok(u64::try_from(used.unwrap_or(0)).unwrap_or(0))
 }
 

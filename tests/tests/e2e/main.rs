@@ -3,6 +3,9 @@
 mod auth;
 mod authorization;
 mod bad_input;
+mod encryption;
+mod files;
+mod files_s3;
 mod lifecycle;
 mod messaging;
 mod operations;
