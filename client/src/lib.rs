@@ -6,6 +6,7 @@
 //! server, `<data dir>/tls/cert.pem`). There is no option to turn verification off.
 
 pub mod http;
+pub mod procfs;
 pub mod tls;
 pub mod ws;
 

@@ -215,6 +215,30 @@ impl TestServer {
             .expect("object store")
     }
 
+    /// `GET path` with a bearer token, as JSON (any status).
+    pub async fn get_json(&self, token: &str, path: &str) -> serde_json::Value {
+        self.http
+            .get(path, token)
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
+    /// `POST path` (no body) with a bearer token, as JSON (any status).
+    pub async fn post_json(&self, token: &str, path: &str) -> serde_json::Value {
+        self.http
+            .post(path, token)
+            .send()
+            .await
+            .expect("POST")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     /// Upload `bytes` as a file named `name` into `room`.
     pub async fn upload(
         &self,

@@ -112,14 +112,7 @@ impl Ctx {
     }
 
     fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
+        workroom_client::procfs::rss_kib(self.pid?)
     }
 
     /// Open a room with `members` users; returns (room id, user ids).

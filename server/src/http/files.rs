@@ -20,7 +20,7 @@ use serde::Deserialize;
 use std::time::Duration;
 use workroom_protocol::ErrorCode;
 use workroom_protocol::http::{FileInfo, FileLink};
-use workroom_storage::{FileError, FileMeta, NewFile, StoredFile, sanitize_file_name};
+use workroom_storage::{FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name};
 
 /// Bytes of an over-limit body still read (and dropped) before answering 413, so that the
 /// client finishes sending and sees the answer instead of a reset connection.
@@ -136,31 +136,66 @@ pub(super) async fn upload(
         max_size: limits.max_file_bytes,
         room_quota: limits.room_quota_bytes,
     };
-    let mut upload = state.store.begin_file_upload(&state.blobs, new).await?;
+    let upload = state.store.begin_file_upload(&state.blobs, new).await?;
     let mut stream = body.into_data_stream();
+    // Hashing, sealing and writing run in a task of their own, fed through a short bounded
+    // queue, while this task reads (and TLS-decrypts) the body: the two halves use two
+    // cores, and the queue bounds memory and pushes back on the client.
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let worker = tokio::spawn(store_stream(upload, rx));
+    let mut body_error = None;
     while let Some(next) = stream.next().await {
-        let data = match next {
-            Ok(data) => data,
-            Err(e) => {
-                upload.abort().await;
-                tracing::debug!(error = %e, "upload body ended early");
-                return Err(ApiError::new(
-                    ErrorCode::Invalid,
-                    "the upload ended before the body was complete",
-                ));
+        match next {
+            Ok(data) => {
+                if tx.send(data).await.is_err() {
+                    break; // the worker stopped: it reports why below
+                }
             }
-        };
-        if let Err(e) = upload.push(data).await {
+            Err(e) => {
+                body_error = Some(e);
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let upload = match worker.await {
+        Ok(Ok(upload)) => upload,
+        Ok(Err((upload, e))) => {
             upload.abort().await;
             if matches!(e, FileError::TooLarge { .. }) {
                 drain(Body::from_stream(stream)).await;
             }
             return Err(e.into());
         }
+        Err(join) => {
+            tracing::error!(error = %join, "upload worker failed");
+            return Err(ApiError::new(ErrorCode::Internal, "the upload failed"));
+        }
+    };
+    if let Some(e) = body_error {
+        upload.abort().await;
+        tracing::debug!(error = %e, "upload body ended early");
+        return Err(ApiError::new(
+            ErrorCode::Invalid,
+            "the upload ended before the body was complete",
+        ));
     }
     let meta = upload.finish().await?;
     metrics::counter!("workroom_file_bytes_uploaded_total").increment(meta.size);
     Ok((StatusCode::CREATED, Json(file_info(meta))))
+}
+
+/// Feed received bytes into the upload until the queue closes or a push fails.
+async fn store_stream(
+    mut upload: FileUpload,
+    mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> Result<FileUpload, (FileUpload, FileError)> {
+    while let Some(data) = rx.recv().await {
+        if let Err(e) = upload.push(data).await {
+            return Err((upload, e));
+        }
+    }
+    Ok(upload)
 }
 
 /// Read and drop the rest of a refused body, bounded in bytes and time.

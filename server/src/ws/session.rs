@@ -554,6 +554,9 @@ impl Session {
                         ErrorCode::Conflict,
                         "the contract ended; this workroom is read-only",
                     ),
+                    AppendError::RoomErased => {
+                        (ErrorCode::Conflict, "this workroom's content was erased")
+                    }
                     AppendError::TargetNotFound => {
                         (ErrorCode::NotFound, "no message with that seq")
                     }

@@ -18,7 +18,7 @@ use crate::keyring::{CHUNK_OVERHEAD, KEY_LEN, KeyScope, SealingKey, Unreadable, 
 use crate::repo::sealing::{file_key_item, file_name_item};
 use crate::time::now_ms;
 use aws_lc_rs::digest;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::Stream;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set,
@@ -192,7 +192,8 @@ pub struct FileUpload {
     key: SealingKey,
     key_wrapped: Vec<u8>,
     name_sealed: Vec<u8>,
-    pending: BytesMut,
+    /// The chunk being filled, with room for its tag (sealed in place: one copy per byte).
+    pending: Vec<u8>,
     next_chunk: u64,
     size: u64,
     sha256: digest::Context,
@@ -241,7 +242,7 @@ impl Store {
             key,
             key_wrapped,
             name_sealed,
-            pending: BytesMut::with_capacity(CHUNK * 2),
+            pending: Vec::with_capacity(CHUNK + CHUNK_OVERHEAD),
             next_chunk: 0,
             size: 0,
             sha256: digest::Context::new(&digest::SHA256),
@@ -417,18 +418,25 @@ impl FileUpload {
             self.head.extend_from_slice(&data[..take]);
         }
         self.sha256.update(&data);
-        self.pending.extend_from_slice(&data);
-        // Keep the last chunk back: only `finish` knows which chunk is the last.
-        while self.pending.len() > CHUNK {
-            let chunk = self.pending.split_to(CHUNK);
-            self.write_chunk(chunk, false).await?;
+        let mut rest = &data[..];
+        while !rest.is_empty() {
+            // A full chunk is sealed only once more bytes arrive: only `finish` knows which
+            // chunk is the last.
+            if self.pending.len() == CHUNK {
+                let full = std::mem::replace(
+                    &mut self.pending,
+                    Vec::with_capacity(CHUNK + CHUNK_OVERHEAD),
+                );
+                self.write_chunk(full, false).await?;
+            }
+            let take = (CHUNK - self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
         }
         Ok(())
     }
 
-    async fn write_chunk(&mut self, chunk: BytesMut, last: bool) -> Result<(), FileError> {
-        let mut buf = Vec::with_capacity(chunk.len() + CHUNK_OVERHEAD);
-        buf.extend_from_slice(&chunk);
+    async fn write_chunk(&mut self, mut buf: Vec<u8>, last: bool) -> Result<(), FileError> {
         self.key.seal_chunk(
             self.next_chunk,
             &chunk_item(self.next_chunk, last),

@@ -100,6 +100,8 @@ pub enum AppendError {
     RoomNotFound,
     #[error("room is closed")]
     RoomClosed,
+    #[error("room was erased")]
+    RoomErased,
     #[error("no message with that seq")]
     TargetNotFound,
     #[error("only the author may change a message")]
@@ -373,7 +375,7 @@ async fn append_in(
     }
     for room_id in erased_rooms {
         for i in by_room.remove(room_id).unwrap_or_default() {
-            results[i] = Some(Err(AppendError::RoomClosed));
+            results[i] = Some(Err(AppendError::RoomErased));
         }
     }
     let now = now_ms();

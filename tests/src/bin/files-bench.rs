@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use workroom_client::HttpClient;
+use workroom_client::procfs::rss_kib;
 use workroom_protocol::Role;
 use workroom_server::auth::DevKey;
 use workroom_server::config::{CliOverrides, Config};
@@ -84,17 +85,6 @@ fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
 struct RssSampler {
     peak: Arc<AtomicU64>,
     stop: tokio_util::sync::CancellationToken,
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 impl RssSampler {
@@ -208,7 +198,10 @@ async fn through_server(
         up += started.elapsed();
         let started = Instant::now();
         let mut response = http
-            .get(&format!("/v1/rooms/{room}/files/{}/content", info.id), &token)
+            .get(
+                &format!("/v1/rooms/{room}/files/{}/content", info.id),
+                &token,
+            )
             .send()
             .await?;
         let mut received = 0u64;
@@ -236,6 +229,11 @@ async fn main() -> anyhow::Result<()> {
             data_dir: args.data_dir.clone(),
         },
     )?;
+    if let workroom_storage::blob::BlobStore::S3(s3) =
+        workroom_server::blobs::open_blob_store(&config).await?
+    {
+        s3.ensure_bucket().await?;
+    }
     let data = payload(args.size);
     let size_mib = args.size as f64 / (1 << 20) as f64;
     println!(

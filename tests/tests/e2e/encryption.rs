@@ -97,28 +97,14 @@ async fn open_room_with(server: &TestServer, bid: &str, client: &str, contractor
 }
 
 async fn history(server: &TestServer, user: &str, room: &str) -> Vec<Value> {
-    let page: Value = server
-        .http
-        .get(&format!("/v1/rooms/{room}/messages"), &server.member(user))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = format!("/v1/rooms/{room}/messages");
+    let page = server.get_json(&server.member(user), &path).await;
     page["messages"].as_array().unwrap().clone()
 }
 
 async fn members(server: &TestServer, user: &str, room: &str) -> Vec<Value> {
-    let list: Value = server
-        .http
-        .get(&format!("/v1/rooms/{room}/members"), &server.member(user))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = format!("/v1/rooms/{room}/members");
+    let list = server.get_json(&server.member(user), &path).await;
     list["members"].as_array().unwrap().clone()
 }
 
@@ -321,18 +307,12 @@ async fn destroying_a_data_key_erases_what_it_protected_and_reads_report_erased(
         assert_eq!(message["unreadable"], "erased", "{message}");
         assert_eq!(message["body"], "");
     }
-    let meta: Value = server
-        .http
-        .get(
-            &format!("/v1/rooms/{}/files/{}", seeded.room, seeded.file),
+    let meta = server
+        .get_json(
             &server.member("kb"),
+            &format!("/v1/rooms/{}/files/{}", seeded.room, seeded.file),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(meta["erased"], true, "{meta}");
     assert!(meta.get("name").is_none());
     let download = server
@@ -351,10 +331,13 @@ async fn destroying_a_data_key_erases_what_it_protected_and_reads_report_erased(
     assert_eq!(member(&people, "ka")["email"], "ka@mail.example");
     // Nothing new can be sealed for an erased room.
     let mut c = server.client("ka").await;
-    assert!(matches!(
-        c.send(&seeded.room, "late", "hello?").await,
-        ServerFrame::Error { .. }
-    ));
+    match c.send(&seeded.room, "late", "hello?").await {
+        ServerFrame::Error { code, message, .. } => {
+            assert_eq!(code, workroom_protocol::ErrorCode::Conflict);
+            assert!(message.contains("erased"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
     // Other rooms are untouched.
     assert_eq!(
         history(&server, "kd", &other).await[0]["body"],
@@ -462,4 +445,44 @@ async fn a_ciphertext_moved_to_another_row_does_not_open_there() {
     let moved = history(&server, "mc", &other_room).await;
     assert_eq!(moved[0]["body"], "");
     assert_eq!(moved[0]["unreadable"], "damaged");
+}
+
+#[test]
+fn master_keys_can_come_from_the_environment_and_bad_ones_are_named_not_printed() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let run = |keys: &str, args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("WORKROOM_KEYS__MASTER_KEYS", keys)
+            .env("WORKROOM_LOG__FILTER", "warn")
+            .output()
+            .unwrap()
+    };
+    let list = ok(run(&format!("env-key-1 {key}"), &["keys", "list"]));
+    assert!(list.starts_with("env-key-1\t"), "{list}");
+    assert!(
+        !dir.path().join("keys/master.keys").exists(),
+        "no dev key file when keys are configured"
+    );
+    // Rotation edits a key file; with inline keys the operator is told what to do instead.
+    let refused = run(&format!("env-key-1 {key}"), &["keys", "rotate"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("keys rewrap"));
+
+    let secret_looking = "c2VjcmV0LXRoYXQtaXMtdG9vLXNob3J0";
+    let bad = run(&format!("env-key-2 {secret_looking}"), &["migrate"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("keys.master_keys") && stderr.contains("env-key-2"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(secret_looking),
+        "key material printed: {stderr}"
+    );
 }

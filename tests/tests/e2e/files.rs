@@ -60,6 +60,32 @@ async fn attach(client: &mut TestClient, room: &str, cmid: &str, file: &str) {
     }
 }
 
+/// Upload `bytes` as `uploader` and attach it to a new message; returns the file.
+async fn attached_file(
+    server: &TestServer,
+    room: &str,
+    uploader: &str,
+    bytes: Vec<u8>,
+) -> FileInfo {
+    let token = server.member(uploader);
+    let info = uploaded(server.upload(&token, room, "a.pdf", None, bytes).await).await;
+    let mut client = server.client(uploader).await;
+    attach(&mut client, room, "m1", &info.id).await;
+    info
+}
+
+async fn open_link(server: &TestServer, url: &str) -> reqwest::Response {
+    server.http.inner.get(url).send().await.unwrap()
+}
+
+async fn mint_link(server: &TestServer, token: &str, room: &str, file: &str) -> String {
+    let link = server
+        .post_json(token, &format!("/v1/rooms/{room}/files/{file}/link"))
+        .await;
+    let link: FileLink = serde_json::from_value(link).expect("a link");
+    server.http.url(&link.url)
+}
+
 #[tokio::test]
 async fn upload_records_hash_sniffed_type_and_a_safe_name_and_downloads_with_safe_headers() {
     let server = TestServer::start().await;
@@ -275,11 +301,46 @@ async fn over_a_limit_is_413_with_the_spec_body_and_nothing_is_kept() {
 }
 
 #[tokio::test]
+async fn a_streamed_body_without_length_is_cut_off_at_the_limit_and_nothing_is_kept() {
+    let server = TestServer::start_with(Box::new(|c| c.files.max_file_bytes = 1024 * 1024)).await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    let u1 = server.member("u1");
+    // Chunked transfer encoding: the server only learns the size by counting.
+    let chunks = (0..40).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![1u8; 64 * 1024])));
+    let response = server
+        .http
+        .post(&format!("/v1/rooms/{room}/files?name=stream"), &u1)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    let (status, code) = error_code(response).await;
+    assert_eq!(
+        (status, code),
+        (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge)
+    );
+    assert_eq!(stored_objects(&server).await, 0, "nothing kept");
+    // Within the limit, the same streamed form is stored whole.
+    let chunks = (0..8).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![2u8; 64 * 1024])));
+    let response = server
+        .http
+        .post(&format!("/v1/rooms/{room}/files?name=stream"), &u1)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded(response).await.size, 8 * 64 * 1024);
+}
+
+#[tokio::test]
 async fn only_readers_of_the_room_can_see_its_files() {
     let server = TestServer::start().await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     let other_room = server.open_room("b2", "p2", "u3", "u4").await.room;
-    let u1 = server.member("u1");
     // A viewer of the client's team account.
     let response = server
         .http
@@ -292,14 +353,7 @@ async fn only_readers_of_the_room_can_see_its_files() {
         .await
         .unwrap();
     assert!(response.status().is_success());
-    let info = uploaded(
-        server
-            .upload(&u1, &room, "a.pdf", None, pdf_bytes(1000))
-            .await,
-    )
-    .await;
-    let mut c1 = server.client("u1").await;
-    attach(&mut c1, &room, "m1", &info.id).await;
+    let info = attached_file(&server, &room, "u1", pdf_bytes(1000)).await;
 
     let meta = format!("/v1/rooms/{room}/files/{}", info.id);
     let content = format!("{meta}/content");
@@ -395,35 +449,11 @@ async fn deleting_the_message_withdraws_its_files_and_their_links() {
     let server = TestServer::start().await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     let (u1, u2) = (server.member("u1"), server.member("u2"));
-    let info = uploaded(
-        server
-            .upload(&u1, &room, "a.pdf", None, pdf_bytes(5000))
-            .await,
-    )
-    .await;
+    let info = attached_file(&server, &room, "u1", pdf_bytes(5000)).await;
     let mut c1 = server.client("u1").await;
-    attach(&mut c1, &room, "m1", &info.id).await;
     let content = format!("/v1/rooms/{room}/files/{}/content", info.id);
-    let link: FileLink = server
-        .http
-        .post(&format!("/v1/rooms/{room}/files/{}/link", info.id), &u2)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        server
-            .http
-            .inner
-            .get(server.http.url(&link.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    let link_url = mint_link(&server, &u2, &room, &info.id).await;
+    assert_eq!(open_link(&server, &link_url).await.status(), StatusCode::OK);
     match c1
         .request(
             serde_json::json!({"type": "delete", "room": room, "client_msg_id": "d1", "seq": 1}),
@@ -437,16 +467,7 @@ async fn deleting_the_message_withdraws_its_files_and_their_links() {
         let (status, _) = error_code(get(&server, token, &content).await).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    let (status, code) = error_code(
-        server
-            .http
-            .inner
-            .get(server.http.url(&link.url))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, code) = error_code(open_link(&server, &link_url).await).await;
     assert_eq!(
         (status, code),
         (StatusCode::FORBIDDEN, ErrorCode::Forbidden)
@@ -467,30 +488,9 @@ async fn signed_links_work_without_a_token_until_they_expire_or_access_ends() {
     .await;
     let mut c1 = server.client("u1").await;
     attach(&mut c1, &room, "m1", &info.id).await;
-    let mint = |token: String| {
-        let server = &server;
-        let path = format!("/v1/rooms/{room}/files/{}/link", info.id);
-        async move {
-            let link: FileLink = server
-                .http
-                .post(&path, &token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            server.http.url(&link.url)
-        }
-    };
-    let open = |url: String| {
-        let server = &server;
-        async move { server.http.inner.get(url).send().await.unwrap() }
-    };
-
     // Works without a token, with Range too.
-    let url = mint(u2.clone()).await;
-    let response = open(url.clone()).await;
+    let url = mint_link(&server, &u2, &room, &info.id).await;
+    let response = open_link(&server, &url).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.bytes().await.unwrap().as_ref(), bytes.as_slice());
     let partial = server
@@ -511,7 +511,7 @@ async fn signed_links_work_without_a_token_until_they_expire_or_access_ends() {
         url.replacen("expires=", "expires=9", 1),
         format!("{}A", url),
     ] {
-        let (status, code) = error_code(open(tampered).await).await;
+        let (status, code) = error_code(open_link(&server, &tampered).await).await;
         assert_eq!(
             (status, code),
             (StatusCode::FORBIDDEN, ErrorCode::Forbidden)
@@ -530,14 +530,14 @@ async fn signed_links_work_without_a_token_until_they_expire_or_access_ends() {
         .await
         .unwrap();
     assert!(removed.status().is_success(), "{}", removed.status());
-    let (status, _) = error_code(open(url).await).await;
+    let (status, _) = error_code(open_link(&server, &url).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Expiry: a fresh link for u1 works, then stops after its TTL.
-    let url = mint(u1.clone()).await;
-    assert_eq!(open(url.clone()).await.status(), StatusCode::OK);
+    let url = mint_link(&server, &u1, &room, &info.id).await;
+    assert_eq!(open_link(&server, &url).await.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    let (status, _) = error_code(open(url).await).await;
+    let (status, _) = error_code(open_link(&server, &url).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
