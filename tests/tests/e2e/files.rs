@@ -300,22 +300,32 @@ async fn over_a_limit_is_413_with_the_spec_body_and_nothing_is_kept() {
     );
 }
 
+/// Upload `chunks` × 64 KiB of `byte` with chunked transfer encoding (no length).
+async fn upload_chunked(
+    server: &TestServer,
+    token: &str,
+    room: &str,
+    chunks: usize,
+    byte: u8,
+) -> reqwest::Response {
+    let body = (0..chunks)
+        .map(move |_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![byte; 64 * 1024])));
+    server
+        .http
+        .post(&format!("/v1/rooms/{room}/files?name=stream"), token)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(body)))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_streamed_body_without_length_is_cut_off_at_the_limit_and_nothing_is_kept() {
     let server = TestServer::start_with(Box::new(|c| c.files.max_file_bytes = 1024 * 1024)).await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     let u1 = server.member("u1");
     // Chunked transfer encoding: the server only learns the size by counting.
-    let chunks = (0..40).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![1u8; 64 * 1024])));
-    let response = server
-        .http
-        .post(&format!("/v1/rooms/{room}/files?name=stream"), &u1)
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            chunks,
-        )))
-        .send()
-        .await
-        .unwrap();
+    let response = upload_chunked(&server, &u1, &room, 40, 1).await;
     let (status, code) = error_code(response).await;
     assert_eq!(
         (status, code),
@@ -323,16 +333,7 @@ async fn a_streamed_body_without_length_is_cut_off_at_the_limit_and_nothing_is_k
     );
     assert_eq!(stored_objects(&server).await, 0, "nothing kept");
     // Within the limit, the same streamed form is stored whole.
-    let chunks = (0..8).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![2u8; 64 * 1024])));
-    let response = server
-        .http
-        .post(&format!("/v1/rooms/{room}/files?name=stream"), &u1)
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            chunks,
-        )))
-        .send()
-        .await
-        .unwrap();
+    let response = upload_chunked(&server, &u1, &room, 8, 2).await;
     assert_eq!(uploaded(response).await.size, 8 * 64 * 1024);
 }
 
