@@ -85,11 +85,12 @@ impl BlobStore {
         }
     }
 
-    /// Remove abandoned partial uploads older than `before` (crashed writers).
-    pub async fn sweep_partial(&self, before: SystemTime) -> Result<u64, BlobError> {
+    /// Remove abandoned partial uploads under `prefix` older than `before` (crashed
+    /// writers). Other users of a shared bucket are left alone.
+    pub async fn sweep_partial(&self, prefix: &str, before: SystemTime) -> Result<u64, BlobError> {
         match self {
             BlobStore::Local(store) => store.sweep_partial(before).await,
-            BlobStore::S3(store) => store.sweep_partial(before).await,
+            BlobStore::S3(store) => store.sweep_partial(prefix, before).await,
         }
     }
 

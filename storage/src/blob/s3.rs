@@ -182,11 +182,16 @@ impl S3Store {
         }
     }
 
-    pub(super) async fn sweep_partial(&self, before: SystemTime) -> Result<u64, BlobError> {
+    pub(super) async fn sweep_partial(
+        &self,
+        prefix: &str,
+        before: SystemTime,
+    ) -> Result<u64, BlobError> {
         let uploads = self
             .client
             .list_multipart_uploads()
             .bucket(&self.bucket)
+            .prefix(prefix)
             .send()
             .await
             .map_err(classify)?;

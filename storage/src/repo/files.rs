@@ -378,7 +378,7 @@ impl Store {
                 removed += 1;
             }
         }
-        removed += blobs.sweep_partial(before).await?;
+        removed += blobs.sweep_partial(OBJECT_PREFIX, before).await?;
         Ok(removed)
     }
 }
