@@ -49,6 +49,13 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// The audit trail.
+    Audit {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Print a JWT signed with the data dir's dev key.
     Token {
         #[command(flatten)]
@@ -65,6 +72,17 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Check every entry and every signed checkpoint; exit non-zero naming the first entry
+    /// that was altered, removed or reordered.
+    Verify,
+    /// Sign a checkpoint of the current head now.
+    Checkpoint,
+    /// Print the checkpoint signing key's public key (hex), for auditors.
+    PublicKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +182,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Command::Audit { common, action } => {
+            let config = load(&common, None)?;
+            init_tracing(&config);
+            runtime()?.block_on(audit(config, action))
+        }
         Command::Keys { common, action } => {
             let config = load(&common, None)?;
             init_tracing(&config);
@@ -194,6 +217,41 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+async fn audit(config: Config, action: AuditAction) -> anyhow::Result<()> {
+    let (signer, _) = crate::audit::AuditSigner::load_or_create(&config)?;
+    if let AuditAction::PublicKey = action {
+        println!("{}\t{}", signer.key_id(), signer.public_key_hex());
+        return Ok(());
+    }
+    let (store, _) = crate::server::open_store(&config).await?;
+    store.migrate().await?;
+    let result = match action {
+        AuditAction::Verify => {
+            let keys = crate::audit::verification_keys(&config, &signer)?;
+            crate::audit::verify(&store, &keys).await.map(|report| {
+                println!(
+                    "audit trail intact: {} entries, {} signed checkpoints, {} entries after the last checkpoint",
+                    report.entries, report.checkpoints, report.unanchored
+                );
+            })
+        }
+        AuditAction::Checkpoint => crate::audit::checkpoint_now(&store, &signer)
+            .await
+            .map(|seq| match seq {
+                Some(seq) => println!("checkpoint signed at entry {seq}"),
+                None => println!("nothing new to checkpoint"),
+            }),
+        AuditAction::PublicKey => Ok(()),
+    };
+    store.close().await.ok();
+    Ok(result?)
+}
+
+/// The operator running the CLI, as an audit actor.
+fn operator() -> workroom_storage::audit::Actor {
+    workroom_storage::audit::Actor::new("operator", "operator")
+}
+
 async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
     use workroom_storage::KeyScope;
     if let KeysAction::Rotate = action {
@@ -218,6 +276,15 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
         }
         KeysAction::Rotate | KeysAction::Rewrap => {
             let report = store.rewrap_data_keys().await?;
+            let newest = store.keyring().masters().newest().id().to_string();
+            store
+                .append_audit(&[operator().entry(
+                    "keys.rewrapped",
+                    "keyring",
+                    "operations",
+                    serde_json::json!({"master_key": newest, "rewrapped": report.rewrapped}),
+                )])
+                .await?;
             println!(
                 "re-wrapped {} data key(s) under {}; {} already current, {} destroyed",
                 report.rewrapped,
@@ -239,6 +306,14 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
                 );
             }
             crate::keys::remove_master_key(&config, &id)?;
+            store
+                .append_audit(&[operator().entry(
+                    "keys.retired",
+                    "keyring",
+                    "operations",
+                    serde_json::json!({"master_key": id}),
+                )])
+                .await?;
             println!("retired master key {id}");
         }
         KeysAction::Destroy {
@@ -255,6 +330,14 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
                 (None, None) => anyhow::bail!("name --room or --person"),
             };
             let destroyed = store.destroy_data_key(scope).await?;
+            store
+                .append_audit(&[operator().entry(
+                    "keys.destroyed",
+                    &scope.key_id(),
+                    "operations",
+                    serde_json::json!({"had_live_key": destroyed}),
+                )])
+                .await?;
             println!(
                 "{} {}",
                 scope.key_id(),

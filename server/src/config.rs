@@ -30,6 +30,33 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     pub keys: KeysConfig,
     pub files: FilesConfig,
+    pub audit: AuditConfig,
+}
+
+/// The audit trail's signed checkpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Ed25519 PKCS#8 key that signs checkpoints. Unset: `<data_dir>/keys/audit-ed25519.pk8`,
+    /// generated (mode 0600) on first run.
+    pub signing_key_file: Option<PathBuf>,
+    /// Hex public keys of earlier signing keys, so their checkpoints still verify.
+    pub public_keys: Vec<String>,
+    /// Checkpoint after this many new entries…
+    pub checkpoint_every_entries: u64,
+    /// …or after this many seconds when the chain grew.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            signing_key_file: None,
+            public_keys: Vec::new(),
+            checkpoint_every_entries: 1000,
+            checkpoint_interval_secs: 60,
+        }
+    }
 }
 
 /// A secret value from configuration: never printed by `Debug`.
@@ -224,6 +251,7 @@ impl Default for Config {
             shutdown: ShutdownConfig::default(),
             keys: KeysConfig::default(),
             files: FilesConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -348,6 +376,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "shutdown",
     "keys",
     "files",
+    "audit",
 ];
 
 impl Config {
@@ -478,6 +507,12 @@ impl Config {
             problems.push("shutdown.drain_timeout_secs: must be at least 1".into());
         }
         self.validate_files(&mut problems);
+        if self.audit.checkpoint_every_entries == 0 {
+            problems.push("audit.checkpoint_every_entries: must be at least 1".into());
+        }
+        if self.audit.checkpoint_interval_secs == 0 {
+            problems.push("audit.checkpoint_interval_secs: must be at least 1".into());
+        }
         if problems.is_empty() {
             Ok(())
         } else {

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod cli;

@@ -32,6 +32,8 @@ pub enum ServerError {
     Verifier(#[from] VerifierError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeysError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     #[error("file storage: {0}")]
     Blob(#[from] workroom_storage::blob::BlobError),
     #[error("listener: {0}")]
@@ -78,6 +80,7 @@ pub async fn run(
     let migrations_applied = store.migrate().await?;
     let blobs = crate::blobs::open_blob_store(&config).await?;
     let links = crate::links::LinkSigner::new(store.keyring());
+    let (audit_signer, _) = crate::audit::AuditSigner::load_or_create(&config)?;
     let (dev_key, dev_key_created) = if config.auth.dev_key {
         let (key, created) = DevKey::load_or_create(&config.data_dir)?;
         (Some(key), created)
@@ -97,6 +100,13 @@ pub async fn run(
         &background,
         shutdown.clone(),
     )?;
+    background.spawn(crate::audit::run_checkpointer(
+        store.clone(),
+        Arc::new(audit_signer),
+        config.audit.checkpoint_every_entries,
+        Duration::from_secs(config.audit.checkpoint_interval_secs),
+        shutdown.clone(),
+    ));
     background.spawn(crate::sweeper::run(
         store.clone(),
         blobs.clone(),

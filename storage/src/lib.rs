@@ -9,6 +9,7 @@
 //! Content and personal data are sealed before they reach a table or an object store
 //! ([`keyring`]); file bytes go to a [`blob`] store (local disk or S3) as ciphertext only.
 
+pub mod audit;
 pub mod blob;
 mod db;
 mod entity;

@@ -24,6 +24,13 @@ pub struct Identity {
     pub acts_for: Option<String>,
 }
 
+impl Identity {
+    /// This identity as the actor of an audited act.
+    pub fn actor(&self) -> workroom_storage::audit::Actor {
+        workroom_storage::audit::Actor::new(self.user.clone(), self.role.as_str())
+    }
+}
+
 /// Why a token was refused. The client only ever sees `unauthorized`; the variant is logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {

@@ -78,7 +78,13 @@ pub(super) async fn accept_bid(
     }
     let outcome = state
         .store
-        .accept_bid(&bid_id, &body.project, &client, &contractor)
+        .accept_bid(
+            &bid_id,
+            &body.project,
+            &client,
+            &contractor,
+            &identity.actor(),
+        )
         .await?;
     for room in &outcome.changed_rooms {
         let users = state.store.users_of_room(room).await?;
@@ -109,7 +115,7 @@ pub(super) async fn end_contract(
 ) -> Result<Json<ContractEnded>, ApiError> {
     access::may_call_marketplace(&identity)?;
     check_id("bid_id", &bid_id)?;
-    let outcome = state.store.end_contract(&bid_id).await?;
+    let outcome = state.store.end_contract(&bid_id, &identity.actor()).await?;
     for room in &outcome.newly_closed {
         if let Ok(room_id) = RoomId::try_from(room.as_str()) {
             state.hub.room_closed(&room_id);
@@ -153,6 +159,7 @@ pub(super) async fn put_account_member(
             role,
             body.name.as_deref(),
             body.email.as_deref(),
+            &identity.actor(),
         )
         .await?;
     state.hub.rooms_changed(std::slice::from_ref(&user));
@@ -168,7 +175,10 @@ pub(super) async fn remove_account_member(
     access::may_call_marketplace(&identity)?;
     check_id("account", &account)?;
     check_id("user", &user)?;
-    state.store.remove_account_member(&account, &user).await?;
+    state
+        .store
+        .remove_account_member(&account, &user, &identity.actor())
+        .await?;
     state.hub.rooms_changed(std::slice::from_ref(&user));
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,8 @@
 
 pub(crate) mod account_members;
 pub(crate) mod accounts;
+pub(crate) mod audit_checkpoints;
+pub(crate) mod audit_entries;
 pub(crate) mod data_keys;
 pub(crate) mod files;
 pub(crate) mod messages;

@@ -8,6 +8,7 @@ mod m0001_core;
 mod m0002_sealed_columns;
 mod m0003_drop_plaintext;
 mod m0004_files;
+mod m0005_audit;
 pub(crate) mod seal_legacy;
 
 pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_sealed_columns::Migration),
             Box::new(m0003_drop_plaintext::Migration),
             Box::new(m0004_files::Migration),
+            Box::new(m0005_audit::Migration),
         ]
     }
 }

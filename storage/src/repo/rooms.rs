@@ -6,6 +6,7 @@
 //! writer (perhaps another server process) raced us; the retry then finds the winner's row.
 
 use crate::Store;
+use crate::audit::{Actor, append_in as append_audit_in};
 use crate::entity::{account_members, accounts, project_shared_rooms, room_parties, rooms, users};
 use crate::error::{StorageError, is_unique_violation};
 use crate::keyring::{KeyScope, Unreadable, open_text};
@@ -78,6 +79,7 @@ impl Store {
         project_id: &str,
         client: &PartyInput,
         contractor: &PartyInput,
+        actor: &Actor,
     ) -> Result<AcceptOutcome, StorageError> {
         if client.account == contractor.account {
             return Err(StorageError::Invalid(
@@ -87,7 +89,28 @@ impl Store {
         let mut last_err = None;
         for _ in 0..RETRIES {
             let txn = self.begin_write().await?;
-            match accept_bid_in(self, &txn, bid_id, project_id, client, contractor).await {
+            let accepted = match accept_bid_in(self, &txn, bid_id, project_id, client, contractor)
+                .await
+            {
+                Ok(outcome) => {
+                    let entries: Vec<_> = outcome
+                        .changed_rooms
+                        .iter()
+                        .map(|room| {
+                            let action = if *room == outcome.room_id {
+                                "room.opened"
+                            } else {
+                                "room.members_changed"
+                            };
+                            let details = serde_json::json!({"bid": bid_id, "project": project_id});
+                            actor.entry(action, &format!("room:{room}"), "participation", details)
+                        })
+                        .collect();
+                    append_audit_in(&txn, &entries).await.map(|_| outcome)
+                }
+                Err(e) => Err(e),
+            };
+            match accepted {
                 Ok(outcome) => match txn.commit().await {
                     Ok(()) => return Ok(outcome),
                     Err(e) if is_unique_violation(&e) => last_err = Some(e.into()),
@@ -107,7 +130,11 @@ impl Store {
     }
 
     /// Close the bid's workroom (read-only from now on). Idempotent.
-    pub async fn end_contract(&self, bid_id: &str) -> Result<EndOutcome, StorageError> {
+    pub async fn end_contract(
+        &self,
+        bid_id: &str,
+        actor: &Actor,
+    ) -> Result<EndOutcome, StorageError> {
         let txn = self.begin_write().await?;
         let room = rooms::Entity::find()
             .filter(rooms::Column::BidId.eq(bid_id))
@@ -148,6 +175,19 @@ impl Store {
                 }
             }
         }
+        let entries: Vec<_> = newly_closed
+            .iter()
+            .map(|room| {
+                let details = serde_json::json!({"bid": bid_id});
+                actor.entry(
+                    "room.closed",
+                    &format!("room:{room}"),
+                    "participation",
+                    details,
+                )
+            })
+            .collect();
+        append_audit_in(&txn, &entries).await?;
         txn.commit().await?;
         Ok(EndOutcome {
             room_id: room.id,
@@ -166,6 +206,7 @@ impl Store {
         role: AccountRole,
         name: Option<&str>,
         email: Option<&str>,
+        actor: &Actor,
     ) -> Result<Vec<String>, StorageError> {
         let txn = self.begin_write().await?;
         let now = now_ms();
@@ -188,6 +229,14 @@ impl Store {
         .exec(&txn)
         .await?;
         let rooms = rooms_of_account(&txn, account_id).await?;
+        let details = serde_json::json!({"user": user_id, "role": role.as_str()});
+        let entry = actor.entry(
+            "account.member_put",
+            &format!("account:{account_id}"),
+            "participation",
+            details,
+        );
+        append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(rooms)
     }
@@ -198,6 +247,7 @@ impl Store {
         &self,
         account_id: &str,
         user_id: &str,
+        actor: &Actor,
     ) -> Result<Vec<String>, StorageError> {
         let txn = self.begin_write().await?;
         let deleted = account_members::Entity::delete_many()
@@ -209,6 +259,13 @@ impl Store {
             return Err(StorageError::NotFound);
         }
         let rooms = rooms_of_account(&txn, account_id).await?;
+        let entry = actor.entry(
+            "account.member_removed",
+            &format!("account:{account_id}"),
+            "participation",
+            serde_json::json!({"user": user_id}),
+        );
+        append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(rooms)
     }

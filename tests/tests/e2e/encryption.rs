@@ -3,6 +3,7 @@
 //! master key rotation and retirement, data key destruction reported as erased, and
 //! ciphertext moved between rows refused.
 
+use crate::cli::{BIN, ok, workroom};
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -10,33 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use workroom_protocol::ServerFrame;
 use workroom_protocol::http::FileInfo;
-use workroom_server::config::Config;
 use workroom_tests::{TestServer, workroom_protocol, workroom_server};
-
-const BIN: &str = env!("CARGO_BIN_EXE_workroom-under-test");
-
-/// Run the real binary on the server's data dir and database.
-fn workroom(config: &Config, args: &[&str]) -> std::process::Output {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .arg("--data-dir")
-        .arg(&config.data_dir)
-        .env("WORKROOM_LOG__FILTER", "warn");
-    if let Some(url) = &config.database_url {
-        command.env("WORKROOM_DATABASE_URL", url);
-    }
-    command.output().expect("run workroom")
-}
-
-fn ok(output: std::process::Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
 
 /// Every file under `dir` that contains `needle`.
 fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {

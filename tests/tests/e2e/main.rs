@@ -1,8 +1,10 @@
 //! End-to-end scenarios against the real server over TLS, one module per family.
 
+mod audit;
 mod auth;
 mod authorization;
 mod bad_input;
+mod cli;
 mod encryption;
 mod files;
 mod files_s3;

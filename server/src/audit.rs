@@ -1,0 +1,235 @@
+//! Audit trail signing and checking: the Ed25519 checkpoint key, the checkpointer task and
+//! `workroom audit verify`. The chain itself lives in `workroom_storage::audit`.
+//!
+//! Checkpoints are made every `audit.checkpoint_every_entries` entries or every
+//! `audit.checkpoint_interval_secs` seconds when the chain grew, and once more at shutdown,
+//! so that a truncated tail is caught by `verify`. Several nodes may race to checkpoint the
+//! same head; the second insert is dropped.
+
+use crate::config::Config;
+use crate::files::write_secret;
+use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use workroom_storage::audit::{AuditCheckpoint, ChainFault, ChainReport, ChainVerifier};
+use workroom_storage::{StorageError, Store, now_ms};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit signing key {path}: {reason}")]
+    Key { path: String, reason: String },
+    #[error("audit.public_keys[{index}]: expected 64 hex characters (an Ed25519 public key)")]
+    PublicKey { index: usize },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("audit trail broken: {0}")]
+    Broken(#[from] ChainFault),
+}
+
+/// The checkpoint signing key.
+pub struct AuditSigner {
+    key_id: String,
+    pair: Ed25519KeyPair,
+}
+
+impl std::fmt::Debug for AuditSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSigner")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// A key's id: the first 16 hex characters of the SHA-256 of its public key.
+fn key_id(public: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, public);
+    hex(&digest.as_ref()[..8])
+}
+
+fn key_path(config: &Config) -> PathBuf {
+    config
+        .audit
+        .signing_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("keys").join("audit-ed25519.pk8"))
+}
+
+impl AuditSigner {
+    /// Load the configured key, or make the dev key (`<data_dir>/keys/audit-ed25519.pk8`,
+    /// 0600) when none is configured and none exists yet.
+    pub fn load_or_create(config: &Config) -> Result<(AuditSigner, bool), AuditError> {
+        let path = key_path(config);
+        let failed = |reason: String| AuditError::Key {
+            path: path.display().to_string(),
+            reason,
+        };
+        let (pkcs8, created) = match std::fs::read(&path) {
+            Ok(bytes) => (bytes, false),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && config.audit.signing_key_file.is_none() =>
+            {
+                let document =
+                    Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+                        .map_err(|_| failed("could not generate a key".into()))?;
+                write_secret(&path, document.as_ref()).map_err(|e| failed(e.to_string()))?;
+                (document.as_ref().to_vec(), true)
+            }
+            Err(e) => return Err(failed(e.to_string())),
+        };
+        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
+            .map_err(|_| failed("not an Ed25519 PKCS#8 key".into()))?;
+        Ok((
+            AuditSigner {
+                key_id: key_id(pair.public_key().as_ref()),
+                pair,
+            },
+            created,
+        ))
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Hex of the public key (for auditors' `audit.public_keys`).
+    pub fn public_key_hex(&self) -> String {
+        hex(self.pair.public_key().as_ref())
+    }
+
+    fn sign(&self, seq: u64, hash: &str, at: i64) -> AuditCheckpoint {
+        let message = workroom_storage::audit::checkpoint_message(seq, hash, at, &self.key_id);
+        AuditCheckpoint {
+            seq,
+            hash: hash.to_string(),
+            at,
+            key_id: self.key_id.clone(),
+            signature: hex(self.pair.sign(&message).as_ref()),
+        }
+    }
+}
+
+/// The public keys `verify` accepts, by key id: the signing key's and `audit.public_keys`
+/// (keys that signed earlier checkpoints).
+pub fn verification_keys(
+    config: &Config,
+    signer: &AuditSigner,
+) -> Result<HashMap<String, Vec<u8>>, AuditError> {
+    let mut keys = HashMap::new();
+    keys.insert(
+        signer.key_id.clone(),
+        signer.pair.public_key().as_ref().to_vec(),
+    );
+    for (index, text) in config.audit.public_keys.iter().enumerate() {
+        let bytes = unhex(text.trim())
+            .filter(|b| b.len() == 32)
+            .ok_or(AuditError::PublicKey { index })?;
+        keys.insert(key_id(&bytes), bytes);
+    }
+    Ok(keys)
+}
+
+/// Sign a checkpoint of the current head if it is not checkpointed yet. Returns its seq.
+pub async fn checkpoint_now(
+    store: &Store,
+    signer: &AuditSigner,
+) -> Result<Option<u64>, AuditError> {
+    let Some(head) = store.audit_head().await? else {
+        return Ok(None);
+    };
+    let last = store.audit_checkpoints().await?.last().map_or(0, |c| c.seq);
+    if head.seq <= last {
+        return Ok(None);
+    }
+    store
+        .insert_audit_checkpoint(&signer.sign(head.seq, &head.hash, now_ms()))
+        .await?;
+    Ok(Some(head.seq))
+}
+
+/// Checkpoint every N entries or T seconds while the chain grows; once more at shutdown.
+pub async fn run_checkpointer(
+    store: Store,
+    signer: std::sync::Arc<AuditSigner>,
+    every_entries: u64,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut last_seq = 0u64;
+    let mut last_at = Instant::now();
+    let mut tick = tokio::time::interval(interval.min(Duration::from_secs(1)));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let head = match store.audit_head().await {
+            Ok(head) => head.map_or(0, |h| h.seq),
+            Err(error) => {
+                tracing::warn!(%error, "audit checkpointer could not read the head");
+                continue;
+            }
+        };
+        let due =
+            head > last_seq && (head - last_seq >= every_entries || last_at.elapsed() >= interval);
+        if !due {
+            continue;
+        }
+        match checkpoint_now(&store, &signer).await {
+            Ok(Some(seq)) => {
+                last_seq = seq;
+                last_at = Instant::now();
+            }
+            Ok(None) => last_seq = head,
+            Err(error) => tracing::warn!(%error, "audit checkpoint failed; will retry"),
+        }
+    }
+    if let Err(error) = checkpoint_now(&store, &signer).await {
+        tracing::warn!(%error, "final audit checkpoint failed");
+    }
+}
+
+/// Check the whole chain and every checkpoint.
+pub async fn verify(
+    store: &Store,
+    keys: &HashMap<String, Vec<u8>>,
+) -> Result<ChainReport, AuditError> {
+    let checkpoints = store.audit_checkpoints().await?;
+    let mut verifier = ChainVerifier::new(&checkpoints);
+    let mut after = 0;
+    loop {
+        let page = store.audit_entries_after(after, 1000).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.seq;
+        for entry in &page {
+            verifier.feed(entry)?;
+        }
+    }
+    let report = workroom_storage::audit::verify_chain(verifier, &checkpoints, |cp, message| {
+        let (Some(public), Some(sig)) = (keys.get(&cp.key_id), unhex(&cp.signature)) else {
+            return false;
+        };
+        UnparsedPublicKey::new(&signature::ED25519, public)
+            .verify(message, &sig)
+            .is_ok()
+    })?;
+    Ok(report)
+}
