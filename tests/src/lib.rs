@@ -203,6 +203,34 @@ impl TestServer {
         }
     }
 
+    /// A second server process on the same database, as another node of a cluster: its own
+    /// data dir and port, the same TLS certificate and the same keys (every node needs the
+    /// same master keys, dev JWT key and audit signing key). Files must be on a shared store
+    /// for file tests across both; this is for database-level tests.
+    pub async fn start_sibling(&self) -> TestServer {
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".into();
+        let dir = tempfile::tempdir().expect("temp dir");
+        if config.database_url.is_none() {
+            config.database_url = Some(format!("sqlite:{}", self.config.sqlite_path().display()));
+        }
+        for sub in ["tls", "keys"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("dirs");
+        }
+        for file in [
+            "tls/cert.pem",
+            "tls/key.pem",
+            "keys/dev-jwt.key",
+            "keys/master.keys",
+            "keys/audit-ed25519.pk8",
+        ] {
+            std::fs::copy(self.data_dir.path().join(file), dir.path().join(file))
+                .unwrap_or_else(|e| panic!("copy {file}: {e}"));
+        }
+        config.data_dir = dir.path().to_path_buf();
+        Self::start_in(config, dir).await
+    }
+
     /// A raw connection to this server's database (for tampering tests).
     pub async fn raw_db(&self) -> sea_orm::DatabaseConnection {
         raw_db(&self.config).await

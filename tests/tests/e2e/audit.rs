@@ -158,26 +158,7 @@ async fn a_forged_checkpoint_is_caught_by_its_signature() {
 #[tokio::test]
 async fn the_chain_stays_linear_with_concurrent_writers_in_two_processes() {
     let a = TestServer::start().await;
-    // A second server on the same database and keys.
-    let mut config = a.config.clone();
-    config.listen = "127.0.0.1:0".into();
-    let shared_dir = tempfile::tempdir().unwrap();
-    if config.database_url.is_none() {
-        config.database_url = Some(format!("sqlite:{}", a.config.sqlite_path().display()));
-    }
-    std::fs::create_dir_all(shared_dir.path().join("tls")).unwrap();
-    std::fs::create_dir_all(shared_dir.path().join("keys")).unwrap();
-    for file in [
-        "tls/cert.pem",
-        "tls/key.pem",
-        "keys/dev-jwt.key",
-        "keys/master.keys",
-        "keys/audit-ed25519.pk8",
-    ] {
-        std::fs::copy(a.data_dir.path().join(file), shared_dir.path().join(file)).unwrap();
-    }
-    config.data_dir = shared_dir.path().to_path_buf();
-    let b = TestServer::start_in(config, shared_dir).await;
+    let b = a.start_sibling().await;
 
     const EACH: usize = 20;
     let mut tasks = Vec::new();

@@ -318,27 +318,8 @@ async fn authors_edit_and_delete_and_the_room_shows_the_latest_state() {
 async fn two_server_processes_on_one_database_keep_seqs_gap_free() {
     let a = TestServer::start().await;
     let room = a.open_room("b1", "p1", "u1", "u2").await.room;
-    // A second server on the same database (and, for SQLite, the same data dir).
-    let mut config = a.config.clone();
-    config.listen = "127.0.0.1:0".into();
-    let shared_dir = tempfile::tempdir().unwrap();
-    if config.database_url.is_none() {
-        config.database_url = Some(format!("sqlite:{}", a.config.sqlite_path().display()));
-    }
-    for sub in ["tls", "keys"] {
-        std::fs::create_dir_all(shared_dir.path().join(sub)).unwrap();
-    }
-    // Every node needs the same master keys (the data keys in the database are wrapped by them).
-    for file in [
-        "tls/cert.pem",
-        "tls/key.pem",
-        "keys/dev-jwt.key",
-        "keys/master.keys",
-    ] {
-        std::fs::copy(a.data_dir.path().join(file), shared_dir.path().join(file)).unwrap();
-    }
-    config.data_dir = shared_dir.path().to_path_buf();
-    let b = TestServer::start_in(config, shared_dir).await;
+    // A second server process on the same database.
+    let b = a.start_sibling().await;
 
     const EACH: usize = 60;
     let mut tasks = Vec::new();
