@@ -1,0 +1,72 @@
+//! `audit-bench`: the audit trail's append rate with concurrent writers, each append its own
+//! transaction (as an audited act is), against the database a server config names.
+//!
+//! Usage: `audit-bench --config server.toml --writers 8 --entries 500`.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::time::Instant;
+use workroom_server::config::{CliOverrides, Config};
+use workroom_storage::audit::NewAuditEntry;
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Concurrent writers.
+    #[arg(long, default_value_t = 8)]
+    writers: usize,
+    /// Entries per writer.
+    #[arg(long, default_value_t = 500)]
+    entries: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let config = Config::load(
+        args.config.as_deref(),
+        &CliOverrides {
+            listen: None,
+            data_dir: args.data_dir.clone(),
+        },
+    )?;
+    let (store, _) = workroom_server::server::open_store(&config).await?;
+    store.migrate().await?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for writer in 0..args.writers {
+        let store = store.clone();
+        let entries = args.entries;
+        tasks.push(tokio::spawn(async move {
+            for i in 0..entries {
+                let entry = NewAuditEntry::new(
+                    &format!("bench-{writer}"),
+                    "service",
+                    "bench.append",
+                    &format!("account:a{writer}"),
+                    "participation",
+                    serde_json::json!({"i": i}),
+                );
+                store.append_audit(&[entry]).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let elapsed = started.elapsed();
+    let total = args.writers * args.entries;
+    println!(
+        "audit-bench: {total} appends by {} writers in {:.2} s: {:.0} appends/s ({:?})",
+        args.writers,
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        store.backend()
+    );
+    store.close().await.ok();
+    Ok(())
+}
