@@ -11,6 +11,7 @@
 //! - Owners and members of a party account send; viewers read only (`forbidden`).
 //! - A closed room is read-only for everyone (`conflict` on send).
 //! - Marketplace service calls need a `service` token.
+//! - The audit trail is read by `auditor` tokens only.
 //! - Files: a reader of the room sees a file once it is attached to a message, and the
 //!   uploader also sees their own upload before it is attached. Deleting the carrying
 //!   message withdraws the file from members. Uploading is a write. A signed link is only a
@@ -63,6 +64,17 @@ pub fn may_call_marketplace(identity: &Identity) -> Result<(), Denied> {
         _ => Err(Denied::new(
             ErrorCode::Forbidden,
             "marketplace calls need a service token",
+        )),
+    }
+}
+
+/// May this identity read the audit trail (`GET /v1/audit`)? Auditors only.
+pub fn may_read_audit(identity: &Identity) -> Result<(), Denied> {
+    match identity.role {
+        Role::Auditor => Ok(()),
+        _ => Err(Denied::new(
+            ErrorCode::Forbidden,
+            "the audit trail is for auditor tokens",
         )),
     }
 }

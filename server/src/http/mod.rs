@@ -1,5 +1,6 @@
 //! The HTTP surface: one router for HTTPS routes and the WebSocket upgrade.
 
+mod audit;
 pub mod error;
 pub mod extract;
 mod files;
@@ -38,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/rooms/{room}/files/{file}/content"),
     ("POST", "/v1/rooms/{room}/files/{file}/link"),
     ("GET", "/v1/files/{file}/content"),
+    ("GET", "/v1/audit"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -66,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rooms/{room}/files/{file}/content", get(files::content))
         .route("/v1/rooms/{room}/files/{file}/link", post(files::link))
         .route("/v1/files/{file}/content", get(files::signed_content))
+        .route("/v1/audit", get(audit::list))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
         // Uploads stream with their own limits (files.max_file_bytes), not the JSON limit.

@@ -111,6 +111,21 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// What `audit_page` returns: every given field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// `room:<id>`, `account:<id>`, …
+    pub target: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Unix ms, inclusive.
+    pub from_ms: Option<i64>,
+    /// Unix ms, exclusive.
+    pub until_ms: Option<i64>,
+    pub after_seq: u64,
+    pub limit: u64,
+}
+
 /// A stored checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditCheckpoint {
@@ -263,6 +278,37 @@ impl Store {
             .filter(audit_entries::Column::Seq.gt(i64::try_from(after).unwrap_or(i64::MAX)))
             .order_by_asc(audit_entries::Column::Seq)
             .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_entry)
+            .collect())
+    }
+
+    /// A page of entries matching `filter`, oldest first, `seq > filter.after_seq`.
+    pub async fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StorageError> {
+        let mut query = audit_entries::Entity::find()
+            .filter(
+                audit_entries::Column::Seq.gt(i64::try_from(filter.after_seq).unwrap_or(i64::MAX)),
+            )
+            .order_by_asc(audit_entries::Column::Seq)
+            .limit(filter.limit);
+        if let Some(target) = &filter.target {
+            query = query.filter(audit_entries::Column::Target.eq(target.as_str()));
+        }
+        if let Some(actor) = &filter.actor {
+            query = query.filter(audit_entries::Column::Actor.eq(actor.as_str()));
+        }
+        if let Some(action) = &filter.action {
+            query = query.filter(audit_entries::Column::Action.eq(action.as_str()));
+        }
+        if let Some(from) = filter.from_ms {
+            query = query.filter(audit_entries::Column::At.gte(from));
+        }
+        if let Some(until) = filter.until_ms {
+            query = query.filter(audit_entries::Column::At.lt(until));
+        }
+        Ok(query
             .all(&self.db)
             .await?
             .into_iter()

@@ -189,3 +189,75 @@ async fn the_chain_stays_linear_with_concurrent_writers_in_two_processes() {
     );
     drop(b_config);
 }
+
+#[tokio::test]
+async fn auditors_page_and_filter_the_trail_and_nobody_else_reads_it() {
+    use workroom_tests::workroom_protocol::Role;
+    let server = TestServer::start().await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    server.open_room("b2", "p2", "u3", "u4").await;
+    let end = server
+        .http
+        .post("/v1/marketplace/bids/b1/end", &server.service())
+        .send()
+        .await
+        .unwrap();
+    assert!(end.status().is_success());
+
+    let auditor = server.token("aud1", Role::Auditor, None);
+    let all = server.get_json(&auditor, "/v1/audit").await;
+    let entries = all["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[0]["seq"], 1);
+    assert_eq!(entries[0]["prev_hash"], "0".repeat(64));
+    assert_eq!(entries[1]["prev_hash"], entries[0]["hash"]);
+    assert_eq!(entries[2]["action"], "room.closed");
+    assert_eq!(entries[2]["details"]["bid"], "b1");
+
+    // By workroom, by action, paged.
+    let by_room = server
+        .get_json(&auditor, &format!("/v1/audit?room={room}"))
+        .await;
+    let actions: Vec<&str> = by_room["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["room.opened", "room.closed"]);
+    let opened = server
+        .get_json(&auditor, "/v1/audit?action=room.opened&limit=1")
+        .await;
+    assert_eq!(opened["entries"].as_array().unwrap().len(), 1);
+    let next = opened["next_after_seq"].as_u64().unwrap();
+    let rest = server
+        .get_json(
+            &auditor,
+            &format!("/v1/audit?action=room.opened&limit=1&after_seq={next}"),
+        )
+        .await;
+    assert_eq!(rest["entries"][0]["seq"], 2);
+    let future = server
+        .get_json(&auditor, "/v1/audit?from=2999-01-01T00:00:00Z")
+        .await;
+    assert!(future["entries"].as_array().unwrap().is_empty());
+    let bad = server.get_json(&auditor, "/v1/audit?from=yesterday").await;
+    assert_eq!(bad["code"], "invalid");
+
+    // Everyone else: forbidden.
+    for role in [
+        Role::Member,
+        Role::Moderator,
+        Role::Bot,
+        Role::Service,
+        Role::Admin,
+    ] {
+        let token = server.token("x", role, None);
+        let response = server.http.get("/v1/audit", &token).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::FORBIDDEN,
+            "{role:?}"
+        );
+    }
+}
