@@ -153,7 +153,7 @@ pub async fn checkpoint_now(
     let Some(head) = store.audit_head().await? else {
         return Ok(None);
     };
-    let last = store.audit_checkpoints().await?.last().map_or(0, |c| c.seq);
+    let last = store.last_audit_checkpoint_seq().await?;
     if head.seq <= last {
         return Ok(None);
     }

@@ -238,20 +238,20 @@ pub(crate) async fn append_in<C: ConnectionTrait>(
         entry.hash = entry_hash(&entry);
         prev = entry.hash.clone();
         seqs.push(seq);
-        rows.push(audit_entries::ActiveModel {
-            seq: Set(i64::try_from(entry.seq).unwrap_or(i64::MAX)),
-            at: Set(entry.at),
-            actor: Set(entry.actor),
-            actor_role: Set(entry.actor_role),
-            action: Set(entry.action),
-            target: Set(entry.target),
-            purpose: Set(entry.purpose),
-            case_id: Set(entry.case_id),
-            request_id: Set(entry.request_id),
-            details: Set(entry.details),
-            prev_hash: Set(entry.prev_hash),
-            hash: Set(entry.hash),
-        });
+        rows.push(audit_entries::ActiveModel::from(audit_entries::Model {
+            seq: i64::try_from(entry.seq).unwrap_or(i64::MAX),
+            at: entry.at,
+            actor: entry.actor,
+            actor_role: entry.actor_role,
+            action: entry.action,
+            target: entry.target,
+            purpose: entry.purpose,
+            case_id: entry.case_id,
+            request_id: entry.request_id,
+            details: entry.details,
+            prev_hash: entry.prev_hash,
+            hash: entry.hash,
+        }));
     }
     audit_entries::Entity::insert_many(rows)
         .exec_without_returning(conn)
@@ -324,6 +324,16 @@ impl Store {
             .one(&self.db)
             .await?
             .map(to_entry))
+    }
+
+    /// The seq of the newest checkpoint (0 when there is none).
+    pub async fn last_audit_checkpoint_seq(&self) -> Result<u64, StorageError> {
+        Ok(audit_checkpoints::Entity::find()
+            .order_by_desc(audit_checkpoints::Column::Seq)
+            .limit(1)
+            .one(&self.db)
+            .await?
+            .map_or(0, |c| u64::try_from(c.seq).unwrap_or(0)))
     }
 
     /// Every checkpoint, oldest first.

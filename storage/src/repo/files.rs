@@ -20,9 +20,7 @@ use crate::time::now_ms;
 use aws_lc_rs::digest;
 use bytes::Bytes;
 use futures_util::Stream;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 use std::time::SystemTime;
 use tokio::io::AsyncReadExt;
 use zeroize::Zeroizing;
@@ -517,25 +515,10 @@ impl FileUpload {
             created_at: now,
             deleted_at: None,
         };
-        files::Entity::insert(files::ActiveModel {
-            id: Set(row.id.clone()),
-            room_id: Set(row.room_id.clone()),
-            uploader_id: Set(row.uploader_id.clone()),
-            name_sealed: Set(row.name_sealed.clone()),
-            declared_type: Set(row.declared_type.clone()),
-            sniffed_type: Set(row.sniffed_type.clone()),
-            size: Set(row.size),
-            sha256: Set(row.sha256.clone()),
-            key_wrapped: Set(row.key_wrapped.clone()),
-            object_key: Set(row.object_key.clone()),
-            msg_id: Set(None),
-            purpose: Set(row.purpose.clone()),
-            created_at: Set(now),
-            deleted_at: Set(None),
-        })
-        .exec_without_returning(&txn)
-        .await
-        .map_err(StorageError::from)?;
+        files::Entity::insert(files::ActiveModel::from(row.clone()))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(StorageError::from)?;
         txn.commit().await.map_err(StorageError::from)?;
         let mut meta = to_meta(&row, None);
         meta.name = Some(self.new.name.clone());
