@@ -193,8 +193,17 @@ impl S3Store {
             .bucket(&self.bucket)
             .prefix(prefix)
             .send()
-            .await
-            .map_err(classify)?;
+            .await;
+        let uploads = match uploads {
+            Ok(uploads) => uploads,
+            // Some S3-compatible stores cannot list multipart uploads (s3s-fs answers 501):
+            // there is nothing this sweep can see, which is not a failure of the sweep.
+            Err(e) if e.raw_response().map(HasStatus::status) == Some(501) => {
+                tracing::debug!("the object store cannot list multipart uploads; skipped");
+                return Ok(0);
+            }
+            Err(e) => return Err(classify(e)),
+        };
         let mut aborted = 0;
         for upload in uploads.uploads() {
             let (Some(key), Some(id), Some(started)) =

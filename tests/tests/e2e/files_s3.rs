@@ -85,3 +85,107 @@ async fn a_store_that_refuses_our_signature_makes_uploads_unavailable() {
     .await;
     assert_upload_unavailable(&server).await;
 }
+
+#[tokio::test]
+#[ignore = "needs a real S3-compatible server; run by .ci/run"]
+async fn without_configured_keys_the_standard_aws_chain_supplies_credentials() {
+    use std::process::{Command, Stdio};
+    let target = require_s3();
+    // A fresh bucket, made with the configured-keys path of the harness.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = workroom_tests::workroom_server::config::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    workroom_tests::use_s3(&mut config, &target).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The real binary, S3 configured without keys: credentials come from the standard
+    // AWS environment variables.
+    let mut child = Command::new(crate::cli::BIN)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("WORKROOM_LOG__FILTER", "warn")
+        .env("WORKROOM_FILES__BACKEND", "s3")
+        .env("WORKROOM_FILES__S3__BUCKET", &config.files.s3.bucket)
+        .env("WORKROOM_FILES__S3__ENDPOINT", &target.endpoint)
+        .env("WORKROOM_FILES__S3__PATH_STYLE", "true")
+        .env("AWS_ACCESS_KEY_ID", &target.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &target.secret_key)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let token = |sub: &str, role: &str| {
+        let out = crate::cli::ok(
+            Command::new(crate::cli::BIN)
+                .args(["token", "--data-dir"])
+                .arg(dir.path())
+                .args(["--sub", sub, "--role", role])
+                .output()
+                .unwrap(),
+        );
+        out.trim().to_string()
+    };
+    let cert = dir.path().join("tls/cert.pem");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let http = loop {
+        if let Ok(pem) = std::fs::read(&cert) {
+            let tls = workroom_tests::workroom_client::client_config(&pem).unwrap();
+            let http = workroom_tests::workroom_client::HttpClient::new(
+                &format!("https://localhost:{port}"),
+                tls,
+            )
+            .unwrap();
+            if http.inner.get(http.url("/healthz")).send().await.is_ok() {
+                break http;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let body = serde_json::json!({
+        "project": "p1",
+        "client": {"user": "u1", "account": "a1", "name": "C", "email": "c@example.com"},
+        "contractor": {"user": "u2", "account": "a2", "name": "K", "email": "k@example.com"},
+    });
+    let created: Value = http
+        .post("/v1/marketplace/bids/b1/accept", &token("svc", "service"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room = created["room"].as_str().unwrap();
+    let upload = http
+        .post(
+            &format!("/v1/rooms/{room}/files?name=a"),
+            &token("u1", "member"),
+        )
+        .body(vec![3u8; 100_000])
+        .send()
+        .await
+        .unwrap();
+    let status = upload.status();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        upload.text().await.unwrap()
+    );
+    let objects = workroom_tests::workroom_server::blobs::open_blob_store(&config)
+        .await
+        .unwrap()
+        .list("files/")
+        .await
+        .unwrap();
+    assert_eq!(objects.len(), 1, "the object is in the bucket");
+}
