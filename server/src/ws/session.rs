@@ -543,36 +543,38 @@ impl Session {
                     .await
             }
             Ok(Err(error)) => {
-                if let AppendError::BadAttachment(reason) = &error {
-                    let message = format!("attachment {reason}");
-                    return self.error(id, ErrorCode::Invalid, &message).await;
-                }
-                let (code, message) = match &error {
-                    AppendError::BadAttachment(_) => (ErrorCode::Invalid, "bad attachment"),
-                    AppendError::RoomNotFound => (ErrorCode::NotFound, "no such room"),
+                let (code, message): (ErrorCode, std::borrow::Cow<'static, str>) = match &error {
+                    AppendError::BadAttachment(reason) => {
+                        (ErrorCode::Invalid, format!("attachment {reason}").into())
+                    }
+                    AppendError::RoomNotFound => (ErrorCode::NotFound, "no such room".into()),
                     AppendError::RoomClosed => (
                         ErrorCode::Conflict,
-                        "the contract ended; this workroom is read-only",
+                        "the contract ended; this workroom is read-only".into(),
                     ),
-                    AppendError::RoomErased => {
-                        (ErrorCode::Conflict, "this workroom's content was erased")
-                    }
+                    AppendError::RoomErased => (
+                        ErrorCode::Conflict,
+                        "this workroom's content was erased".into(),
+                    ),
                     AppendError::TargetNotFound => {
-                        (ErrorCode::NotFound, "no message with that seq")
+                        (ErrorCode::NotFound, "no message with that seq".into())
                     }
-                    AppendError::NotAuthor => {
-                        (ErrorCode::Forbidden, "only the author may change a message")
+                    AppendError::NotAuthor => (
+                        ErrorCode::Forbidden,
+                        "only the author may change a message".into(),
+                    ),
+                    AppendError::TargetDeleted => {
+                        (ErrorCode::Conflict, "the message was deleted".into())
                     }
-                    AppendError::TargetDeleted => (ErrorCode::Conflict, "the message was deleted"),
                     AppendError::Storage(cause) => {
                         tracing::error!(%cause, "commit failed");
                         (
                             ErrorCode::Unavailable,
-                            "storage is unavailable; retry with the same client_msg_id",
+                            "storage is unavailable; retry with the same client_msg_id".into(),
                         )
                     }
                 };
-                self.error(id, code, message).await
+                self.error(id, code, &message).await
             }
             Err(()) => {
                 self.error(
