@@ -88,6 +88,18 @@ pub enum ClientFrame {
         id: Option<String>,
         room: RoomId,
     },
+    /// Moderators: start the live view of a grant's workroom (scope `live`).
+    Watch {
+        #[serde(default)]
+        id: Option<String>,
+        grant: String,
+    },
+    /// Moderators: end a live view.
+    Unwatch {
+        #[serde(default)]
+        id: Option<String>,
+        grant: String,
+    },
     /// Liveness probe at the application level; answered with `pong`.
     Ping {
         #[serde(default)]
@@ -108,6 +120,8 @@ impl ClientFrame {
             ClientFrame::Edit { .. } => "edit",
             ClientFrame::Delete { .. } => "delete",
             ClientFrame::Members { .. } => "members",
+            ClientFrame::Watch { .. } => "watch",
+            ClientFrame::Unwatch { .. } => "unwatch",
             ClientFrame::Ping { .. } => "ping",
         }
     }
@@ -124,13 +138,16 @@ impl ClientFrame {
             | ClientFrame::Edit { id, .. }
             | ClientFrame::Delete { id, .. }
             | ClientFrame::Members { id, .. }
+            | ClientFrame::Watch { id, .. }
+            | ClientFrame::Unwatch { id, .. }
             | ClientFrame::Ping { id } => id.as_deref(),
         }
     }
 
     /// Every client frame type, so tests can enumerate them.
     pub const KINDS: &'static [&'static str] = &[
-        "auth", "send", "resume", "history", "read", "typing", "edit", "delete", "members", "ping",
+        "auth", "send", "resume", "history", "read", "typing", "edit", "delete", "members",
+        "watch", "unwatch", "ping",
     ];
 }
 
@@ -185,6 +202,10 @@ pub struct MessageView {
     /// Set when the stored body cannot be shown (the body is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<Unreadable>,
+    /// `true` for a system notice posted by a moderator under a grant (not a member's
+    /// message; `sender` is the moderator).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notice: bool,
 }
 
 /// Why a stored item cannot be shown.
@@ -297,6 +318,23 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
+    /// Moderators: the live view of a grant's workroom started; `message`, `edited` and
+    /// `deleted` frames of that room follow.
+    Watching {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        room: RoomId,
+        grant: String,
+        expires_at: String,
+    },
+    /// Moderators: a live view ended. `reason`: `unwatched`, `revoked`, `expired`.
+    WatchEnded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        room: RoomId,
+        grant: String,
+        reason: String,
+    },
     Error {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
@@ -351,6 +389,7 @@ mod tests {
             deleted: false,
             attachments: vec!["f1".into()],
             unreadable: None,
+            notice: false,
         });
         let v: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
         assert_eq!(v["type"], "message");

@@ -10,8 +10,11 @@ pub mod error;
 pub mod frames;
 pub mod http;
 pub mod ids;
+pub mod moderation;
+pub mod purpose;
 
 pub use claims::{Claims, Role};
 pub use error::{ErrorBody, ErrorCode};
 pub use frames::{ClientFrame, ServerFrame};
 pub use ids::{ClientMsgId, IdError, RoomId};
+pub use purpose::Purpose;

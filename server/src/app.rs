@@ -33,6 +33,8 @@ pub struct Inner {
     pub blobs: BlobStore,
     /// Signs and checks short-lived download links.
     pub links: LinkSigner,
+    /// Pseudonymised connection records (C11).
+    pub connlog: crate::connlog::ConnLog,
     /// The write path for timeline events.
     pub committers: Committers,
     /// Renders `/metrics`.

@@ -31,6 +31,38 @@ pub struct Config {
     pub keys: KeysConfig,
     pub files: FilesConfig,
     pub audit: AuditConfig,
+    pub moderation: ModerationConfig,
+}
+
+/// Moderator access grants, reports and notices (C6).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModerationConfig {
+    /// Four-eyes: a grant reads nothing until a second moderator approves it.
+    pub require_approval: bool,
+    /// The longest a grant may last once active (default 24 h).
+    pub max_grant_secs: u64,
+    /// The duration of a grant that names none.
+    pub default_grant_secs: u64,
+    /// Members may list the grants opened on their workroom once those ended.
+    pub transparency: bool,
+    /// Moderators may post a system notice into a workroom under a grant with scope `notice`.
+    pub allow_notices: bool,
+    /// How often expired grants are looked for, to record `grant.expired`.
+    pub expiry_check_secs: u64,
+}
+
+impl Default for ModerationConfig {
+    fn default() -> Self {
+        ModerationConfig {
+            require_approval: false,
+            max_grant_secs: 86_400,
+            default_grant_secs: 3_600,
+            transparency: true,
+            allow_notices: false,
+            expiry_check_secs: 5,
+        }
+    }
 }
 
 /// The audit trail's signed checkpoints.
@@ -252,6 +284,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             files: FilesConfig::default(),
             audit: AuditConfig::default(),
+            moderation: ModerationConfig::default(),
         }
     }
 }
@@ -377,6 +410,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "keys",
     "files",
     "audit",
+    "moderation",
 ];
 
 impl Config {
@@ -512,6 +546,19 @@ impl Config {
         }
         if self.audit.checkpoint_interval_secs == 0 {
             problems.push("audit.checkpoint_interval_secs: must be at least 1".into());
+        }
+        let m = &self.moderation;
+        if m.max_grant_secs == 0 {
+            problems.push("moderation.max_grant_secs: must be at least 1".into());
+        }
+        if m.default_grant_secs == 0 || m.default_grant_secs > m.max_grant_secs {
+            problems.push(
+                "moderation.default_grant_secs: must be between 1 and moderation.max_grant_secs"
+                    .into(),
+            );
+        }
+        if m.expiry_check_secs == 0 {
+            problems.push("moderation.expiry_check_secs: must be at least 1".into());
         }
         if problems.is_empty() {
             Ok(())

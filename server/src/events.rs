@@ -30,6 +30,7 @@ pub fn message_view(room: &RoomId, event: &StoredEvent) -> MessageView {
         deleted: event.deleted_at.is_some(),
         attachments: event.attachments.clone(),
         unreadable: event.unreadable.map(unreadable),
+        notice: event.notice,
     }
 }
 

@@ -45,6 +45,15 @@ pub enum Outbound {
     RoomsChanged,
     /// The room was closed (contract ended).
     RoomClosed(RoomId),
+    /// A moderator's grant ended: live views under it stop at once.
+    GrantEnded(Arc<GrantEnded>),
+}
+
+/// Which grant ended and why (`revoked` or `expired`).
+#[derive(Debug)]
+pub struct GrantEnded {
+    pub grant: String,
+    pub reason: &'static str,
 }
 
 /// How the hub reaches one connection. Cloned into every room the connection listens to.
@@ -185,6 +194,21 @@ impl Hub {
         if let Some(subs) = shard.get(room) {
             for c in subs {
                 c.deliver(Outbound::RoomClosed(room.clone()));
+            }
+        }
+    }
+
+    /// Tell the moderator's connections that one of their grants ended.
+    pub fn grant_ended(&self, moderator: &str, grant: &str, reason: &'static str) {
+        let key = moderator.to_string();
+        let shard = lock(&self.users[self.shard_of(&key)]);
+        if let Some(conns) = shard.get(&key) {
+            let ended = Arc::new(GrantEnded {
+                grant: grant.to_string(),
+                reason,
+            });
+            for c in conns {
+                c.deliver(Outbound::GrantEnded(ended.clone()));
             }
         }
     }

@@ -2,10 +2,9 @@
 //! [`cli::main`]; tests call [`server::run`] on an ephemeral port.
 //!
 //! Map: [`config`] (typed settings) → [`server`] (assembly, shutdown) → [`http`] (routes) and
-//! [`ws`] (sessions) → [`access`] (every authorization decision) → `workroom_storage`
+//! [`ws`] (sessions) → [`policy`] (every authorization and purpose decision) → `workroom_storage`
 //! (every read and write). [`committer`] batches writes; [`hub`] fans out live events.
 
-pub mod access;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -13,6 +12,7 @@ pub mod blobs;
 pub mod cli;
 pub mod committer;
 pub mod config;
+pub mod connlog;
 pub mod events;
 mod files;
 pub mod http;
@@ -20,6 +20,8 @@ pub mod hub;
 pub mod keys;
 pub mod links;
 pub mod metrics;
+pub mod moderation;
+pub mod policy;
 pub mod server;
 pub mod sweeper;
 pub mod tls;

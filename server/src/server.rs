@@ -114,6 +114,18 @@ pub async fn run(
         Duration::from_secs(config.files.orphan_grace_secs),
         shutdown.clone(),
     ));
+    background.spawn(crate::moderation::record_expiries(
+        store.clone(),
+        hub.clone(),
+        Duration::from_secs(config.moderation.expiry_check_secs),
+        shutdown.clone(),
+    ));
+    let connlog = crate::connlog::ConnLog::start(
+        store.keyring(),
+        store.clone(),
+        &background,
+        shutdown.clone(),
+    );
     let own_origins = vec![
         format!("https://{local_addr}"),
         format!("https://localhost:{}", local_addr.port()),
@@ -126,6 +138,7 @@ pub async fn run(
         hub,
         blobs,
         links,
+        connlog,
         committers,
         metrics: crate::metrics::install(),
         shutdown: shutdown.clone(),
@@ -169,7 +182,7 @@ pub async fn run(
         local_addr,
     );
     let served = server
-        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .serve(app.into_make_service_with_connect_info::<crate::connlog::ClientConn>())
         .await;
     shutdown.cancel();
     let _ = watcher.await;

@@ -23,9 +23,12 @@ pub use db::{Backend, DatabaseOptions, SqliteSync, Store};
 pub use error::StorageError;
 pub use keyring::{KeyScope, Keyring, MasterKey, MasterKeySet, Unreadable};
 pub use repo::access::{AccountRole, RoomAccessRow};
+pub use repo::connections::{ConnectionRecord, LinkedConnection, SessionUser};
 pub use repo::files::{FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name};
+pub use repo::grants::{GrantChangeError, GrantRow, NewGrant};
 pub use repo::messages::{
     AppendError, AppendOutcome, EventKindRow, NewEvent, NewEventKind, StoredEvent,
 };
+pub use repo::reports::{NewReport, ReportError, ReportFilter, ReportRow};
 pub use repo::rooms::{AcceptOutcome, EndOutcome, MemberRow, PartyInput};
 pub use time::now_ms;

@@ -561,6 +561,8 @@ pub fn frame_id(frame: &ServerFrame) -> Option<&str> {
         | ServerFrame::Read { id, .. }
         | ServerFrame::Members { id, .. }
         | ServerFrame::Pong { id }
+        | ServerFrame::Watching { id, .. }
+        | ServerFrame::WatchEnded { id, .. }
         | ServerFrame::Error { id, .. } => id.as_deref(),
         _ => None,
     }

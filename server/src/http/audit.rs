@@ -2,15 +2,15 @@
 
 use super::error::ApiError;
 use super::extract::{ApiQuery, Authenticated};
-use crate::access;
 use crate::app::AppState;
 use crate::events::rfc3339;
+use crate::policy::{self, Act, Caller, Resource};
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use workroom_protocol::ErrorCode;
+use workroom_protocol::{ErrorCode, Purpose};
 use workroom_storage::audit::{AuditEntry, AuditFilter};
 
 const DEFAULT_LIMIT: u64 = 100;
@@ -93,7 +93,12 @@ pub(super) async fn list(
     Authenticated(identity): Authenticated,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    access::may_read_audit(&identity)?;
+    let _ = policy::decide(
+        Caller::Token(&identity),
+        Act::ReadAudit,
+        Purpose::Oversight,
+        Resource::Nothing,
+    )?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let filter = AuditFilter {
         target: query.room.map(|room| format!("room:{room}")),

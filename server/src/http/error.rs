@@ -1,8 +1,8 @@
 //! HTTP errors: every non-2xx answer carries `{"code","message"}` with a SPEC code. The
 //! client gets the code and a safe message; the cause goes to the log.
 
-use crate::access::Denied;
 use crate::auth::AuthError;
+use crate::policy::Denied;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;

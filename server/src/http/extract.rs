@@ -19,8 +19,20 @@ impl FromRequestParts<AppState> for Authenticated {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         refuse_token_in_url(parts)?;
         let token = bearer_token(parts).ok_or(AuthError::Missing)?;
-        Ok(Authenticated(state.verifier.verify(token)?))
+        let identity = state.verifier.verify(token)?;
+        if let Some(conn) = client_conn(parts) {
+            state.connlog.user(conn, &identity.user).await;
+        }
+        Ok(Authenticated(identity))
     }
+}
+
+/// The connection the request arrived on (absent only in unit tests without a listener).
+pub fn client_conn(parts: &Parts) -> Option<&crate::connlog::ClientConn> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<crate::connlog::ClientConn>>()
+        .map(|info| &info.0)
 }
 
 /// The token of an `Authorization: Bearer …` header, if any.

@@ -7,9 +7,9 @@
 
 use super::error::ApiError;
 use super::extract::{ApiQuery, Authenticated};
-use crate::access::{self, RoomAction};
 use crate::app::AppState;
 use crate::events::rfc3339;
+use crate::policy::{self, Act, Caller, Resource};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use std::time::Duration;
-use workroom_protocol::ErrorCode;
 use workroom_protocol::http::{FileInfo, FileLink};
+use workroom_protocol::{ErrorCode, Purpose, Role};
 use workroom_storage::{FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name};
 
 /// Bytes of an over-limit body still read (and dropped) before answering 413, so that the
@@ -102,7 +102,14 @@ pub(super) async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<FileInfo>), ApiError> {
-    let room_id = super::rooms::room_for(&state, &identity, &room, RoomAction::Write).await?;
+    let room_id = super::rooms::room_for(
+        &state,
+        &identity,
+        &room,
+        Act::WriteRoom,
+        Purpose::Participation,
+    )
+    .await?;
     let limits = &state.config.files;
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
@@ -213,19 +220,43 @@ async fn drain(body: Body) {
     .await;
 }
 
-/// The file, if `user` may see it in `room` (which the caller already checked).
+/// The file, once the policy allowed `act` on it in `room` for this member.
 async fn visible_file(
     state: &AppState,
+    identity: &crate::auth::Identity,
     room: &str,
     file: &str,
-    user: &str,
+    act: Act,
 ) -> Result<StoredFile, ApiError> {
+    let access = if identity.role == Role::Member {
+        state.store.room_access(&identity.user, room).await?
+    } else {
+        None
+    };
+    // A room the caller cannot see hides its files: refuse before looking the file up.
+    if access.is_none() {
+        let _ = policy::decide(
+            Caller::Token(identity),
+            act,
+            Purpose::Participation,
+            Resource::Room(None),
+        )?;
+    }
     let stored = state
         .store
         .file(file)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))?;
-    access::check_file(&stored.meta, room, user)?;
+    let _ = policy::decide(
+        Caller::Token(identity),
+        act,
+        Purpose::Participation,
+        Resource::RoomFile {
+            room: access.as_ref(),
+            room_id: room,
+            file: &stored.meta,
+        },
+    )?;
     Ok(stored)
 }
 
@@ -235,8 +266,7 @@ pub(super) async fn metadata(
     Authenticated(identity): Authenticated,
     Path((room, file)): Path<(String, String)>,
 ) -> Result<Json<FileInfo>, ApiError> {
-    let room_id = super::rooms::room_for(&state, &identity, &room, RoomAction::Read).await?;
-    let stored = visible_file(&state, room_id.as_str(), &file, &identity.user).await?;
+    let stored = visible_file(&state, &identity, &room, &file, Act::ReadRoom).await?;
     Ok(Json(file_info(stored.meta)))
 }
 
@@ -247,8 +277,7 @@ pub(super) async fn content(
     Path((room, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let room_id = super::rooms::room_for(&state, &identity, &room, RoomAction::Read).await?;
-    let stored = visible_file(&state, room_id.as_str(), &file, &identity.user).await?;
+    let stored = visible_file(&state, &identity, &room, &file, Act::ReadFile).await?;
     serve(&state, stored, &headers).await
 }
 
@@ -259,8 +288,7 @@ pub(super) async fn link(
     Authenticated(identity): Authenticated,
     Path((room, file)): Path<(String, String)>,
 ) -> Result<Json<FileLink>, ApiError> {
-    let room_id = super::rooms::room_for(&state, &identity, &room, RoomAction::Read).await?;
-    let stored = visible_file(&state, room_id.as_str(), &file, &identity.user).await?;
+    let stored = visible_file(&state, &identity, &room, &file, Act::ReadFile).await?;
     let ttl = i64::try_from(state.config.files.link_ttl_secs).unwrap_or(300);
     let expires = workroom_storage::now_ms() / 1000 + ttl;
     let sig = state.links.sign(&stored.meta.id, &identity.user, expires);
@@ -302,13 +330,22 @@ pub(super) async fn signed_content(
         .store
         .room_access(&claims.user, &stored.meta.room_id)
         .await?;
-    access::check_room(access.as_ref(), RoomAction::Read).map_err(|_| refused())?;
-    access::check_file(&stored.meta, &stored.meta.room_id, &claims.user).map_err(|_| refused())?;
+    let _ = policy::decide(
+        Caller::LinkBearer(&claims.user),
+        Act::ReadFileByLink,
+        Purpose::Participation,
+        Resource::RoomFile {
+            room: access.as_ref(),
+            room_id: &stored.meta.room_id,
+            file: &stored.meta,
+        },
+    )
+    .map_err(|_| refused())?;
     serve(&state, stored, &headers).await
 }
 
 /// The content response: whole file or one range, with the safety headers.
-async fn serve(
+pub(super) async fn serve(
     state: &AppState,
     stored: StoredFile,
     headers: &HeaderMap,

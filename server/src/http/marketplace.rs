@@ -4,46 +4,16 @@
 
 use super::error::ApiError;
 use super::extract::{ApiJson, Authenticated};
-use crate::access;
+use super::validate::{check_email, check_id, check_text};
 use crate::app::AppState;
 use crate::events::rfc3339;
+use crate::policy::{self, Act, Caller, Resource};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use workroom_protocol::http::{AccountMemberPut, BidAccepted, ContractEnded, Party, RoomCreated};
-use workroom_protocol::{ErrorCode, RoomId};
+use workroom_protocol::{ErrorCode, Purpose, RoomId};
 use workroom_storage::{AccountRole, PartyInput};
-
-fn check_id(what: &str, value: &str) -> Result<(), ApiError> {
-    RoomId::try_from(value)
-        .map(|_| ())
-        .map_err(|e| ApiError::new(ErrorCode::Invalid, format!("{what}: {e}")))
-}
-
-fn check_text(what: &str, value: &str, max: usize) -> Result<(), ApiError> {
-    if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::new(
-            ErrorCode::Invalid,
-            format!("{what}: must be 1..={max} bytes without control characters"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_email(what: &str, value: &str) -> Result<(), ApiError> {
-    check_text(what, value, 254)?;
-    let valid = value
-        .split_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !value.contains(char::is_whitespace);
-    if !valid {
-        return Err(ApiError::new(
-            ErrorCode::Invalid,
-            format!("{what}: not an email address"),
-        ));
-    }
-    Ok(())
-}
 
 fn party(side: &str, p: &Party) -> Result<PartyInput, ApiError> {
     check_id(&format!("{side}.user"), &p.user)?;
@@ -65,7 +35,7 @@ pub(super) async fn accept_bid(
     Path(bid_id): Path<String>,
     ApiJson(body): ApiJson<BidAccepted>,
 ) -> Result<(StatusCode, Json<RoomCreated>), ApiError> {
-    access::may_call_marketplace(&identity)?;
+    provision_allowed(&identity)?;
     check_id("bid_id", &bid_id)?;
     check_id("project", &body.project)?;
     let client = party("client", &body.client)?;
@@ -113,7 +83,7 @@ pub(super) async fn end_contract(
     Authenticated(identity): Authenticated,
     Path(bid_id): Path<String>,
 ) -> Result<Json<ContractEnded>, ApiError> {
-    access::may_call_marketplace(&identity)?;
+    provision_allowed(&identity)?;
     check_id("bid_id", &bid_id)?;
     let outcome = state.store.end_contract(&bid_id, &identity.actor()).await?;
     for room in &outcome.newly_closed {
@@ -136,7 +106,7 @@ pub(super) async fn put_account_member(
     Path((account, user)): Path<(String, String)>,
     ApiJson(body): ApiJson<AccountMemberPut>,
 ) -> Result<StatusCode, ApiError> {
-    access::may_call_marketplace(&identity)?;
+    provision_allowed(&identity)?;
     check_id("account", &account)?;
     check_id("user", &user)?;
     let role = AccountRole::parse(&body.role).ok_or_else(|| {
@@ -172,7 +142,7 @@ pub(super) async fn remove_account_member(
     Authenticated(identity): Authenticated,
     Path((account, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    access::may_call_marketplace(&identity)?;
+    provision_allowed(&identity)?;
     check_id("account", &account)?;
     check_id("user", &user)?;
     state
@@ -181,4 +151,15 @@ pub(super) async fn remove_account_member(
         .await?;
     state.hub.rooms_changed(std::slice::from_ref(&user));
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Marketplace calls serve participation: they open and close the workrooms.
+fn provision_allowed(identity: &crate::auth::Identity) -> Result<(), ApiError> {
+    let _audited_in_the_act = policy::decide(
+        Caller::Token(identity),
+        Act::Provision,
+        Purpose::Participation,
+        Resource::Nothing,
+    )?;
+    Ok(())
 }

@@ -5,8 +5,11 @@ pub mod error;
 pub mod extract;
 mod files;
 mod marketplace;
+mod moderation;
 mod ops;
+mod reports;
 mod rooms;
+mod validate;
 
 pub use rooms::{member_view, summary};
 
@@ -39,6 +42,25 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/rooms/{room}/files/{file}/content"),
     ("POST", "/v1/rooms/{room}/files/{file}/link"),
     ("GET", "/v1/files/{file}/content"),
+    ("GET", "/v1/rooms/{room}/grants"),
+    ("POST", "/v1/rooms/{room}/reports"),
+    ("GET", "/v1/reports"),
+    ("POST", "/v1/moderation/grants"),
+    ("GET", "/v1/moderation/grants"),
+    ("GET", "/v1/moderation/grants/{grant}"),
+    ("POST", "/v1/moderation/grants/{grant}/approve"),
+    ("POST", "/v1/moderation/grants/{grant}/revoke"),
+    ("GET", "/v1/moderation/grants/{grant}/messages"),
+    ("GET", "/v1/moderation/grants/{grant}/files/{file}/content"),
+    ("GET", "/v1/moderation/grants/{grant}/connections"),
+    ("POST", "/v1/moderation/grants/{grant}/notices"),
+    ("GET", "/v1/moderation/reports"),
+    ("GET", "/v1/moderation/reports/{report}"),
+    (
+        "GET",
+        "/v1/moderation/reports/{report}/files/{file}/content",
+    ),
+    ("POST", "/v1/moderation/reports/{report}/close"),
     ("GET", "/v1/audit"),
 ];
 
@@ -68,6 +90,48 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rooms/{room}/files/{file}/content", get(files::content))
         .route("/v1/rooms/{room}/files/{file}/link", post(files::link))
         .route("/v1/files/{file}/content", get(files::signed_content))
+        .route("/v1/rooms/{room}/grants", get(rooms::ended_grants))
+        .route("/v1/rooms/{room}/reports", post(reports::file_report))
+        .route("/v1/reports", get(reports::own_reports))
+        .route(
+            "/v1/moderation/grants",
+            post(moderation::open_grant).get(moderation::list_grants),
+        )
+        .route("/v1/moderation/grants/{grant}", get(moderation::get_grant))
+        .route(
+            "/v1/moderation/grants/{grant}/approve",
+            post(moderation::approve_grant),
+        )
+        .route(
+            "/v1/moderation/grants/{grant}/revoke",
+            post(moderation::revoke_grant),
+        )
+        .route(
+            "/v1/moderation/grants/{grant}/messages",
+            get(moderation::grant_history),
+        )
+        .route(
+            "/v1/moderation/grants/{grant}/files/{file}/content",
+            get(moderation::grant_file),
+        )
+        .route(
+            "/v1/moderation/grants/{grant}/connections",
+            get(moderation::grant_connections),
+        )
+        .route(
+            "/v1/moderation/grants/{grant}/notices",
+            post(moderation::post_notice),
+        )
+        .route("/v1/moderation/reports", get(reports::list_reports))
+        .route("/v1/moderation/reports/{report}", get(reports::read_report))
+        .route(
+            "/v1/moderation/reports/{report}/files/{file}/content",
+            get(reports::read_reported_file),
+        )
+        .route(
+            "/v1/moderation/reports/{report}/close",
+            post(reports::close_report),
+        )
         .route("/v1/audit", get(audit::list))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
@@ -77,5 +141,12 @@ pub fn router(state: AppState) -> Router {
                 .route("/v1/rooms/{room}/files", post(files::upload))
                 .layer(DefaultBodyLimit::disable()),
         )
+        // Outermost last: every request is recorded in the connection log and runs inside
+        // the policy guard.
+        .layer(axum::middleware::from_fn(crate::policy::guard::http))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::connlog::record,
+        ))
         .with_state(state)
 }

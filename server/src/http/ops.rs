@@ -2,18 +2,32 @@
 //! (they carry no user data); put `/metrics` behind the network boundary in production.
 
 use crate::app::AppState;
+use crate::policy::{self, Act, Caller, Resource};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use std::sync::atomic::Ordering;
+use workroom_protocol::Purpose;
+
+/// Probes carry no user data: the policy allows them to anyone, for operations.
+fn probe() {
+    let _ = policy::decide(
+        Caller::Anonymous,
+        Act::Probe,
+        Purpose::Operations,
+        Resource::Nothing,
+    );
+}
 
 /// `GET /healthz`: the process is up.
 pub(super) async fn healthz() -> &'static str {
+    probe();
     "ok"
 }
 
 /// `GET /readyz`: the database answers and the server is not draining.
 pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    probe();
     if state.draining.load(Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining");
     }
@@ -28,6 +42,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// `GET /metrics`: Prometheus text format.
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    probe();
     (
         [(
             axum::http::header::CONTENT_TYPE,

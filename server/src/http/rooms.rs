@@ -1,11 +1,12 @@
-//! Member reads over HTTPS: the caller's rooms, a room's members, a page of history. The
-//! same access rules as the WebSocket frames, from [`crate::access`].
+//! Member reads over HTTPS: the caller's rooms, a room's members, a page of history, and the
+//! ended moderator grants of a room (transparency). The same rules as the WebSocket frames,
+//! from [`crate::policy`].
 
 use super::error::ApiError;
 use super::extract::{ApiQuery, Authenticated};
-use crate::access::{self, RoomAction};
 use crate::app::AppState;
-use crate::events::message_view;
+use crate::events::{message_view, rfc3339};
+use crate::policy::{self, Act, Caller, Resource};
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
@@ -13,7 +14,8 @@ use workroom_protocol::frames::{
     HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, MemberView, MessageView, RoomSummary,
 };
 use workroom_protocol::http::{MemberList, RoomList};
-use workroom_protocol::{ErrorCode, RoomId};
+use workroom_protocol::moderation::{EndedGrantList, EndedGrantView};
+use workroom_protocol::{ErrorCode, Purpose, Role, RoomId};
 use workroom_storage::{MemberRow, RoomAccessRow};
 
 /// A room summary as listed to the caller.
@@ -23,7 +25,7 @@ pub fn summary(row: &RoomAccessRow) -> Option<RoomSummary> {
         last_seq: row.last_seq,
         read_seq: row.read_seq,
         closed: row.closed,
-        can_send: access::can_send(row.role, row.closed),
+        can_send: policy::can_send(row.role, row.closed),
     })
 }
 
@@ -41,19 +43,27 @@ pub fn member_view(row: MemberRow) -> MemberView {
     }
 }
 
+/// The room a member acts on, once the policy allowed `act` for `purpose` there.
 pub(super) async fn room_for(
     state: &AppState,
     identity: &crate::auth::Identity,
     room: &str,
-    action: RoomAction,
+    act: Act,
+    purpose: Purpose,
 ) -> Result<RoomId, ApiError> {
-    access::may_use_member_api(identity)?;
-    let Ok(room_id) = RoomId::try_from(room) else {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such room"));
+    let row = match RoomId::try_from(room) {
+        Ok(_) if identity.role == Role::Member => {
+            state.store.room_access(&identity.user, room).await?
+        }
+        _ => None,
     };
-    let row = state.store.room_access(&identity.user, room).await?;
-    access::check_room(row.as_ref(), action)?;
-    Ok(room_id)
+    let _ = policy::decide(
+        Caller::Token(identity),
+        act,
+        purpose,
+        Resource::Room(row.as_ref()),
+    )?;
+    RoomId::try_from(room).map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))
 }
 
 /// `GET /v1/rooms`.
@@ -61,7 +71,12 @@ pub(super) async fn list_rooms(
     State(state): State<AppState>,
     Authenticated(identity): Authenticated,
 ) -> Result<Json<RoomList>, ApiError> {
-    access::may_use_member_api(&identity)?;
+    let _ = policy::decide(
+        Caller::Token(&identity),
+        Act::ListRooms,
+        Purpose::Participation,
+        Resource::Nothing,
+    )?;
     let rows = state.store.rooms_for_user(&identity.user).await?;
     Ok(Json(RoomList {
         rooms: rows.iter().filter_map(summary).collect(),
@@ -74,7 +89,14 @@ pub(super) async fn members(
     Authenticated(identity): Authenticated,
     Path(room): Path<String>,
 ) -> Result<Json<MemberList>, ApiError> {
-    let room_id = room_for(&state, &identity, &room, RoomAction::Read).await?;
+    let room_id = room_for(
+        &state,
+        &identity,
+        &room,
+        Act::ReadRoom,
+        Purpose::Participation,
+    )
+    .await?;
     let rows = state.store.room_members(room_id.as_str()).await?;
     Ok(Json(MemberList {
         room: room_id.to_string(),
@@ -102,7 +124,14 @@ pub(super) async fn history(
     Path(room): Path<String>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let room_id = room_for(&state, &identity, &room, RoomAction::Read).await?;
+    let room_id = room_for(
+        &state,
+        &identity,
+        &room,
+        Act::ReadRoom,
+        Purpose::Participation,
+    )
+    .await?;
     let limit = query
         .limit
         .unwrap_or(HISTORY_DEFAULT_LIMIT)
@@ -116,7 +145,52 @@ pub(super) async fn history(
         )
         .await?;
     Ok(Json(HistoryPage {
-        messages: rows.iter().map(|e| message_view(&room_id, e)).collect(),
+        messages: rows
+            .iter()
+            .filter(|e| policy::readable_name(&e.purpose, Purpose::Participation))
+            .map(|e| message_view(&room_id, e))
+            .collect(),
         room: room_id,
+    }))
+}
+
+/// `GET /v1/rooms/{room}/grants`: the moderator grants opened on the room that have ended
+/// (case id, scope, times; not the reason, not the moderator). Off when
+/// `moderation.transparency = false`.
+pub(super) async fn ended_grants(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path(room): Path<String>,
+) -> Result<Json<EndedGrantList>, ApiError> {
+    let room_id = room_for(
+        &state,
+        &identity,
+        &room,
+        Act::ListEndedGrants,
+        Purpose::Moderation,
+    )
+    .await?;
+    if !state.config.moderation.transparency {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "grant transparency is turned off on this server",
+        ));
+    }
+    let now = workroom_storage::now_ms();
+    let grants = state.store.grants(Some(room_id.as_str())).await?;
+    Ok(Json(EndedGrantList {
+        grants: grants
+            .into_iter()
+            .filter_map(|g| {
+                let ended_at = g.ended_at(now)?;
+                Some(EndedGrantView {
+                    case_id: g.case_id.clone(),
+                    scope: g.scope.clone(),
+                    state: g.state(now),
+                    opened_at: rfc3339(g.opened_at),
+                    ended_at: rfc3339(ended_at),
+                })
+            })
+            .collect(),
     }))
 }

@@ -3,11 +3,11 @@
 
 mod session;
 
-use crate::access;
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::http::error::ApiError;
-use crate::http::extract::{bearer_token, refuse_token_in_url};
+use crate::http::extract::{bearer_token, client_conn, refuse_token_in_url};
+use crate::policy::{self, Act, Caller, Resource};
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use std::sync::atomic::Ordering;
@@ -48,7 +48,13 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
     let identity = match bearer_token(&parts) {
         Some(token) => match state.verifier.verify(token) {
             Ok(identity) => {
-                if let Err(denied) = access::may_open_session(&identity) {
+                let opened = policy::decide(
+                    Caller::Token(&identity),
+                    Act::OpenSession,
+                    policy::session_purpose(identity.role),
+                    Resource::Nothing,
+                );
+                if let Err(denied) = opened {
                     return ApiError::from(denied).into_response();
                 }
                 Some(identity)
@@ -61,8 +67,23 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
         {
             return ApiError::from(AuthError::Malformed).into_response();
         }
-        None => None,
+        None => {
+            let connect = policy::decide(
+                Caller::Anonymous,
+                Act::Connect,
+                workroom_protocol::Purpose::Participation,
+                Resource::Nothing,
+            );
+            if let Err(denied) = connect {
+                return ApiError::from(denied).into_response();
+            }
+            None
+        }
     };
+    let conn = client_conn(&parts).cloned();
+    if let (Some(conn), Some(identity)) = (&conn, &identity) {
+        state.connlog.user(conn, &identity.user).await;
+    }
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
@@ -75,7 +96,7 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
         .max_message_size(max_frame)
         .max_frame_size(max_frame)
         .on_upgrade(move |socket| async move {
-            session::run(socket, state, identity).await;
+            session::run(socket, state, identity, conn).await;
             drop(tracked);
         })
 }

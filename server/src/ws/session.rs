@@ -10,7 +10,9 @@
 //! the same mechanism started from the client's last seen seq. So a client sees every seq
 //! of a room exactly once, in order.
 
-use crate::access::{self, RoomAction};
+use crate::policy::{self, Act, Caller, Denied, Resource, guard};
+
+mod watch;
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::committer::CommitResult;
@@ -28,8 +30,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use workroom_protocol::frames::{HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT};
-use workroom_protocol::{ClientFrame, ClientMsgId, ErrorCode, RoomId, ServerFrame};
-use workroom_storage::{AppendError, AppendOutcome, NewEvent, NewEventKind, RoomAccessRow};
+use workroom_protocol::{ClientFrame, ClientMsgId, ErrorCode, Purpose, Role, RoomId, ServerFrame};
+use workroom_storage::{AppendOutcome, NewEvent, NewEventKind, RoomAccessRow};
 
 /// Close codes this server uses besides the standard ones.
 const CLOSE_TOO_SLOW: u16 = 4008;
@@ -50,18 +52,33 @@ struct Reply {
     result: Result<CommitResult, ()>,
 }
 
-/// What the session knows about one of its rooms.
+/// What the session knows about one of its rooms: a member's access, or a moderator's
+/// live view under a grant.
 struct RoomState {
-    access: RoomAccessRow,
+    access: Option<RoomAccessRow>,
+    watch: Option<Watch>,
     /// The next seq this connection should deliver.
     next_seq: u64,
+}
+
+/// A moderator's live view of a room under a grant.
+struct Watch {
+    grant: String,
+    case_id: String,
+    /// Unix ms at which the grant ends; the view is cut off then.
+    expires_at: i64,
 }
 
 /// The socket failed or the peer went away: end the session.
 struct Gone;
 
 /// Authenticate (when the upgrade carried no token), then run the session.
-pub(super) async fn run(socket: WebSocket, state: AppState, identity: Option<Identity>) {
+pub(super) async fn run(
+    socket: WebSocket,
+    state: AppState,
+    identity: Option<Identity>,
+    conn: Option<crate::connlog::ClientConn>,
+) {
     let (sink, mut stream) = socket.split();
     let mut writer = Writer {
         sink,
@@ -70,11 +87,22 @@ pub(super) async fn run(socket: WebSocket, state: AppState, identity: Option<Ide
     let identity = match identity {
         Some(identity) => identity,
         None => match authenticate_first_frame(&state, &mut stream, &mut writer).await {
-            Some(identity) => identity,
+            Some(identity) => {
+                if let Some(conn) = &conn {
+                    state.connlog.user(conn, &identity.user).await;
+                }
+                identity
+            }
             None => return,
         },
     };
-    if let Err(denied) = access::may_open_session(&identity) {
+    let opened = policy::decide(
+        Caller::Token(&identity),
+        Act::OpenSession,
+        policy::session_purpose(identity.role),
+        Resource::Nothing,
+    );
+    if let Err(denied) = opened {
         let _ = writer
             .frame(&ServerFrame::error(None, denied.code, denied.message))
             .await;
@@ -98,8 +126,10 @@ pub(super) async fn run(socket: WebSocket, state: AppState, identity: Option<Ide
         writer,
         rooms: HashMap::new(),
         inflight: FuturesOrdered::new(),
+        answered_error: false,
     };
     Box::pin(session.serve(stream)).await;
+    Box::pin(session.end_all_watches("disconnected")).await;
 }
 
 /// Browser clients send `{"type":"auth","token":…}` first; anything else, a bad token or
@@ -211,6 +241,8 @@ struct Session {
     rooms: HashMap<RoomId, RoomState>,
     /// Sends waiting for their commit, acknowledged in the order they were sent.
     inflight: FuturesOrdered<PendingAck>,
+    /// Set when the frame being handled was answered with an error (see [`guard`]).
+    answered_error: bool,
 }
 
 impl Drop for Session {
@@ -258,6 +290,9 @@ impl Session {
                         .await;
                     return;
                 }
+                () = tokio::time::sleep_until(self.next_watch_deadline()), if self.watching() => {
+                    Box::pin(self.end_expired_watches()).await
+                }
                 () = &mut expiry => {
                     crate::metrics::error(ErrorCode::Unauthorized);
                     let _ = self
@@ -278,6 +313,12 @@ impl Session {
                     if last_heard.elapsed() > ping_every * 2 {
                         self.writer.close(CLOSE_GOING_AWAY, "ping timeout").await;
                         return;
+                    }
+                    if self.watching() {
+                        // Another node may have revoked a grant: check the live ones again.
+                        if Box::pin(self.recheck_watches()).await.is_err() {
+                            return;
+                        }
                     }
                     self.writer.raw(Message::Ping(Default::default())).await
                 }
@@ -305,8 +346,18 @@ impl Session {
         }
     }
 
-    /// Subscribe to the user's rooms and say hello.
+    /// Subscribe to the user's rooms and say hello. A moderator's session starts with no
+    /// rooms: it sees a room only by watching it under a grant.
     async fn start(&mut self) -> Result<(), Gone> {
+        if self.identity.role != Role::Member {
+            return self
+                .writer
+                .frame(&ServerFrame::Hello {
+                    user: self.identity.user.clone(),
+                    rooms: Vec::new(),
+                })
+                .await;
+        }
         let rows = match self.state.store.rooms_for_user(&self.identity.user).await {
             Ok(rows) => rows,
             Err(e) => {
@@ -354,6 +405,7 @@ impl Session {
         message: &str,
     ) -> Result<(), Gone> {
         crate::metrics::error(code);
+        self.answered_error = true;
         self.writer
             .frame(&ServerFrame::error(id, code, message))
             .await
@@ -379,14 +431,22 @@ impl Session {
             room.clone(),
             RoomState {
                 next_seq: access.last_seq + 1,
-                access,
+                access: Some(access),
+                watch: None,
             },
         );
     }
 
-    /// Check the caller's access to a room through the policy module.
-    fn room_access(&self, room: &RoomId, action: RoomAction) -> Result<(), access::Denied> {
-        access::check_room(self.rooms.get(room).map(|r| &r.access), action)
+    /// Ask the policy whether the caller may do `act` in a room, as a member.
+    fn room_access(&self, room: &RoomId, act: Act) -> Result<(), Denied> {
+        let access = self.rooms.get(room).and_then(|r| r.access.as_ref());
+        policy::decide(
+            Caller::Token(&self.identity),
+            act,
+            Purpose::Participation,
+            Resource::Room(access),
+        )
+        .map(|_| ())
     }
 
     async fn on_text(&mut self, text: Utf8Bytes) -> Result<(), Gone> {
@@ -397,7 +457,22 @@ impl Session {
                 return self.error(id, ErrorCode::Invalid, &message).await;
             }
         };
-        metrics::counter!("workroom_frames_received_total", "type" => frame.kind()).increment(1);
+        let kind = frame.kind();
+        let id = frame.request_id().map(str::to_string);
+        metrics::counter!("workroom_frames_received_total", "type" => kind).increment(1);
+        self.answered_error = false;
+        let (result, asked) = guard::scoped(Box::pin(self.dispatch(frame))).await;
+        if !asked && !self.answered_error && result.is_ok() {
+            guard::report_bypass(kind);
+            return self
+                .error(id, ErrorCode::Internal, guard::BYPASS_MESSAGE)
+                .await;
+        }
+        result
+    }
+
+    /// One handler per frame type; each asks the policy before it touches anything.
+    async fn dispatch(&mut self, frame: ClientFrame) -> Result<(), Gone> {
         match frame {
             ClientFrame::Auth { .. } => {
                 self.error(None, ErrorCode::Invalid, "already authenticated")
@@ -460,7 +535,18 @@ impl Session {
             ClientFrame::Read { id, room, seq } => self.on_read(id, room, seq).await,
             ClientFrame::Typing { id, room } => self.on_typing(id, room).await,
             ClientFrame::Members { id, room } => self.on_members(id, room).await,
-            ClientFrame::Ping { id } => self.writer.frame(&ServerFrame::Pong { id }).await,
+            ClientFrame::Watch { id, grant } => self.on_watch(id, grant).await,
+            ClientFrame::Unwatch { id, grant } => self.on_unwatch(id, grant).await,
+            ClientFrame::Ping { id } => {
+                // A ping needs nothing but the session itself.
+                let _ = policy::decide(
+                    Caller::Token(&self.identity),
+                    Act::OpenSession,
+                    policy::session_purpose(self.identity.role),
+                    Resource::Nothing,
+                );
+                self.writer.frame(&ServerFrame::Pong { id }).await
+            }
         }
     }
 
@@ -472,7 +558,7 @@ impl Session {
         client_msg_id: Option<ClientMsgId>,
         kind: NewEventKind,
     ) -> Result<(), Gone> {
-        if let Err(denied) = self.room_access(&room, RoomAction::Write) {
+        if let Err(denied) = self.room_access(&room, Act::WriteRoom) {
             return self.error(id, denied.code, denied.message).await;
         }
         if let NewEventKind::Message { attachments, .. } = &kind {
@@ -506,6 +592,7 @@ impl Session {
             sender_id: self.identity.user.clone(),
             client_msg_id: client_msg_id.map(String::from),
             kind,
+            notice: false,
         };
         let receiver = match self.state.committers.submit(room.clone(), event).await {
             Ok(receiver) => receiver,
@@ -543,37 +630,7 @@ impl Session {
                     .await
             }
             Ok(Err(error)) => {
-                let (code, message): (ErrorCode, std::borrow::Cow<'static, str>) = match &error {
-                    AppendError::BadAttachment(reason) => {
-                        (ErrorCode::Invalid, format!("attachment {reason}").into())
-                    }
-                    AppendError::RoomNotFound => (ErrorCode::NotFound, "no such room".into()),
-                    AppendError::RoomClosed => (
-                        ErrorCode::Conflict,
-                        "the contract ended; this workroom is read-only".into(),
-                    ),
-                    AppendError::RoomErased => (
-                        ErrorCode::Conflict,
-                        "this workroom's content was erased".into(),
-                    ),
-                    AppendError::TargetNotFound => {
-                        (ErrorCode::NotFound, "no message with that seq".into())
-                    }
-                    AppendError::NotAuthor => (
-                        ErrorCode::Forbidden,
-                        "only the author may change a message".into(),
-                    ),
-                    AppendError::TargetDeleted => {
-                        (ErrorCode::Conflict, "the message was deleted".into())
-                    }
-                    AppendError::Storage(cause) => {
-                        tracing::error!(%cause, "commit failed");
-                        (
-                            ErrorCode::Unavailable,
-                            "storage is unavailable; retry with the same client_msg_id".into(),
-                        )
-                    }
-                };
+                let (code, message) = crate::committer::append_error_reply(&error);
                 self.error(id, code, &message).await
             }
             Err(()) => {
@@ -636,12 +693,21 @@ impl Session {
             Outbound::Ephemeral(text) => self.writer.feed((*text).clone()).await,
             Outbound::RoomClosed(room) => {
                 if let Some(state) = self.rooms.get_mut(&room) {
-                    state.access.closed = true;
+                    if let Some(access) = &mut state.access {
+                        access.closed = true;
+                    }
                     return self.writer.frame(&ServerFrame::RoomClosed { room }).await;
                 }
                 Ok(())
             }
             Outbound::RoomsChanged => self.refresh_rooms().await,
+            Outbound::GrantEnded(ended) => {
+                let room = self.watched_room(&ended.grant);
+                match room {
+                    Some(room) => self.end_watch(&room, ended.reason, None).await,
+                    None => Ok(()),
+                }
+            }
         }
     }
 
@@ -697,7 +763,7 @@ impl Session {
         rooms: BTreeMap<RoomId, u64>,
     ) -> Result<(), Gone> {
         for (room, last_seen) in rooms {
-            if let Err(denied) = self.room_access(&room, RoomAction::Read) {
+            if let Err(denied) = self.room_access(&room, Act::ReadRoom) {
                 self.error(id.clone(), denied.code, denied.message).await?;
                 continue;
             }
@@ -726,7 +792,7 @@ impl Session {
         before_seq: Option<u64>,
         limit: Option<u32>,
     ) -> Result<(), Gone> {
-        if let Err(denied) = self.room_access(&room, RoomAction::Read) {
+        if let Err(denied) = self.room_access(&room, Act::ReadRoom) {
             return self.error(id, denied.code, denied.message).await;
         }
         let limit = limit
@@ -743,7 +809,11 @@ impl Session {
             .await
         {
             Ok(rows) => {
-                let messages = rows.iter().map(|e| message_view(&room, e)).collect();
+                let messages = rows
+                    .iter()
+                    .filter(|e| policy::readable_name(&e.purpose, Purpose::Participation))
+                    .map(|e| message_view(&room, e))
+                    .collect();
                 self.writer
                     .frame(&ServerFrame::History { id, room, messages })
                     .await
@@ -753,7 +823,7 @@ impl Session {
     }
 
     async fn on_read(&mut self, id: Option<String>, room: RoomId, seq: u64) -> Result<(), Gone> {
-        if let Err(denied) = self.room_access(&room, RoomAction::Read) {
+        if let Err(denied) = self.room_access(&room, Act::ReadRoom) {
             return self.error(id, denied.code, denied.message).await;
         }
         match self
@@ -780,7 +850,7 @@ impl Session {
     }
 
     async fn on_typing(&mut self, id: Option<String>, room: RoomId) -> Result<(), Gone> {
-        if let Err(denied) = self.room_access(&room, RoomAction::Write) {
+        if let Err(denied) = self.room_access(&room, Act::WriteRoom) {
             return self.error(id, denied.code, denied.message).await;
         }
         let frame = ServerFrame::Typing {
@@ -796,7 +866,7 @@ impl Session {
     }
 
     async fn on_members(&mut self, id: Option<String>, room: RoomId) -> Result<(), Gone> {
-        if let Err(denied) = self.room_access(&room, RoomAction::Read) {
+        if let Err(denied) = self.room_access(&room, Act::ReadRoom) {
             return self.error(id, denied.code, denied.message).await;
         }
         match self.state.store.room_members(room.as_str()).await {
@@ -827,7 +897,7 @@ impl Session {
             };
             seen.push(summary.id.clone());
             if let Some(state) = self.rooms.get_mut(&summary.id) {
-                state.access = row;
+                state.access = Some(row);
                 continue;
             }
             self.track_room(&summary.id, row);
@@ -839,9 +909,9 @@ impl Session {
         }
         let lost: Vec<RoomId> = self
             .rooms
-            .keys()
-            .filter(|r| !seen.contains(r))
-            .cloned()
+            .iter()
+            .filter(|(r, state)| state.access.is_some() && !seen.contains(r))
+            .map(|(r, _)| r.clone())
             .collect();
         for room in lost {
             self.rooms.remove(&room);

@@ -92,6 +92,12 @@ impl NewAuditEntry {
             details,
         }
     }
+
+    /// The same entry, filed under a moderation case.
+    pub fn with_case(mut self, case_id: &str) -> NewAuditEntry {
+        self.case_id = Some(case_id.to_string());
+        self
+    }
 }
 
 /// A stored entry.

@@ -26,6 +26,8 @@ pub struct Model {
     pub deleted_at: Option<i64>,
     /// JSON array of attached file ids.
     pub attachments: Option<String>,
+    /// A system notice posted by a moderator under a grant.
+    pub notice: bool,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

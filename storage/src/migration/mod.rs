@@ -9,6 +9,7 @@ mod m0002_sealed_columns;
 mod m0003_drop_plaintext;
 mod m0004_files;
 mod m0005_audit;
+mod m0006_moderation;
 pub(crate) mod seal_legacy;
 
 pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_drop_plaintext::Migration),
             Box::new(m0004_files::Migration),
             Box::new(m0005_audit::Migration),
+            Box::new(m0006_moderation::Migration),
         ]
     }
 }

@@ -23,6 +23,7 @@ use futures_util::Stream;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 use std::time::SystemTime;
 use tokio::io::AsyncReadExt;
+use workroom_protocol::Purpose;
 use zeroize::Zeroizing;
 
 /// Plaintext bytes per sealed chunk.
@@ -90,6 +91,8 @@ pub struct FileMeta {
     pub msg_id: Option<String>,
     pub created_at: i64,
     pub deleted_at: Option<i64>,
+    /// What the file was collected for (C5).
+    pub purpose: String,
 }
 
 /// A file row, for reading its content.
@@ -176,6 +179,7 @@ fn to_meta(row: &files::Model, room_key: Option<&SealingKey>) -> FileMeta {
         msg_id: row.msg_id.clone(),
         created_at: row.created_at,
         deleted_at: row.deleted_at,
+        purpose: row.purpose.clone(),
     }
 }
 
@@ -511,7 +515,7 @@ impl FileUpload {
             key_wrapped: self.key_wrapped.clone(),
             object_key: self.object_key.clone(),
             msg_id: None,
-            purpose: "participation".to_string(),
+            purpose: Purpose::Participation.as_str().to_string(),
             created_at: now,
             deleted_at: None,
         };

@@ -21,6 +21,7 @@ use sea_orm::{
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use workroom_protocol::Purpose;
 
 /// What a new timeline event does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub struct NewEvent {
     pub sender_id: String,
     pub client_msg_id: Option<String>,
     pub kind: NewEventKind,
+    /// A moderator's system notice (kind `Message`), not a member's message.
+    pub notice: bool,
 }
 
 /// The kind column of a stored event.
@@ -74,6 +77,9 @@ pub struct StoredEvent {
     pub deleted_at: Option<i64>,
     pub unreadable: Option<Unreadable>,
     pub attachments: Vec<String>,
+    pub notice: bool,
+    /// What the event was collected for (C5).
+    pub purpose: String,
 }
 
 /// A successful append.
@@ -160,10 +166,15 @@ fn to_event(m: messages::Model, key: Option<&SealingKey>) -> StoredEvent {
         deleted_at: m.deleted_at,
         unreadable,
         attachments,
+        notice: m.notice,
+        purpose: m.purpose,
     }
 }
 
 type IdemKey = (String, String, String);
+
+/// An earlier version of a message: its number and body (or why it cannot be read).
+pub type PriorBody = (i32, Result<String, Unreadable>);
 
 impl Store {
     /// Append a batch of events in one transaction. Returns one result per input, in order.
@@ -270,26 +281,63 @@ impl Store {
         &self,
         room_id: &str,
         msg_id: &str,
-    ) -> Result<Vec<(i32, Result<String, Unreadable>)>, StorageError> {
-        let rows = prior_versions::Entity::find()
-            .filter(prior_versions::Column::MsgId.eq(msg_id))
-            .filter(prior_versions::Column::RoomId.eq(room_id))
-            .order_by_asc(prior_versions::Column::Version)
-            .all(&self.db)
+    ) -> Result<Vec<PriorBody>, StorageError> {
+        let mut all = self
+            .prior_versions(room_id, std::slice::from_ref(&msg_id.to_string()))
             .await?;
+        Ok(all.remove(msg_id).unwrap_or_default())
+    }
+
+    /// Prior bodies of several messages of one room, by message id, each oldest first.
+    pub async fn prior_versions(
+        &self,
+        room_id: &str,
+        msg_ids: &[String],
+    ) -> Result<HashMap<String, Vec<PriorBody>>, StorageError> {
+        let mut out: HashMap<String, Vec<PriorBody>> = HashMap::new();
+        if msg_ids.is_empty() {
+            return Ok(out);
+        }
         let key = self.opening_key(&self.db, KeyScope::Room(room_id)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|v| {
+        for chunk in msg_ids.chunks(500) {
+            let rows = prior_versions::Entity::find()
+                .filter(prior_versions::Column::RoomId.eq(room_id))
+                .filter(prior_versions::Column::MsgId.is_in(chunk.iter().cloned()))
+                .order_by_asc(prior_versions::Column::Version)
+                .all(&self.db)
+                .await?;
+            for v in rows {
                 let body = open_text(
                     key.as_deref(),
                     &message_body_item(&v.msg_id, v.version),
                     v.body_sealed.as_deref(),
                 )
                 .map(Option::unwrap_or_default);
-                (v.version, body)
-            })
-            .collect())
+                out.entry(v.msg_id).or_default().push((v.version, body));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Messages of one room by id, in seq order, in their latest state (reported messages).
+    pub async fn messages_by_ids(
+        &self,
+        room_id: &str,
+        msg_ids: &[String],
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        let mut rows = Vec::new();
+        for chunk in msg_ids.chunks(500) {
+            rows.extend(
+                messages::Entity::find()
+                    .filter(messages::Column::RoomId.eq(room_id))
+                    .filter(messages::Column::Kind.eq("message"))
+                    .filter(messages::Column::MsgId.is_in(chunk.iter().cloned()))
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        rows.sort_by_key(|m| m.seq);
+        self.open_rows(room_id, rows).await
     }
 
     /// The room's current last seq, or `None` when there is no such room.
@@ -429,11 +477,12 @@ async fn append_in(
                 body_sealed: Set(body_sealed),
                 target_seq: Set(target_seq),
                 version: Set(1),
-                purpose: Set("participation".to_string()),
+                purpose: Set(Purpose::Participation.as_str().to_string()),
                 created_at: Set(now),
                 edited_at: Set(None),
                 deleted_at: Set(None),
                 attachments: Set(attachments_json),
+                notice: Set(item.notice),
             });
             stored.push((
                 *i,
@@ -455,6 +504,8 @@ async fn append_in(
                     deleted_at: None,
                     unreadable: None,
                     attachments,
+                    notice: item.notice,
+                    purpose: Purpose::Participation.as_str().to_string(),
                 },
             ));
         }

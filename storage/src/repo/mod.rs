@@ -1,8 +1,11 @@
 //! Repositories: one module per aggregate, each a set of methods on [`crate::Store`].
 
 pub mod access;
+pub mod connections;
 pub mod files;
+pub mod grants;
 pub mod messages;
 pub mod read_markers;
+pub mod reports;
 pub mod rooms;
 pub(crate) mod sealing;

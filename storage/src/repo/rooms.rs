@@ -15,6 +15,7 @@ use crate::repo::sealing::person_item;
 use crate::time::now_ms;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
+use workroom_protocol::Purpose;
 
 /// One side of an accepted bid, as the marketplace described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +104,12 @@ impl Store {
                                 "room.members_changed"
                             };
                             let details = serde_json::json!({"bid": bid_id, "project": project_id});
-                            actor.entry(action, &format!("room:{room}"), "participation", details)
+                            actor.entry(
+                                action,
+                                &format!("room:{room}"),
+                                Purpose::Participation.as_str(),
+                                details,
+                            )
                         })
                         .collect();
                     append_audit_in(&txn, &entries).await.map(|_| outcome)
@@ -182,7 +188,7 @@ impl Store {
                 actor.entry(
                     "room.closed",
                     &format!("room:{room}"),
-                    "participation",
+                    Purpose::Participation.as_str(),
                     details,
                 )
             })
@@ -233,7 +239,7 @@ impl Store {
         let entry = actor.entry(
             "account.member_put",
             &format!("account:{account_id}"),
-            "participation",
+            Purpose::Participation.as_str(),
             details,
         );
         append_audit_in(&txn, &[entry]).await?;
@@ -262,7 +268,7 @@ impl Store {
         let entry = actor.entry(
             "account.member_removed",
             &format!("account:{account_id}"),
-            "participation",
+            Purpose::Participation.as_str(),
             serde_json::json!({"user": user_id}),
         );
         append_audit_in(&txn, &[entry]).await?;
@@ -582,7 +588,7 @@ async fn insert_room(
         project_id: Set(project_id.to_string()),
         bid_id: Set(bid_id.map(str::to_string)),
         last_seq: Set(0),
-        purpose: Set("participation".to_string()),
+        purpose: Set(Purpose::Participation.as_str().to_string()),
         created_at: Set(now),
         closed_at: Set(None),
     })

@@ -21,3 +21,18 @@ pub(crate) fn file_name_item(file_id: &str) -> String {
 pub(crate) fn file_key_item(file_id: &str) -> String {
     format!("file:{file_id}:key")
 }
+
+/// A moderator grant's reason.
+pub(crate) fn grant_reason_item(grant_id: &str) -> String {
+    format!("grant:{grant_id}:reason")
+}
+
+/// A report's reason.
+pub(crate) fn report_reason_item(report_id: &str) -> String {
+    format!("report:{report_id}:reason")
+}
+
+/// A closed report's outcome.
+pub(crate) fn report_outcome_item(report_id: &str) -> String {
+    format!("report:{report_id}:outcome")
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use workroom_client::WsError;
 use workroom_protocol::{ErrorCode, Role, ServerFrame};
 use workroom_server::auth::DevKey;
-use workroom_tests::{TestServer, WAIT};
+use workroom_tests::{TestClient, TestServer, WAIT};
 
 fn upgrade_status(result: Result<workroom_client::Connection, WsError>) -> u16 {
     match result {
@@ -207,12 +207,21 @@ async fn an_open_session_ends_when_its_token_expires() {
 }
 
 #[tokio::test]
-async fn only_members_open_messaging_sessions() {
+async fn only_members_and_moderators_open_sessions() {
     let server = TestServer::start().await;
+    server.open_room("b1", "p1", "u1", "u2").await;
+    // A moderator's session starts with no rooms: it sees one only by watching under a grant.
+    let moderator = TestClient::connect(
+        &server,
+        Some(server.token("mod1", Role::Moderator, None)),
+        None,
+    )
+    .await
+    .expect("moderator session");
+    assert!(moderator.rooms.is_empty());
     for role in [
         Role::Bot,
         Role::Service,
-        Role::Moderator,
         Role::Auditor,
         Role::Legal,
         Role::Admin,

@@ -87,7 +87,10 @@ async fn every_route_refuses_a_missing_token() {
             .replace("{bid_id}", "b1")
             .replace("{account}", "a1")
             .replace("{user}", "u1")
-            .replace("{room}", "r1");
+            .replace("{room}", "r1")
+            .replace("{grant}", "g1")
+            .replace("{file}", "f1")
+            .replace("{report}", "rp1");
         let url = server.http.url(&path);
         let request = match *method {
             "GET" => server.http.inner.get(url),

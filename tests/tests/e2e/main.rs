@@ -10,6 +10,7 @@ mod files;
 mod files_s3;
 mod lifecycle;
 mod messaging;
+mod moderation;
 mod operations;
 mod process;
 mod resume;

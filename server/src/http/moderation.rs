@@ -1,0 +1,580 @@
+//! Moderator routes (C6): opening, approving, listing and revoking access grants, and the
+//! reads a live grant allows (history with prior versions, file downloads, connection
+//! links), plus system notices.
+//!
+//! Every read is decided by [`crate::policy`] and recorded in the audit trail *before*
+//! anything is returned: if the record cannot be written, the moderator gets `unavailable`
+//! and no data. Grant changes commit together with their audit entry.
+
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, Authenticated};
+use super::validate::{check_id, check_sentence};
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::events::{message_view, rfc3339};
+use crate::policy::{self, Act, Caller, Decision, Resource};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+use workroom_protocol::frames::{HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT};
+use workroom_protocol::moderation::{
+    ConnectionList, ConnectionView, GrantList, GrantScope, GrantState, GrantView, ModeratedHistory,
+    ModeratedMessage, NewNotice, NoticePosted, OpenGrant, PriorVersion,
+};
+use workroom_protocol::{ErrorCode, Purpose, RoomId};
+use workroom_storage::audit::NewAuditEntry;
+use workroom_storage::{
+    GrantChangeError, GrantRow, NewEvent, NewEventKind, NewGrant, StoredEvent, Unreadable, now_ms,
+};
+
+/// The audit target of a room.
+pub(super) fn room_target(room: &str) -> String {
+    format!("room:{room}")
+}
+
+/// Write the record of an allowed act before it happens (a no-op for acts the policy does
+/// not audit).
+pub(super) async fn record(
+    state: &AppState,
+    decision: Decision,
+    entry: NewAuditEntry,
+) -> Result<(), ApiError> {
+    if decision.audited {
+        state.store.append_audit(&[entry]).await?;
+    }
+    Ok(())
+}
+
+fn grant_view(grant: GrantRow, now: i64) -> GrantView {
+    GrantView {
+        state: grant.state(now),
+        id: grant.id,
+        room: grant.room_id,
+        case_id: grant.case_id,
+        reason: grant.reason.unwrap_or_else(|why| match why {
+            Unreadable::Erased => "[erased]".to_string(),
+            Unreadable::Damaged => "[damaged]".to_string(),
+        }),
+        scope: grant.scope,
+        moderator: grant.moderator_id,
+        opened_at: rfc3339(grant.opened_at),
+        duration_secs: u64::try_from(grant.duration_ms / 1000).unwrap_or(0),
+        expires_at: rfc3339(grant.expires_at),
+        approved_by: grant.approved_by,
+        approved_at: grant.approved_at.map(rfc3339),
+        revoked_by: grant.revoked_by,
+        revoked_at: grant.revoked_at.map(rfc3339),
+    }
+}
+
+/// Messages with their earlier versions, as a moderator reads them.
+pub(super) async fn moderated_messages(
+    state: &AppState,
+    room: &RoomId,
+    events: &[StoredEvent],
+) -> Result<Vec<ModeratedMessage>, ApiError> {
+    let ids: Vec<String> = events.iter().map(|e| e.msg_id.clone()).collect();
+    let mut versions = state.store.prior_versions(room.as_str(), &ids).await?;
+    Ok(events
+        .iter()
+        .filter(|e| policy::readable_name(&e.purpose, Purpose::Moderation))
+        .map(|e| ModeratedMessage {
+            message: message_view(room, e),
+            versions: versions
+                .remove(&e.msg_id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(version, body)| {
+                    let (body, unreadable) = match body {
+                        Ok(body) => (body, None),
+                        Err(why) => (String::new(), Some(crate::events::unreadable(why))),
+                    };
+                    PriorVersion {
+                        version: u32::try_from(version).unwrap_or(0),
+                        body,
+                        unreadable,
+                    }
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+async fn load_grant(state: &AppState, id: &str) -> Result<GrantRow, ApiError> {
+    state
+        .store
+        .grant(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such grant"))
+}
+
+fn moderation_list(identity: &Identity, act: Act) -> Result<(), ApiError> {
+    let _ = policy::decide(
+        Caller::Token(identity),
+        act,
+        Purpose::Moderation,
+        Resource::Nothing,
+    )?;
+    Ok(())
+}
+
+impl From<GrantChangeError> for ApiError {
+    fn from(error: GrantChangeError) -> Self {
+        match error {
+            GrantChangeError::NotFound => ApiError::new(ErrorCode::NotFound, "no such grant"),
+            GrantChangeError::WrongState(state) => ApiError::new(
+                ErrorCode::Conflict,
+                format!("the grant is {}", state.as_str()),
+            ),
+            GrantChangeError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// `POST /v1/moderation/grants` → 201 the grant (pending when four-eyes is on).
+pub(super) async fn open_grant(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    ApiJson(body): ApiJson<OpenGrant>,
+) -> Result<(StatusCode, Json<GrantView>), ApiError> {
+    let decision = policy::decide(
+        Caller::Token(&identity),
+        Act::OpenGrant,
+        Purpose::Moderation,
+        Resource::Nothing,
+    )?;
+    let config = &state.config.moderation;
+    check_id("room", &body.room)?;
+    check_id("case_id", &body.case_id)?;
+    check_sentence("reason", &body.reason)?;
+    if body.scope.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Invalid,
+            "scope: name at least one of history, files, live, connections, notice",
+        ));
+    }
+    if body.scope.contains(&GrantScope::Notice) && !config.allow_notices {
+        return Err(ApiError::new(
+            ErrorCode::Invalid,
+            "scope: notices are turned off on this server (moderation.allow_notices)",
+        ));
+    }
+    let duration = body.duration_secs.unwrap_or(config.default_grant_secs);
+    if duration == 0 || duration > config.max_grant_secs {
+        return Err(ApiError::new(
+            ErrorCode::Invalid,
+            format!(
+                "duration_secs: must be 1..={} (moderation.max_grant_secs)",
+                config.max_grant_secs
+            ),
+        ));
+    }
+    if state.store.room_last_seq(&body.room).await?.is_none() {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such room"));
+    }
+    let new = NewGrant {
+        id: format!("g_{}", uuid::Uuid::now_v7().simple()),
+        room_id: body.room.clone(),
+        moderator_id: identity.user.clone(),
+        case_id: body.case_id.clone(),
+        reason: body.reason.trim().to_string(),
+        scope: body.scope.clone(),
+        duration_ms: i64::try_from(duration.saturating_mul(1000)).unwrap_or(i64::MAX),
+        needs_approval: config.require_approval,
+    };
+    debug_assert!(decision.audited);
+    let entry = identity
+        .actor()
+        .entry(
+            "grant.opened",
+            &room_target(&new.room_id),
+            Purpose::Moderation.as_str(),
+            json!({
+                "grant": new.id,
+                "scope": new.scope.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                "duration_secs": duration,
+                "needs_approval": new.needs_approval,
+            }),
+        )
+        .with_case(&new.case_id);
+    let now = now_ms();
+    let grant = state.store.open_grant(&new, now, entry).await?;
+    tracing::info!(grant = %grant.id, room = %grant.room_id, "moderator grant opened");
+    Ok((StatusCode::CREATED, Json(grant_view(grant, now))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GrantListQuery {
+    room: Option<String>,
+    state: Option<GrantState>,
+}
+
+/// `GET /v1/moderation/grants?room=&state=`.
+pub(super) async fn list_grants(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    ApiQuery(query): ApiQuery<GrantListQuery>,
+) -> Result<Json<GrantList>, ApiError> {
+    moderation_list(&identity, Act::ListGrants)?;
+    let now = now_ms();
+    let grants = state.store.grants(query.room.as_deref()).await?;
+    Ok(Json(GrantList {
+        grants: grants
+            .into_iter()
+            .filter(|g| query.state.is_none_or(|s| g.state(now) == s))
+            .map(|g| grant_view(g, now))
+            .collect(),
+    }))
+}
+
+/// `GET /v1/moderation/grants/{grant}`.
+pub(super) async fn get_grant(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<GrantView>, ApiError> {
+    moderation_list(&identity, Act::ListGrants)?;
+    let grant = load_grant(&state, &id).await?;
+    Ok(Json(grant_view(grant, now_ms())))
+}
+
+/// `POST /v1/moderation/grants/{grant}/approve`: a second moderator activates a pending
+/// grant; its duration runs from now.
+pub(super) async fn approve_grant(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<GrantView>, ApiError> {
+    // Only moderators learn whether a grant exists.
+    moderation_list(&identity, Act::ListGrants)?;
+    let grant = load_grant(&state, &id).await?;
+    let now = now_ms();
+    let _ = policy::decide(
+        Caller::Token(&identity),
+        Act::ApproveGrant,
+        Purpose::Moderation,
+        Resource::Grant {
+            grant: &grant,
+            scope: None,
+            now,
+        },
+    )?;
+    let entry = identity
+        .actor()
+        .entry(
+            "grant.approved",
+            &room_target(&grant.room_id),
+            Purpose::Moderation.as_str(),
+            json!({ "grant": grant.id, "opened_by": grant.moderator_id }),
+        )
+        .with_case(&grant.case_id);
+    let grant = state
+        .store
+        .approve_grant(&id, &identity.user, now, entry)
+        .await?;
+    Ok(Json(grant_view(grant, now)))
+}
+
+/// `POST /v1/moderation/grants/{grant}/revoke`: ends a grant at once; live views under it
+/// are cut off with `watch_ended` (`reason: revoked`).
+pub(super) async fn revoke_grant(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<GrantView>, ApiError> {
+    moderation_list(&identity, Act::ListGrants)?;
+    let grant = load_grant(&state, &id).await?;
+    let now = now_ms();
+    let _ = policy::decide(
+        Caller::Token(&identity),
+        Act::RevokeGrant,
+        Purpose::Moderation,
+        Resource::Grant {
+            grant: &grant,
+            scope: None,
+            now,
+        },
+    )?;
+    let entry = identity
+        .actor()
+        .entry(
+            "grant.revoked",
+            &room_target(&grant.room_id),
+            Purpose::Moderation.as_str(),
+            json!({ "grant": grant.id }),
+        )
+        .with_case(&grant.case_id);
+    let grant = state
+        .store
+        .revoke_grant(&id, &identity.user, now, entry)
+        .await?;
+    state
+        .hub
+        .grant_ended(&grant.moderator_id, &grant.id, "revoked");
+    Ok(Json(grant_view(grant, now)))
+}
+
+/// Load a grant and ask the policy for an act under it that needs `scope`.
+async fn under_grant(
+    state: &AppState,
+    identity: &Identity,
+    id: &str,
+    act: Act,
+    purpose: Purpose,
+    scope: GrantScope,
+) -> Result<(GrantRow, Decision), ApiError> {
+    moderation_list(identity, Act::ListGrants)?;
+    let grant = load_grant(state, id).await?;
+    let decision = policy::decide(
+        Caller::Token(identity),
+        act,
+        purpose,
+        Resource::Grant {
+            grant: &grant,
+            scope: Some(scope),
+            now: now_ms(),
+        },
+    )?;
+    Ok((grant, decision))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HistoryQuery {
+    before_seq: Option<u64>,
+    limit: Option<u32>,
+}
+
+/// `GET /v1/moderation/grants/{grant}/messages?before_seq=&limit=`: a page of history with
+/// every message's earlier versions (edited and deleted ones included).
+pub(super) async fn grant_history(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Json<ModeratedHistory>, ApiError> {
+    let (grant, decision) = under_grant(
+        &state,
+        &identity,
+        &id,
+        Act::ReadHistoryUnderGrant,
+        Purpose::Moderation,
+        GrantScope::History,
+    )
+    .await?;
+    let room = RoomId::try_from(grant.room_id.as_str())
+        .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))?;
+    let limit = query
+        .limit
+        .unwrap_or(HISTORY_DEFAULT_LIMIT)
+        .clamp(1, HISTORY_MAX_LIMIT);
+    let before = query.before_seq.unwrap_or(u64::MAX);
+    let entry = identity
+        .actor()
+        .entry(
+            "moderation.history_read",
+            &room_target(room.as_str()),
+            Purpose::Moderation.as_str(),
+            json!({ "grant": grant.id, "before_seq": query.before_seq, "limit": limit }),
+        )
+        .with_case(&grant.case_id);
+    record(&state, decision, entry).await?;
+    let events = state
+        .store
+        .history(room.as_str(), before, u64::from(limit))
+        .await?;
+    Ok(Json(ModeratedHistory {
+        messages: moderated_messages(&state, &room, &events).await?,
+        room: room.to_string(),
+        grant: grant.id,
+    }))
+}
+
+/// `GET /v1/moderation/grants/{grant}/files/{file}/content`: any file that was attached in
+/// the grant's room (withdrawn ones included).
+pub(super) async fn grant_file(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path((id, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    moderation_list(&identity, Act::ListGrants)?;
+    let grant = load_grant(&state, &id).await?;
+    let stored = state
+        .store
+        .file(&file)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))?;
+    let decision = policy::decide(
+        Caller::Token(&identity),
+        Act::ReadFileUnderGrant,
+        Purpose::Moderation,
+        Resource::GrantFile {
+            grant: &grant,
+            file: &stored.meta,
+            now: now_ms(),
+        },
+    )?;
+    let entry = identity
+        .actor()
+        .entry(
+            "moderation.file_downloaded",
+            &room_target(&grant.room_id),
+            Purpose::Moderation.as_str(),
+            json!({ "grant": grant.id, "file": stored.meta.id }),
+        )
+        .with_case(&grant.case_id);
+    record(&state, decision, entry).await?;
+    super::files::serve(&state, stored, &headers).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConnectionQuery {
+    /// Only connections from this client address (hashed here; never stored or logged).
+    address: Option<String>,
+    limit: Option<u64>,
+}
+
+/// `GET /v1/moderation/grants/{grant}/connections?address=`: which of the room's members
+/// connected from where (pseudonymised), e.g. "which accounts used this address".
+pub(super) async fn grant_connections(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ConnectionQuery>,
+) -> Result<Json<ConnectionList>, ApiError> {
+    let (grant, decision) = under_grant(
+        &state,
+        &identity,
+        &id,
+        Act::ReadConnectionsUnderGrant,
+        Purpose::Security,
+        GrantScope::Connections,
+    )
+    .await?;
+    let hashes = match query.address.as_deref() {
+        None => None,
+        Some(raw) => {
+            let ip: std::net::IpAddr = raw
+                .trim()
+                .parse()
+                .map_err(|_| ApiError::new(ErrorCode::Invalid, "address: not an IP address"))?;
+            Some(state.connlog.hashes(ip))
+        }
+    };
+    let limit = query.limit.unwrap_or(200).clamp(1, 1000);
+    let entry = identity
+        .actor()
+        .entry(
+            "moderation.connections_read",
+            &room_target(&grant.room_id),
+            Purpose::Security.as_str(),
+            json!({ "grant": grant.id, "by_address": hashes.is_some() }),
+        )
+        .with_case(&grant.case_id);
+    record(&state, decision, entry).await?;
+    let users = state.store.users_of_room(&grant.room_id).await?;
+    let links = state
+        .store
+        .connections_of_users(&users, hashes.as_deref(), limit)
+        .await?;
+    Ok(Json(ConnectionList {
+        room: grant.room_id,
+        grant: grant.id,
+        connections: links
+            .into_iter()
+            .map(|c| ConnectionView {
+                user: c.user_id,
+                session: c.session_id,
+                address_hash: c.address_hash,
+                connected_at: rfc3339(c.connected_at),
+            })
+            .collect(),
+    }))
+}
+
+/// `POST /v1/moderation/grants/{grant}/notices` `{"body"}` → 201: a system notice in the
+/// room's timeline, marked `"notice": true`, sent by the moderator. Only with
+/// `moderation.allow_notices` and a grant whose scope includes `notice`.
+pub(super) async fn post_notice(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewNotice>,
+) -> Result<(StatusCode, Json<NoticePosted>), ApiError> {
+    let (grant, decision) = under_grant(
+        &state,
+        &identity,
+        &id,
+        Act::PostNotice,
+        Purpose::Moderation,
+        GrantScope::Notice,
+    )
+    .await?;
+    if !state.config.moderation.allow_notices {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "notices are turned off on this server",
+        ));
+    }
+    if body.body.trim().is_empty() {
+        return Err(ApiError::new(ErrorCode::Invalid, "body must not be empty"));
+    }
+    if body.body.len() > state.config.limits.max_body_bytes {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!(
+                "body is over the limit of {} bytes",
+                state.config.limits.max_body_bytes
+            ),
+        ));
+    }
+    let room = RoomId::try_from(grant.room_id.as_str())
+        .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))?;
+    let entry = identity
+        .actor()
+        .entry(
+            "moderation.notice_posted",
+            &room_target(room.as_str()),
+            Purpose::Moderation.as_str(),
+            json!({ "grant": grant.id }),
+        )
+        .with_case(&grant.case_id);
+    record(&state, decision, entry).await?;
+    let event = NewEvent {
+        room_id: room.to_string(),
+        sender_id: identity.user.clone(),
+        client_msg_id: None,
+        kind: NewEventKind::Message {
+            body: body.body,
+            attachments: Vec::new(),
+        },
+        notice: true,
+    };
+    let receiver = state
+        .committers
+        .submit(room.clone(), event)
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::Unavailable, "server is shutting down"))?;
+    let outcome = receiver
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::Unavailable, "the commit was interrupted"))?
+        .map_err(|e| {
+            let (code, message) = crate::committer::append_error_reply(&e);
+            ApiError::new(code, message)
+        })?;
+    let stored = outcome.event();
+    Ok((
+        StatusCode::CREATED,
+        Json(NoticePosted {
+            room: room.to_string(),
+            seq: stored.seq,
+            msg_id: stored.msg_id.clone(),
+        }),
+    ))
+}

@@ -1,0 +1,52 @@
+//! The grant expiry recorder: every `moderation.expiry_check_secs` it writes
+//! `grant.expired` (actor `system`) for each grant that ran out, exactly once across all
+//! processes, and tells the moderator's sessions on this node so their live views end.
+//! Reads never wait for it: a grant's state comes from its times, so an expired grant
+//! reads nothing from the moment it expires.
+
+use crate::hub::Hub;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use workroom_protocol::Purpose;
+use workroom_storage::audit::Actor;
+use workroom_storage::{Store, now_ms};
+
+/// Run until `shutdown` fires.
+pub async fn record_expiries(
+    store: Store,
+    hub: Arc<Hub>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let system = Actor::new("system", "system");
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let recorded = store
+            .record_expired_grants(now_ms(), |grant| {
+                system
+                    .entry(
+                        "grant.expired",
+                        &format!("room:{}", grant.room_id),
+                        Purpose::Moderation.as_str(),
+                        json!({ "grant": grant.id, "moderator": grant.moderator_id }),
+                    )
+                    .with_case(&grant.case_id)
+            })
+            .await;
+        match recorded {
+            Ok(grants) => {
+                for grant in grants {
+                    hub.grant_ended(&grant.moderator_id, &grant.id, "expired");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "recording grant expiries failed; will retry"),
+        }
+    }
+}
