@@ -12,5 +12,6 @@ mod lifecycle;
 mod messaging;
 mod moderation;
 mod operations;
+mod policy;
 mod process;
 mod resume;

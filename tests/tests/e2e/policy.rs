@@ -1,0 +1,338 @@
+//! Every route and every frame type goes through the policy module (C5).
+//!
+//! The server's policy guard turns any successful answer given without a policy decision into
+//! `internal` ("the policy was not consulted"). This test makes one valid, successful request
+//! for every route in `ROUTES` and sends every client frame type, so a handler that bypasses
+//! the policy fails here. A route or frame type added without a request below fails too.
+
+use crate::moderation::{call, moderator};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use workroom_protocol::{ClientFrame, Role, ServerFrame};
+use workroom_server::policy::guard::BYPASS_MESSAGE;
+use workroom_tests::{TestClient, TestServer};
+
+const REASON: &str = "Checking that every route asks the policy before answering.";
+
+struct Scene {
+    server: TestServer,
+    room: String,
+    file: String,
+    grant: String,
+    spare_grant: String,
+    pending_grant: String,
+    report: String,
+    link: String,
+}
+
+async fn grant(server: &TestServer, who: &str, room: &str) -> String {
+    let (status, body) = call(
+        server,
+        "POST",
+        "/v1/moderation/grants",
+        &moderator(server, who),
+        Some(json!({"room": room, "case_id": "case-1", "reason": REASON,
+            "scope": ["history", "files", "live", "connections", "notice"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+async fn scene() -> Scene {
+    let server = TestServer::start_with(Box::new(|c| {
+        c.moderation.require_approval = true;
+        c.moderation.allow_notices = true;
+    }))
+    .await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    let token = server.member("u1");
+    let uploaded: Value = server
+        .upload(
+            &token,
+            &room,
+            "a.txt",
+            Some("text/plain"),
+            b"hello".to_vec(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let file = uploaded["id"].as_str().unwrap().to_string();
+    let mut u1 = server.client("u1").await;
+    let ServerFrame::Ack { msg_id, .. } = u1
+        .send_with_files(&room, "c1", "with a file", &[&file])
+        .await
+    else {
+        panic!("send failed")
+    };
+    let (_, report) = call(
+        &server,
+        "POST",
+        &format!("/v1/rooms/{room}/reports"),
+        &server.member("u2"),
+        Some(json!({"messages": [msg_id], "reason": "spam"})),
+    )
+    .await;
+    let grant_id = grant(&server, "mod1", &room).await;
+    let spare_grant = grant(&server, "mod1", &room).await;
+    let pending_grant = grant(&server, "mod1", &room).await;
+    let (status, _) = call(
+        &server,
+        "POST",
+        &format!("/v1/moderation/grants/{grant_id}/approve"),
+        &moderator(&server, "mod2"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, link) = call(
+        &server,
+        "POST",
+        &format!("/v1/rooms/{room}/files/{file}/link"),
+        &token,
+        None,
+    )
+    .await;
+    Scene {
+        room,
+        file,
+        grant: grant_id,
+        spare_grant,
+        pending_grant,
+        report: report["id"].as_str().unwrap().to_string(),
+        link: link["url"].as_str().unwrap().to_string(),
+        server,
+    }
+}
+
+/// One valid request for a route: (token, path, body). `None` for the WebSocket route.
+fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, String, Option<Value>)> {
+    let server = &s.server;
+    let (room, file, grant, report) = (&s.room, &s.file, &s.grant, &s.report);
+    let member = server.member("u1");
+    let m1 = moderator(server, "mod1");
+    let party = |user: &str| json!({"user": user, "account": format!("acct-{user}"), "name": user, "email": format!("{user}@example.com")});
+    let (token, path, body) = match (method, template) {
+        ("GET", "/healthz" | "/readyz" | "/metrics") => (String::new(), template.to_string(), None),
+        ("GET", "/v1/ws") => return None,
+        ("POST", "/v1/marketplace/bids/{bid_id}/accept") => (
+            server.service(),
+            "/v1/marketplace/bids/b7/accept".to_string(),
+            Some(json!({"project": "p7", "client": party("u7"), "contractor": party("u8")})),
+        ),
+        ("POST", "/v1/marketplace/bids/{bid_id}/end") => (
+            server.service(),
+            "/v1/marketplace/bids/b7/end".to_string(),
+            None,
+        ),
+        ("PUT", "/v1/marketplace/accounts/{account}/members/{user}") => (
+            server.service(),
+            "/v1/marketplace/accounts/acct-u1/members/v1".to_string(),
+            Some(json!({"role": "viewer"})),
+        ),
+        ("DELETE", "/v1/marketplace/accounts/{account}/members/{user}") => (
+            server.service(),
+            "/v1/marketplace/accounts/acct-u1/members/v1".to_string(),
+            None,
+        ),
+        ("GET", "/v1/rooms") => (member, "/v1/rooms".to_string(), None),
+        ("GET", "/v1/rooms/{room}/members") => (member, format!("/v1/rooms/{room}/members"), None),
+        ("GET", "/v1/rooms/{room}/messages") => {
+            (member, format!("/v1/rooms/{room}/messages"), None)
+        }
+        ("POST", "/v1/rooms/{room}/files") => {
+            return Some((
+                member,
+                format!("/v1/rooms/{room}/files?name=b.txt"),
+                Some(Value::Null),
+            ));
+        }
+        ("GET", "/v1/rooms/{room}/files/{file}") => {
+            (member, format!("/v1/rooms/{room}/files/{file}"), None)
+        }
+        ("GET", "/v1/rooms/{room}/files/{file}/content") => (
+            member,
+            format!("/v1/rooms/{room}/files/{file}/content"),
+            None,
+        ),
+        ("POST", "/v1/rooms/{room}/files/{file}/link") => {
+            (member, format!("/v1/rooms/{room}/files/{file}/link"), None)
+        }
+        ("GET", "/v1/files/{file}/content") => (String::new(), s.link.clone(), None),
+        ("GET", "/v1/rooms/{room}/grants") => (member, format!("/v1/rooms/{room}/grants"), None),
+        ("POST", "/v1/rooms/{room}/reports") => (
+            server.member("u2"),
+            format!("/v1/rooms/{room}/reports"),
+            None, // filled in by the caller from the room's history
+        ),
+        ("GET", "/v1/reports") => (server.member("u2"), "/v1/reports".to_string(), None),
+        ("POST", "/v1/moderation/grants") => (
+            m1,
+            "/v1/moderation/grants".to_string(),
+            Some(
+                json!({"room": room, "case_id": "case-2", "reason": REASON, "scope": ["history"]}),
+            ),
+        ),
+        ("GET", "/v1/moderation/grants") => (m1, "/v1/moderation/grants".to_string(), None),
+        ("GET", "/v1/moderation/grants/{grant}") => {
+            (m1, format!("/v1/moderation/grants/{grant}"), None)
+        }
+        ("POST", "/v1/moderation/grants/{grant}/approve") => (
+            moderator(server, "mod2"),
+            format!("/v1/moderation/grants/{}/approve", s.pending_grant),
+            None,
+        ),
+        ("POST", "/v1/moderation/grants/{grant}/revoke") => (
+            m1,
+            format!("/v1/moderation/grants/{}/revoke", s.spare_grant),
+            None,
+        ),
+        ("GET", "/v1/moderation/grants/{grant}/messages") => {
+            (m1, format!("/v1/moderation/grants/{grant}/messages"), None)
+        }
+        ("GET", "/v1/moderation/grants/{grant}/files/{file}/content") => (
+            m1,
+            format!("/v1/moderation/grants/{grant}/files/{file}/content"),
+            None,
+        ),
+        ("GET", "/v1/moderation/grants/{grant}/connections") => (
+            m1,
+            format!("/v1/moderation/grants/{grant}/connections?address=127.0.0.1"),
+            None,
+        ),
+        ("POST", "/v1/moderation/grants/{grant}/notices") => (
+            m1,
+            format!("/v1/moderation/grants/{grant}/notices"),
+            Some(json!({"body": "A notice."})),
+        ),
+        ("GET", "/v1/moderation/reports") => (m1, "/v1/moderation/reports".to_string(), None),
+        ("GET", "/v1/moderation/reports/{report}") => {
+            (m1, format!("/v1/moderation/reports/{report}"), None)
+        }
+        ("GET", "/v1/moderation/reports/{report}/files/{file}/content") => (
+            m1,
+            format!("/v1/moderation/reports/{report}/files/{file}/content"),
+            None,
+        ),
+        ("POST", "/v1/moderation/reports/{report}/close") => (
+            m1,
+            format!("/v1/moderation/reports/{report}/close"),
+            Some(json!({"outcome": "Handled."})),
+        ),
+        ("GET", "/v1/audit") => (
+            server.token("aud", Role::Auditor, None),
+            "/v1/audit".to_string(),
+            None,
+        ),
+        other => panic!("no request for route {other:?}: add one to this test"),
+    };
+    Some((token, path, body))
+}
+
+#[tokio::test]
+async fn every_route_and_frame_goes_through_the_policy() {
+    let s = scene().await;
+    let server = &s.server;
+    let reported = server
+        .get_json(
+            &server.member("u1"),
+            &format!("/v1/rooms/{}/messages", s.room),
+        )
+        .await;
+    let msg_id = reported["messages"][0]["msg_id"].clone();
+    for (method, template) in workroom_server::http::ROUTES {
+        let Some((token, path, body)) = request_for(&s, method, template) else {
+            continue;
+        };
+        let url = server.http.url(&path);
+        let mut request = match *method {
+            "GET" => server.http.inner.get(url),
+            "POST" => server.http.inner.post(url),
+            "PUT" => server.http.inner.put(url),
+            "DELETE" => server.http.inner.delete(url),
+            other => panic!("unexpected method {other}"),
+        };
+        if !token.is_empty() {
+            request = request.bearer_auth(&token);
+        }
+        request = match (template, body) {
+            (&"/v1/rooms/{room}/files", _) => request.body(b"more".to_vec()),
+            (&"/v1/rooms/{room}/reports", _) => {
+                request.json(&json!({"messages": [msg_id], "reason": "again"}))
+            }
+            (_, Some(body)) => request.json(&body),
+            (_, None) => request,
+        };
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(
+            status.is_success(),
+            "{method} {template} must succeed through the policy: {status} {text}"
+        );
+    }
+
+    // Frames: every type, from a member and from a moderator.
+    let room = s.room.clone();
+    let mut member = server.client("u1").await;
+    let mut watcher = TestClient::connect(server, Some(moderator(server, "mod1")), None)
+        .await
+        .unwrap();
+    for kind in ClientFrame::KINDS {
+        let (client, frame) = match *kind {
+            "auth" => (&mut member, json!({"type": "auth", "token": "x"})),
+            "send" => (
+                &mut member,
+                json!({"type": "send", "room": room, "client_msg_id": "p1", "body": "hi"}),
+            ),
+            "resume" => (
+                &mut member,
+                json!({"type": "resume", "rooms": {room.clone(): 0}}),
+            ),
+            "history" => (&mut member, json!({"type": "history", "room": room})),
+            "read" => (&mut member, json!({"type": "read", "room": room, "seq": 1})),
+            "typing" => (&mut member, json!({"type": "typing", "room": room})),
+            "edit" => (
+                &mut member,
+                json!({"type": "edit", "room": room, "seq": 1, "body": "edited"}),
+            ),
+            "delete" => (
+                &mut member,
+                json!({"type": "delete", "room": room, "seq": 1}),
+            ),
+            "members" => (&mut member, json!({"type": "members", "room": room})),
+            "ping" => (&mut member, json!({"type": "ping"})),
+            "watch" => (&mut watcher, json!({"type": "watch", "grant": s.grant})),
+            "unwatch" => (&mut watcher, json!({"type": "unwatch", "grant": s.grant})),
+            other => panic!("no frame for type {other}: add one to this test"),
+        };
+        if *kind == "typing" {
+            // No reply: a ping after it shows the session is fine and nothing was refused.
+            client.conn.send_text(&frame.to_string()).await.unwrap();
+            let pong = client.request(json!({"type": "ping"})).await;
+            assert!(matches!(pong, ServerFrame::Pong { .. }), "{pong:?}");
+            continue;
+        }
+        let reply = client.request(frame.clone()).await;
+        if let ServerFrame::Error { message, .. } = &reply {
+            assert_ne!(message, BYPASS_MESSAGE, "{kind}");
+            assert_eq!(*kind, "auth", "{frame} was refused: {reply:?}");
+        }
+    }
+    let metrics = server
+        .http
+        .inner
+        .get(server.http.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("workroom_policy_bypass_total"),
+        "a handler answered without asking the policy"
+    );
+}
