@@ -5,6 +5,7 @@ mod auth;
 mod authorization;
 mod bad_input;
 mod cli;
+mod connections;
 mod encryption;
 mod files;
 mod files_s3;

@@ -10,7 +10,7 @@ use workroom_protocol::{ClientFrame, ClientMsgId, RoomId, ServerFrame};
 
 const BIN: &str = env!("CARGO_BIN_EXE_workroom-under-test");
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -18,7 +18,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn token(dir: &std::path::Path, sub: &str, role: &str) -> String {
+pub(crate) fn token(dir: &std::path::Path, sub: &str, role: &str) -> String {
     let out = Command::new(BIN)
         .args(["token", "--data-dir"])
         .arg(dir)
@@ -33,7 +33,7 @@ fn token(dir: &std::path::Path, sub: &str, role: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-struct Child(std::process::Child);
+pub(crate) struct Child(pub(crate) std::process::Child);
 
 impl Drop for Child {
     fn drop(&mut self) {
@@ -46,7 +46,7 @@ async fn spawn_server(dir: &std::path::Path, port: u16) -> Child {
     spawn_server_with(dir, port, |_| {}).await
 }
 
-async fn spawn_server_with(
+pub(crate) async fn spawn_server_with(
     dir: &std::path::Path,
     port: u16,
     adjust: impl FnOnce(&mut Command),
