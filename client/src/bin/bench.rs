@@ -67,6 +67,11 @@ enum Mode {
         /// Message body size in bytes.
         #[arg(long, default_value_t = 100)]
         body: usize,
+        /// Moderators paging history under grants as fast as they can while members send
+        /// (each page is an audited read: one audit append), to measure what audit appends
+        /// cost the message path.
+        #[arg(long, default_value_t = 0)]
+        moderators: usize,
     },
     /// Idle connection capacity and memory.
     Idle {
@@ -234,6 +239,7 @@ async fn main() -> anyhow::Result<()> {
             rate,
             window,
             body,
+            moderators,
         } => {
             messages(
                 ctx,
@@ -243,6 +249,7 @@ async fn main() -> anyhow::Result<()> {
                 rate,
                 window,
                 body,
+                moderators,
             )
             .await
         }
@@ -294,8 +301,10 @@ async fn messages(
     rate: Option<u64>,
     window: usize,
     body_size: usize,
+    moderators: usize,
 ) -> anyhow::Result<()> {
     let setup = setup_rooms(&ctx, rooms, members).await?;
+    let grants = open_grants(&ctx, &setup, moderators).await?;
     let connections = rooms * members;
     eprintln!("opened {rooms} rooms; connecting {connections} members");
     let epoch = Instant::now();
@@ -315,6 +324,23 @@ async fn messages(
     let start_at = tokio::time::Instant::now() + Duration::from_secs(2);
     let stop_at = start_at + Duration::from_secs(duration);
     let mut tasks = tokio::task::JoinSet::new();
+    let audited = Arc::new(AtomicU64::new(0));
+    for (moderator, grant) in grants {
+        let (ctx, audited) = (ctx.clone(), audited.clone());
+        tasks.spawn(async move {
+            tokio::time::sleep_until(start_at).await;
+            let path = format!("/v1/moderation/grants/{grant}/messages?limit=50");
+            while tokio::time::Instant::now() < stop_at {
+                match ctx.http.get(&path, &moderator).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        audited.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        });
+    }
     {
         for (index, (room, user, ws)) in sockets.into_iter().enumerate() {
             let (mut sink, mut stream) = ws.split();
@@ -432,10 +458,47 @@ async fn messages(
         h.len()
     );
     println!("errors: {}", errors.load(Ordering::Relaxed));
+    if moderators > 0 {
+        println!(
+            "moderators={moderators}: audited history reads/s (one audit append each): {:.0}",
+            audited.load(Ordering::Relaxed) as f64 / secs
+        );
+    }
     if ctx.pid.is_some() {
         println!("server peak RSS: {:.1} MiB", peak_rss as f64 / 1024.0);
     }
     Ok(())
+}
+
+/// One moderator and one history grant per room, for the first `count` rooms.
+async fn open_grants(
+    ctx: &Arc<Ctx>,
+    setup: &[(String, Vec<String>)],
+    count: usize,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(count);
+    for (i, (room, _)) in setup.iter().cycle().take(count).enumerate() {
+        let moderator = ctx.token(&format!("{}-mod{i}", ctx.tag), Role::Moderator)?;
+        let response = ctx
+            .http
+            .post("/v1/moderation/grants", &moderator)
+            .json(&json!({
+                "room": room, "case_id": format!("bench-{i}"),
+                "reason": "Load test of audited moderator reads during messaging.",
+                "scope": ["history"],
+            }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("opening a grant failed: {}", response.status());
+        }
+        let grant: serde_json::Value = response.json().await?;
+        out.push((
+            moderator,
+            grant["id"].as_str().context("grant id")?.to_string(),
+        ));
+    }
+    Ok(out)
 }
 
 async fn idle(ctx: Arc<Ctx>, connections: usize, members: usize, hold: u64) -> anyhow::Result<()> {
