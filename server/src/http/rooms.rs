@@ -29,16 +29,26 @@ pub fn summary(row: &RoomAccessRow) -> Option<RoomSummary> {
     })
 }
 
-/// A member row as shown to other members.
+/// A member row as shown to other members, for participation: personal data collected for
+/// another purpose is left out.
 pub fn member_view(row: MemberRow) -> MemberView {
+    let shown = row
+        .data_purpose
+        .as_deref()
+        .is_none_or(|p| policy::readable_name(p, Purpose::Participation));
+    let (name, email) = if shown {
+        (row.name, row.email)
+    } else {
+        (None, None)
+    };
     MemberView {
         user: row.user,
         account: row.account,
         side: row.side,
         role: row.role.as_str().to_string(),
         party: row.party,
-        name: row.name,
-        email: row.email,
+        name,
+        email,
         erased: row.erased,
     }
 }

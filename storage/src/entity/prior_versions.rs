@@ -14,6 +14,8 @@ pub struct Model {
     pub body_sealed: Option<Vec<u8>>,
     pub created_at: i64,
     pub replaced_at: i64,
+    /// What the row was collected for (C5).
+    pub purpose: String,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

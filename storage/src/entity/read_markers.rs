@@ -11,6 +11,8 @@ pub struct Model {
     pub user_id: String,
     pub seq: i64,
     pub updated_at: i64,
+    /// What the row was collected for (C5).
+    pub purpose: String,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

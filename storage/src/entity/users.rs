@@ -12,6 +12,8 @@ pub struct Model {
     pub email_sealed: Option<Vec<u8>>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// What the row was collected for (C5).
+    pub purpose: String,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

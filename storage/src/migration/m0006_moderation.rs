@@ -1,6 +1,6 @@
 //! Moderation (C6) and connection logs (C11): access grants, reports and the messages they
 //! expose, system notices, and pseudonymised connection records kept apart from the users
-//! they belong to.
+//! they belong to; and the purpose column on the remaining workroom tables.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -123,6 +123,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Every stored item records its purpose (C5): the rest of the workroom data, all
+        // collected for participation.
+        for table in ["users", "prior_versions", "read_markers"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(string("purpose").default("participation"))
+                        .to_owned(),
+                )
+                .await?;
+        }
         Ok(())
     }
 }

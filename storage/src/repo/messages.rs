@@ -736,6 +736,8 @@ async fn apply_change(
             body_sealed: Set(Some(sealed.clone())),
             created_at: Set(target.edited_at.unwrap_or(target.created_at)),
             replaced_at: Set(event.created_at),
+            // The compliance record keeps the message's purpose.
+            purpose: Set(target.purpose.clone()),
         })
         .exec(txn)
         .await

@@ -6,6 +6,7 @@ use crate::error::StorageError;
 use crate::time::{now_ms, to_seq};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use workroom_protocol::Purpose;
 
 impl Store {
     /// Move the user's marker to `seq` (never backwards, never past the room's last seq).
@@ -26,6 +27,7 @@ impl Store {
             user_id: Set(user_id.to_string()),
             seq: Set(seq),
             updated_at: Set(now_ms()),
+            purpose: Set(Purpose::Participation.as_str().to_string()),
         };
         // Two single-statement steps keep "only forward" true under concurrent writers:
         // create the row if missing, then raise it if lower.

@@ -62,6 +62,8 @@ pub struct MemberRow {
     pub email: Option<String>,
     /// The person's data key was destroyed: their name and email are gone for good.
     pub erased: bool,
+    /// What the person's name and email were collected for (C5), when they are shown.
+    pub data_purpose: Option<String>,
 }
 
 const RETRIES: usize = 3;
@@ -317,6 +319,7 @@ impl Store {
                 None => (None, None, false),
             };
             rows.push(MemberRow {
+                data_purpose: person.map(|p| p.purpose.clone()),
                 role: AccountRole::parse(&member.role).unwrap_or(AccountRole::Viewer),
                 side: party.side.clone(),
                 party: is_party,
@@ -537,6 +540,7 @@ async fn upsert_user(
         email_sealed: Set(email_sealed),
         created_at: Set(now),
         updated_at: Set(now),
+        purpose: Set(Purpose::Participation.as_str().to_string()),
     })
     .on_conflict(on_conflict)
     .exec(txn)
