@@ -8,7 +8,12 @@
 //! shrink; when idle a lone message commits at once. The bounded queue is the backpressure:
 //! when it is full, senders wait, and their sessions stop reading their sockets.
 //!
-//! Invariant: a reply (ack) is sent only after the transaction committed.
+//! Audited reads (a moderator's history page, a download, a live view) must be recorded
+//! before they return; their entries ride along the first committer's next batch
+//! ([`Committers::record`], taken ahead of queued messages), so concurrent reads share one commit with each other and with
+//! messages instead of each taking the database's writer for a commit of its own.
+//!
+//! Invariant: a reply (ack, or "recorded") is sent only after the transaction committed.
 
 use crate::events::event_frame;
 use crate::hub::Hub;
@@ -21,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use workroom_protocol::{ErrorCode, RoomId};
+use workroom_storage::audit::NewAuditEntry;
 use workroom_storage::{AppendError, AppendOutcome, NewEvent, Store};
 
 /// The result a sender waits for.
@@ -33,10 +39,28 @@ struct CommitRequest {
     reply: oneshot::Sender<CommitResult>,
 }
 
+/// Audit entries to record in the next batch (audited reads: their record must be stored
+/// before the read returns, and riding along a batch costs no commit of its own).
+struct AuditRequest {
+    entries: Vec<NewAuditEntry>,
+    /// `Err` carries the cause, for the log.
+    reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// What a committer's queue carries.
+enum Work {
+    Event(CommitRequest),
+    Audit(AuditRequest),
+}
+
 /// Handle to the committer tasks. Cheap to clone.
 #[derive(Clone)]
 pub struct Committers {
     queues: Arc<[mpsc::Sender<CommitRequest>]>,
+    /// Audit requests, taken by the first committer ahead of its message queue.
+    audit: mpsc::Sender<AuditRequest>,
+    /// For records made after the committers stopped (a live view ending at shutdown).
+    store: Store,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -72,11 +96,14 @@ impl Committers {
     ) -> std::io::Result<Committers> {
         let mut queues = Vec::with_capacity(count);
         let mut loops = Vec::with_capacity(count);
+        let (audit, audit_rx) = mpsc::channel(max_batch);
+        let mut audit_rx = Some(audit_rx);
         for _ in 0..count {
             let (tx, rx) = mpsc::channel(max_batch * 4);
             queues.push(tx);
             loops.push(run_committer(
                 rx,
+                audit_rx.take(),
                 max_batch,
                 store.clone(),
                 hub.clone(),
@@ -97,6 +124,8 @@ impl Committers {
             let _ = done_rx.await;
         });
         Ok(Committers {
+            audit,
+            store: store.clone(),
             queues: queues.into(),
             hasher: std::collections::hash_map::RandomState::new(),
         })
@@ -122,45 +151,143 @@ impl Committers {
             .map_err(|_| ShuttingDown)?;
         Ok(rx)
     }
+
+    /// Record audit entries with the next batch (the first committer's) and wait until they
+    /// are committed. Used for audited reads, which must not return before their record is
+    /// stored; many concurrent reads then share one commit, with or without messages. Once
+    /// the committers have stopped, the entries are appended on their own.
+    pub async fn record(&self, entries: Vec<NewAuditEntry>) -> Result<(), RecordError> {
+        let (reply, rx) = oneshot::channel();
+        let queued = self
+            .audit
+            .send(AuditRequest {
+                entries: entries.clone(),
+                reply,
+            })
+            .await;
+        match (queued, rx.await) {
+            (Ok(()), Ok(Ok(()))) => Ok(()),
+            (Ok(()), Ok(Err(cause))) => Err(RecordError(cause)),
+            _ => self
+                .store
+                .append_audit(&entries)
+                .await
+                .map(|_| ())
+                .map_err(|e| RecordError(e.to_string())),
+        }
+    }
 }
+
+/// Audit entries that could not be recorded, with the cause (for the log).
+#[derive(Debug, thiserror::Error)]
+#[error("recording audit entries failed: {0}")]
+pub struct RecordError(String);
 
 async fn run_committer(
     mut rx: mpsc::Receiver<CommitRequest>,
+    mut audit_rx: Option<mpsc::Receiver<AuditRequest>>,
     max_batch: usize,
     store: Store,
     hub: Arc<Hub>,
     shutdown: CancellationToken,
 ) {
-    let mut events: Vec<NewEvent> = Vec::with_capacity(max_batch);
-    let mut waiting: Vec<Waiting> = Vec::with_capacity(max_batch);
+    let mut batch = Batch::with_capacity(max_batch);
     loop {
+        // Audit requests first: an audited read waits for the next commit, never behind a
+        // backlog of queued messages.
         let first = tokio::select! {
             biased;
-            item = rx.recv() => item,
+            Some(request) = recv_audit(&mut audit_rx) => Some(Work::Audit(request)),
+            item = rx.recv() => item.map(Work::Event),
             () = shutdown.cancelled() => {
                 // Refuse new work, then commit what is already queued.
                 rx.close();
-                rx.recv().await
+                if let Some(audit) = &mut audit_rx {
+                    audit.close();
+                }
+                match audit_rx.as_mut().and_then(|a| a.try_recv().ok()) {
+                    Some(request) => Some(Work::Audit(request)),
+                    None => rx.recv().await.map(Work::Event),
+                }
             }
         };
         let Some(first) = first else { break };
-        let mut next = Some(first);
-        while let Some(request) = next.take() {
-            events.push(request.event);
-            waiting.push(Waiting {
-                room: request.room,
-                enqueued: request.enqueued,
-                reply: request.reply,
-            });
-            if events.len() < max_batch {
-                next = rx.try_recv().ok();
+        batch.add(first);
+        while batch.len() < max_batch {
+            let more = audit_rx
+                .as_mut()
+                .and_then(|a| a.try_recv().ok())
+                .map(Work::Audit)
+                .or_else(|| rx.try_recv().ok().map(Work::Event));
+            match more {
+                Some(work) => batch.add(work),
+                None => break,
             }
         }
+        batch.commit(&store, &hub).await;
+    }
+}
+
+/// The next audit request, or never when this committer takes none.
+async fn recv_audit(rx: &mut Option<mpsc::Receiver<AuditRequest>>) -> Option<AuditRequest> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One transaction's worth of work and who waits for it.
+struct Batch {
+    events: Vec<NewEvent>,
+    waiting: Vec<Waiting>,
+    audit: Vec<NewAuditEntry>,
+    audit_waiting: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+impl Batch {
+    fn with_capacity(max_batch: usize) -> Batch {
+        Batch {
+            events: Vec::with_capacity(max_batch),
+            waiting: Vec::with_capacity(max_batch),
+            audit: Vec::new(),
+            audit_waiting: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.events.len() + self.audit_waiting.len()
+    }
+
+    fn add(&mut self, work: Work) {
+        match work {
+            Work::Event(request) => {
+                self.events.push(request.event);
+                self.waiting.push(Waiting {
+                    room: request.room,
+                    enqueued: request.enqueued,
+                    reply: request.reply,
+                });
+            }
+            Work::Audit(request) => {
+                self.audit.extend(request.entries);
+                self.audit_waiting.push(request.reply);
+            }
+        }
+    }
+
+    /// Commit, then answer everyone and publish what was stored.
+    async fn commit(&mut self, store: &Store, hub: &Hub) {
         let started = Instant::now();
-        let results = store.append_batch(&events).await;
+        let (results, recorded) = store
+            .append_batch_with_audit(&self.events, &self.audit)
+            .await;
         metrics::histogram!("workroom_commit_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("workroom_commit_batch_size").record(events.len() as f64);
-        for (waiter, result) in waiting.drain(..).zip(results) {
+        metrics::histogram!("workroom_commit_batch_size").record(self.events.len() as f64);
+        self.audit.clear();
+        for reply in self.audit_waiting.drain(..) {
+            let _ = reply.send(recorded.as_ref().map_err(ToString::to_string).copied());
+        }
+        for (waiter, result) in self.waiting.drain(..).zip(results) {
             if let Ok(AppendOutcome::Stored(event)) = &result {
                 metrics::counter!("workroom_messages_committed_total").increment(1);
                 let text = Utf8Bytes::from(event_frame(&waiter.room, event).to_json());
@@ -170,7 +297,7 @@ async fn run_committer(
                 .record(waiter.enqueued.elapsed().as_secs_f64());
             let _ = waiter.reply.send(result);
         }
-        events.clear();
+        self.events.clear();
     }
 }
 

@@ -35,15 +35,21 @@ pub(super) fn room_target(room: &str) -> String {
     format!("room:{room}")
 }
 
-/// Write the record of an allowed act before it happens (a no-op for acts the policy does
-/// not audit).
+/// Write the record of an allowed read before it happens (a no-op for acts the policy does
+/// not audit). Records ride along the committers' next batch (group commit).
 pub(super) async fn record(
     state: &AppState,
     decision: Decision,
     entry: NewAuditEntry,
 ) -> Result<(), ApiError> {
     if decision.audited {
-        state.store.append_audit(&[entry]).await?;
+        state.committers.record(vec![entry]).await.map_err(|e| {
+            tracing::error!(error = %e, "recording an audited read failed");
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "the audit trail is unavailable; nothing was read",
+            )
+        })?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! in id order so that two batches can never deadlock.
 
 use crate::Store;
+use crate::audit::{NewAuditEntry, append_in as append_audit_in};
 use crate::entity::{files, messages, prior_versions, rooms};
 use crate::error::{StorageError, is_unique_violation};
 use crate::keyring::{KeyScope, SealingKey, Unreadable, open_text};
@@ -208,6 +209,51 @@ impl Store {
                     .iter()
                     .map(|_| Err(AppendError::Storage(message.clone())))
                     .collect()
+            }
+        }
+    }
+
+    /// [`Store::append_batch`], with audit entries recorded in the same transaction (group
+    /// commit: the records of concurrent audited reads cost the message path no commit of
+    /// their own). The entries are appended last, so the audit lock stays the last lock.
+    /// Returns the events' results and whether the entries were stored; when the batch must
+    /// be retried item by item, the entries are stored in a transaction of their own.
+    pub async fn append_batch_with_audit(
+        &self,
+        items: &[NewEvent],
+        audit: &[NewAuditEntry],
+    ) -> (
+        Vec<Result<AppendOutcome, AppendError>>,
+        Result<(), StorageError>,
+    ) {
+        if audit.is_empty() {
+            return (self.append_batch(items).await, Ok(()));
+        }
+        let together = async {
+            let txn = self.begin_write().await?;
+            let results = if items.is_empty() {
+                Vec::new()
+            } else {
+                append_in(self, &txn, items).await?
+            };
+            append_audit_in(&txn, audit).await?;
+            txn.commit().await?;
+            Ok::<_, StorageError>(results)
+        }
+        .await;
+        match together {
+            Ok(results) => (results, Ok(())),
+            Err(e) if e.is_unique_violation() && !items.is_empty() => {
+                let results = self.append_batch(items).await;
+                (results, self.append_audit(audit).await.map(|_| ()))
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let results = items
+                    .iter()
+                    .map(|_| Err(AppendError::Storage(message.clone())))
+                    .collect();
+                (results, Err(e))
             }
         }
     }

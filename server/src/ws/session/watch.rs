@@ -96,8 +96,15 @@ impl Session {
                 json!({ "grant": grant.id }),
             )
             .with_case(&grant.case_id);
-        if let Err(e) = self.state.store.append_audit(&[entry]).await {
-            return self.storage_failed(id, "recording the live view", &e).await;
+        if let Err(e) = self.state.committers.record(vec![entry]).await {
+            tracing::error!(error = %e, "recording the live view failed");
+            return self
+                .error(
+                    id,
+                    ErrorCode::Unavailable,
+                    "the audit trail is unavailable; not watching",
+                )
+                .await;
         }
         // Events committed between reading `last_seq` and subscribing show up as a gap at
         // the first live event and are filled from the database.
@@ -176,7 +183,7 @@ impl Session {
                 json!({ "grant": watch.grant, "reason": reason }),
             )
             .with_case(&watch.case_id);
-        if let Err(e) = self.state.store.append_audit(&[entry]).await {
+        if let Err(e) = self.state.committers.record(vec![entry]).await {
             tracing::error!(error = %e, grant = %watch.grant, "recording the end of a live view failed");
         }
         written
