@@ -72,6 +72,13 @@ enum Mode {
         /// cost the message path.
         #[arg(long, default_value_t = 0)]
         moderators: usize,
+        /// Members paging history the same way (not audited), to tell the cost of the
+        /// reads from the cost of their audit records.
+        #[arg(long, default_value_t = 0)]
+        readers: usize,
+        /// Total history pages per second over all readers; as fast as they can when absent.
+        #[arg(long)]
+        read_rate: Option<u64>,
     },
     /// Idle connection capacity and memory.
     Idle {
@@ -240,6 +247,8 @@ async fn main() -> anyhow::Result<()> {
             window,
             body,
             moderators,
+            readers,
+            read_rate,
         } => {
             messages(
                 ctx,
@@ -249,7 +258,7 @@ async fn main() -> anyhow::Result<()> {
                 rate,
                 window,
                 body,
-                moderators,
+                (moderators, readers, read_rate),
             )
             .await
         }
@@ -301,10 +310,26 @@ async fn messages(
     rate: Option<u64>,
     window: usize,
     body_size: usize,
-    moderators: usize,
+    (moderators, readers, read_rate): (usize, usize, Option<u64>),
 ) -> anyhow::Result<()> {
     let setup = setup_rooms(&ctx, rooms, members).await?;
-    let grants = open_grants(&ctx, &setup, moderators).await?;
+    // (token, path) of every history reader: moderators under grants, members in their rooms.
+    let mut history_readers: Vec<(String, String)> = open_grants(&ctx, &setup, moderators)
+        .await?
+        .into_iter()
+        .map(|(token, grant)| {
+            (
+                token,
+                format!("/v1/moderation/grants/{grant}/messages?limit=50"),
+            )
+        })
+        .collect();
+    for (room, users) in setup.iter().cycle().take(readers) {
+        history_readers.push((
+            ctx.token(&users[0], Role::Member)?,
+            format!("/v1/rooms/{room}/messages?limit=50"),
+        ));
+    }
     let connections = rooms * members;
     eprintln!("opened {rooms} rooms; connecting {connections} members");
     let epoch = Instant::now();
@@ -324,17 +349,26 @@ async fn messages(
     let start_at = tokio::time::Instant::now() + Duration::from_secs(2);
     let stop_at = start_at + Duration::from_secs(duration);
     let mut tasks = tokio::task::JoinSet::new();
-    let audited = Arc::new(AtomicU64::new(0));
-    for (moderator, grant) in grants {
-        let (ctx, audited) = (ctx.clone(), audited.clone());
+    let pages = Arc::new(AtomicU64::new(0));
+    let reader_count = history_readers.len();
+    let read_interval = read_rate.map(|r| Duration::from_secs_f64(reader_count as f64 / r as f64));
+    for (token, path) in history_readers {
+        let (ctx, pages) = (ctx.clone(), pages.clone());
         tasks.spawn(async move {
             tokio::time::sleep_until(start_at).await;
-            let path = format!("/v1/moderation/grants/{grant}/messages?limit=50");
+            let mut pace = read_interval.map(|i| {
+                let mut t = tokio::time::interval(i);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
             while tokio::time::Instant::now() < stop_at {
-                match ctx.http.get(&path, &moderator).send().await {
+                if let Some(pace) = &mut pace {
+                    pace.tick().await;
+                }
+                match ctx.http.get(&path, &token).send().await {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
-                        audited.fetch_add(1, Ordering::Relaxed);
+                        pages.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => tokio::time::sleep(Duration::from_millis(10)).await,
                 }
@@ -458,10 +492,10 @@ async fn messages(
         h.len()
     );
     println!("errors: {}", errors.load(Ordering::Relaxed));
-    if moderators > 0 {
+    if moderators + readers > 0 {
         println!(
-            "moderators={moderators}: audited history reads/s (one audit append each): {:.0}",
-            audited.load(Ordering::Relaxed) as f64 / secs
+            "history pages/s by {moderators} moderators (audited, one entry each) and {readers} members (not audited): {:.0}",
+            pages.load(Ordering::Relaxed) as f64 / secs
         );
     }
     if ctx.pid.is_some() {
