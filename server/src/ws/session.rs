@@ -720,6 +720,7 @@ impl Session {
         until: Option<u64>,
     ) -> Result<(), Gone> {
         let mut after = after_seq;
+        let reader_purpose = policy::session_purpose(self.identity.role);
         loop {
             let page = match self
                 .state
@@ -747,6 +748,10 @@ impl Session {
                 after = event.seq;
                 if let Some(state) = self.rooms.get_mut(room) {
                     state.next_seq = state.next_seq.max(event.seq + 1);
+                }
+                // An item collected for another purpose is skipped (its seq still counts).
+                if !policy::readable_name(&event.purpose, reader_purpose) {
+                    continue;
                 }
                 let frame = event_frame(room, &event);
                 self.writer.feed(Utf8Bytes::from(frame.to_json())).await?;

@@ -336,3 +336,89 @@ async fn every_route_and_frame_goes_through_the_policy() {
         "a handler answered without asking the policy"
     );
 }
+
+/// Items carry the purpose they were collected for; a read for another purpose does not see
+/// them (here: rows marked as Tracker data, which only payment-guarantee review may read).
+#[tokio::test]
+async fn items_collected_for_another_purpose_are_not_read() {
+    use sea_orm::ConnectionTrait;
+    let server = TestServer::start().await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    let token = server.member("u1");
+    let uploaded: Value = server
+        .upload(
+            &token,
+            &room,
+            "shot.txt",
+            Some("text/plain"),
+            b"tracked".to_vec(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let file = uploaded["id"].as_str().unwrap().to_string();
+    let mut u1 = server.client("u1").await;
+    u1.send_with_files(&room, "c1", "tracker item", &[&file])
+        .await;
+    u1.send(&room, "c2", "chat item").await;
+    let db = server.raw_db().await;
+    for sql in [
+        format!(
+            "UPDATE messages SET purpose = 'payment_guarantee' WHERE room_id = '{room}' AND seq = 1"
+        ),
+        format!("UPDATE files SET purpose = 'payment_guarantee' WHERE id = '{file}'"),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    db.close().await.unwrap();
+
+    let page = server
+        .get_json(&token, &format!("/v1/rooms/{room}/messages"))
+        .await;
+    let bodies: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["chat item"],
+        "participation does not read Tracker data"
+    );
+    let (status, _) = call(
+        &server,
+        "GET",
+        &format!("/v1/rooms/{room}/files/{file}/content"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let reply = u1.request(json!({"type": "history", "room": room})).await;
+    let ServerFrame::History { messages, .. } = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(messages.len(), 1);
+
+    let m1 = moderator(&server, "mod1");
+    let (_, grant) = call(
+        &server,
+        "POST",
+        "/v1/moderation/grants",
+        &m1,
+        Some(json!({"room": room, "case_id": "c", "reason": REASON, "scope": ["history"]})),
+    )
+    .await;
+    let path = format!(
+        "/v1/moderation/grants/{}/messages",
+        grant["id"].as_str().unwrap()
+    );
+    let (_, page) = call(&server, "GET", &path, &m1, None).await;
+    assert_eq!(
+        page["messages"].as_array().unwrap().len(),
+        1,
+        "nor does moderation: {page}"
+    );
+}
