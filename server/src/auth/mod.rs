@@ -29,6 +29,20 @@ impl Identity {
     pub fn actor(&self) -> workroom_storage::audit::Actor {
         workroom_storage::audit::Actor::new(self.user.clone(), self.role.as_str())
     }
+
+    /// An audit entry of this identity's act on a room, filed under a moderation case.
+    pub fn case_entry(
+        &self,
+        action: &str,
+        room: &str,
+        purpose: workroom_protocol::Purpose,
+        case_id: &str,
+        details: serde_json::Value,
+    ) -> workroom_storage::audit::NewAuditEntry {
+        self.actor()
+            .entry(action, &format!("room:{room}"), purpose.as_str(), details)
+            .with_case(case_id)
+    }
 }
 
 /// Why a token was refused. The client only ever sees `unauthorized`; the variant is logged.

@@ -30,11 +30,6 @@ use workroom_storage::{
     GrantChangeError, GrantRow, NewEvent, NewEventKind, NewGrant, StoredEvent, Unreadable, now_ms,
 };
 
-/// The audit target of a room.
-pub(super) fn room_target(room: &str) -> String {
-    format!("room:{room}")
-}
-
 /// Write the record of an allowed read before it happens (a no-op for acts the policy does
 /// not audit). Records ride along the committers' next batch (group commit).
 pub(super) async fn record(
@@ -192,20 +187,18 @@ pub(super) async fn open_grant(
         needs_approval: config.require_approval,
     };
     debug_assert!(decision.audited);
-    let entry = identity
-        .actor()
-        .entry(
-            "grant.opened",
-            &room_target(&new.room_id),
-            Purpose::Moderation.as_str(),
-            json!({
-                "grant": new.id,
-                "scope": new.scope.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-                "duration_secs": duration,
-                "needs_approval": new.needs_approval,
-            }),
-        )
-        .with_case(&new.case_id);
+    let entry = identity.case_entry(
+        "grant.opened",
+        &new.room_id,
+        Purpose::Moderation,
+        &new.case_id,
+        json!({
+            "grant": new.id,
+            "scope": new.scope.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "duration_secs": duration,
+            "needs_approval": new.needs_approval,
+        }),
+    );
     let now = now_ms();
     let grant = state.store.open_grant(&new, now, entry).await?;
     tracing::info!(grant = %grant.id, room = %grant.room_id, "moderator grant opened");
@@ -248,20 +241,21 @@ pub(super) async fn get_grant(
     Ok(Json(grant_view(grant, now_ms())))
 }
 
-/// `POST /v1/moderation/grants/{grant}/approve`: a second moderator activates a pending
-/// grant; its duration runs from now.
-pub(super) async fn approve_grant(
-    State(state): State<AppState>,
-    Authenticated(identity): Authenticated,
-    Path(id): Path<String>,
-) -> Result<Json<GrantView>, ApiError> {
+/// A grant a moderator wants to change (`ApproveGrant`, `RevokeGrant`), once the policy
+/// allowed it; with the time of the decision.
+async fn grant_to_change(
+    state: &AppState,
+    identity: &Identity,
+    id: &str,
+    act: Act,
+) -> Result<(GrantRow, i64), ApiError> {
     // Only moderators learn whether a grant exists.
-    moderation_list(&identity, Act::ListGrants)?;
-    let grant = load_grant(&state, &id).await?;
+    moderation_list(identity, Act::ListGrants)?;
+    let grant = load_grant(state, id).await?;
     let now = now_ms();
     let _ = policy::decide(
-        Caller::Token(&identity),
-        Act::ApproveGrant,
+        Caller::Token(identity),
+        act,
         Purpose::Moderation,
         Resource::Grant {
             grant: &grant,
@@ -269,15 +263,24 @@ pub(super) async fn approve_grant(
             now,
         },
     )?;
-    let entry = identity
-        .actor()
-        .entry(
-            "grant.approved",
-            &room_target(&grant.room_id),
-            Purpose::Moderation.as_str(),
-            json!({ "grant": grant.id, "opened_by": grant.moderator_id }),
-        )
-        .with_case(&grant.case_id);
+    Ok((grant, now))
+}
+
+/// `POST /v1/moderation/grants/{grant}/approve`: a second moderator activates a pending
+/// grant; its duration runs from now.
+pub(super) async fn approve_grant(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<GrantView>, ApiError> {
+    let (grant, now) = grant_to_change(&state, &identity, &id, Act::ApproveGrant).await?;
+    let entry = identity.case_entry(
+        "grant.approved",
+        &grant.room_id,
+        Purpose::Moderation,
+        &grant.case_id,
+        json!({ "grant": grant.id, "opened_by": grant.moderator_id }),
+    );
     let grant = state
         .store
         .approve_grant(&id, &identity.user, now, entry)
@@ -292,28 +295,14 @@ pub(super) async fn revoke_grant(
     Authenticated(identity): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<GrantView>, ApiError> {
-    moderation_list(&identity, Act::ListGrants)?;
-    let grant = load_grant(&state, &id).await?;
-    let now = now_ms();
-    let _ = policy::decide(
-        Caller::Token(&identity),
-        Act::RevokeGrant,
+    let (grant, now) = grant_to_change(&state, &identity, &id, Act::RevokeGrant).await?;
+    let entry = identity.case_entry(
+        "grant.revoked",
+        &grant.room_id,
         Purpose::Moderation,
-        Resource::Grant {
-            grant: &grant,
-            scope: None,
-            now,
-        },
-    )?;
-    let entry = identity
-        .actor()
-        .entry(
-            "grant.revoked",
-            &room_target(&grant.room_id),
-            Purpose::Moderation.as_str(),
-            json!({ "grant": grant.id }),
-        )
-        .with_case(&grant.case_id);
+        &grant.case_id,
+        json!({ "grant": grant.id }),
+    );
     let grant = state
         .store
         .revoke_grant(&id, &identity.user, now, entry)
@@ -379,15 +368,13 @@ pub(super) async fn grant_history(
         .unwrap_or(HISTORY_DEFAULT_LIMIT)
         .clamp(1, HISTORY_MAX_LIMIT);
     let before = query.before_seq.unwrap_or(u64::MAX);
-    let entry = identity
-        .actor()
-        .entry(
-            "moderation.history_read",
-            &room_target(room.as_str()),
-            Purpose::Moderation.as_str(),
-            json!({ "grant": grant.id, "before_seq": query.before_seq, "limit": limit }),
-        )
-        .with_case(&grant.case_id);
+    let entry = identity.case_entry(
+        "moderation.history_read",
+        room.as_str(),
+        Purpose::Moderation,
+        &grant.case_id,
+        json!({ "grant": grant.id, "before_seq": query.before_seq, "limit": limit }),
+    );
     record(&state, decision, entry).await?;
     let events = state
         .store
@@ -425,15 +412,13 @@ pub(super) async fn grant_file(
             now: now_ms(),
         },
     )?;
-    let entry = identity
-        .actor()
-        .entry(
-            "moderation.file_downloaded",
-            &room_target(&grant.room_id),
-            Purpose::Moderation.as_str(),
-            json!({ "grant": grant.id, "file": stored.meta.id }),
-        )
-        .with_case(&grant.case_id);
+    let entry = identity.case_entry(
+        "moderation.file_downloaded",
+        &grant.room_id,
+        Purpose::Moderation,
+        &grant.case_id,
+        json!({ "grant": grant.id, "file": stored.meta.id }),
+    );
     record(&state, decision, entry).await?;
     super::files::serve(&state, stored, &headers).await
 }
@@ -474,15 +459,13 @@ pub(super) async fn grant_connections(
         }
     };
     let limit = query.limit.unwrap_or(200).clamp(1, 1000);
-    let entry = identity
-        .actor()
-        .entry(
-            "moderation.connections_read",
-            &room_target(&grant.room_id),
-            Purpose::Security.as_str(),
-            json!({ "grant": grant.id, "by_address": hashes.is_some() }),
-        )
-        .with_case(&grant.case_id);
+    let entry = identity.case_entry(
+        "moderation.connections_read",
+        &grant.room_id,
+        Purpose::Security,
+        &grant.case_id,
+        json!({ "grant": grant.id, "by_address": hashes.is_some() }),
+    );
     record(&state, decision, entry).await?;
     let users = state.store.users_of_room(&grant.room_id).await?;
     let links = state
@@ -542,15 +525,13 @@ pub(super) async fn post_notice(
     }
     let room = RoomId::try_from(grant.room_id.as_str())
         .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))?;
-    let entry = identity
-        .actor()
-        .entry(
-            "moderation.notice_posted",
-            &room_target(room.as_str()),
-            Purpose::Moderation.as_str(),
-            json!({ "grant": grant.id }),
-        )
-        .with_case(&grant.case_id);
+    let entry = identity.case_entry(
+        "moderation.notice_posted",
+        room.as_str(),
+        Purpose::Moderation,
+        &grant.case_id,
+        json!({ "grant": grant.id }),
+    );
     record(&state, decision, entry).await?;
     let event = NewEvent {
         room_id: room.to_string(),

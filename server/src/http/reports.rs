@@ -5,7 +5,7 @@
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Authenticated};
-use super::moderation::{moderated_messages, record, room_target};
+use super::moderation::{moderated_messages, record};
 use super::validate::{check_id, check_prose};
 use crate::app::AppState;
 use crate::auth::Identity;
@@ -111,15 +111,13 @@ pub(super) async fn file_report(
         reason: body.reason.trim().to_string(),
         msg_ids,
     };
-    let entry = identity
-        .actor()
-        .entry(
-            "report.filed",
-            &room_target(room_id.as_str()),
-            Purpose::Moderation.as_str(),
-            json!({ "report": new.id, "messages": new.msg_ids.len() }),
-        )
-        .with_case(&new.case_id);
+    let entry = identity.case_entry(
+        "report.filed",
+        room_id.as_str(),
+        Purpose::Moderation,
+        &new.case_id,
+        json!({ "report": new.id, "messages": new.msg_ids.len() }),
+    );
     let report = state.store.file_report(&new, now_ms(), entry).await?;
     Ok((StatusCode::CREATED, Json(status(report))))
 }
@@ -212,15 +210,13 @@ pub(super) async fn read_report(
         Purpose::Moderation,
         Resource::Report(&report),
     )?;
-    let entry = identity
-        .actor()
-        .entry(
-            "moderation.report_read",
-            &room_target(&report.room_id),
-            Purpose::Moderation.as_str(),
-            json!({ "report": report.id }),
-        )
-        .with_case(&report.case_id);
+    let entry = identity.case_entry(
+        "moderation.report_read",
+        &report.room_id,
+        Purpose::Moderation,
+        &report.case_id,
+        json!({ "report": report.id }),
+    );
     // Recorded (and moved to in_review) before anything is shown.
     state
         .store
@@ -265,15 +261,13 @@ pub(super) async fn read_reported_file(
             file: &stored.meta,
         },
     )?;
-    let entry = identity
-        .actor()
-        .entry(
-            "moderation.file_downloaded",
-            &room_target(&report.room_id),
-            Purpose::Moderation.as_str(),
-            json!({ "report": report.id, "file": stored.meta.id }),
-        )
-        .with_case(&report.case_id);
+    let entry = identity.case_entry(
+        "moderation.file_downloaded",
+        &report.room_id,
+        Purpose::Moderation,
+        &report.case_id,
+        json!({ "report": report.id, "file": stored.meta.id }),
+    );
     record(&state, decision, entry).await?;
     super::files::serve(&state, stored, &headers).await
 }
@@ -293,15 +287,13 @@ pub(super) async fn close_report(
         Resource::Report(&report),
     )?;
     check_prose("outcome", &body.outcome, 1, 2000)?;
-    let entry = identity
-        .actor()
-        .entry(
-            "report.closed",
-            &room_target(&report.room_id),
-            Purpose::Moderation.as_str(),
-            json!({ "report": report.id }),
-        )
-        .with_case(&report.case_id);
+    let entry = identity.case_entry(
+        "report.closed",
+        &report.room_id,
+        Purpose::Moderation,
+        &report.case_id,
+        json!({ "report": report.id }),
+    );
     state
         .store
         .close_report(&report.id, body.outcome.trim(), now_ms(), entry)

@@ -11,7 +11,7 @@ use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::repo::sealing::grant_reason_item;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use workroom_protocol::Purpose;
 use workroom_protocol::moderation::{GrantScope, GrantState};
 
@@ -175,30 +175,16 @@ impl Store {
         now: i64,
         entry: NewAuditEntry,
     ) -> Result<GrantRow, GrantChangeError> {
-        let txn = self.begin_write().await?;
-        let model = grants::Entity::find_by_id(id.to_string())
-            .one(&txn)
-            .await?
-            .ok_or(GrantChangeError::NotFound)?;
-        let state = self.grant_row(model.clone()).await.state(now);
-        if state != GrantState::Pending {
-            return Err(GrantChangeError::WrongState(state));
-        }
-        let expires_at = now.saturating_add(model.duration_ms);
-        grants::Entity::update_many()
-            .col_expr(grants::Column::ApprovedBy, Expr::value(approver))
-            .col_expr(grants::Column::ApprovedAt, Expr::value(now))
-            .col_expr(grants::Column::ExpiresAt, Expr::value(expires_at))
-            .filter(grants::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-        append_audit_in(&txn, &[entry]).await?;
-        txn.commit().await?;
-        let mut row = self.grant_row(model).await;
-        row.approved_by = Some(approver.to_string());
-        row.approved_at = Some(now);
-        row.expires_at = expires_at;
-        Ok(row)
+        let allowed = |state| state == GrantState::Pending;
+        self.change_grant(id, now, entry, allowed, |grant| {
+            let expires_at = now.saturating_add(grant.duration_ms);
+            let mut active = grants::ActiveModel::from(grant);
+            active.approved_by = Set(Some(approver.to_string()));
+            active.approved_at = Set(Some(now));
+            active.expires_at = Set(expires_at);
+            active
+        })
+        .await
     }
 
     /// Revoke a grant that has not ended.
@@ -209,27 +195,39 @@ impl Store {
         now: i64,
         entry: NewAuditEntry,
     ) -> Result<GrantRow, GrantChangeError> {
+        let allowed = |state: GrantState| !state.is_ended();
+        self.change_grant(id, now, entry, allowed, |grant| {
+            let mut active = grants::ActiveModel::from(grant);
+            active.revoked_by = Set(Some(by.to_string()));
+            active.revoked_at = Set(Some(now));
+            active
+        })
+        .await
+    }
+
+    /// Change a grant whose state (re-read inside the transaction, so racing moderators
+    /// cannot both succeed) passes `allowed`, and record `entry` with the change.
+    async fn change_grant(
+        &self,
+        id: &str,
+        now: i64,
+        entry: NewAuditEntry,
+        allowed: impl FnOnce(GrantState) -> bool,
+        change: impl FnOnce(grants::Model) -> grants::ActiveModel,
+    ) -> Result<GrantRow, GrantChangeError> {
         let txn = self.begin_write().await?;
         let model = grants::Entity::find_by_id(id.to_string())
             .one(&txn)
             .await?
             .ok_or(GrantChangeError::NotFound)?;
         let state = self.grant_row(model.clone()).await.state(now);
-        if state.is_ended() {
+        if !allowed(state) {
             return Err(GrantChangeError::WrongState(state));
         }
-        grants::Entity::update_many()
-            .col_expr(grants::Column::RevokedBy, Expr::value(by))
-            .col_expr(grants::Column::RevokedAt, Expr::value(now))
-            .filter(grants::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
+        let updated = change(model).update(&txn).await?;
         append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
-        let mut row = self.grant_row(model).await;
-        row.revoked_by = Some(by.to_string());
-        row.revoked_at = Some(now);
-        Ok(row)
+        Ok(self.grant_row(updated).await)
     }
 
     /// Record `grant.expired` for every grant that ran out and has not been recorded yet,

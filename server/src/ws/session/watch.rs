@@ -86,16 +86,13 @@ impl Session {
             Ok(None) => return self.error(id, ErrorCode::NotFound, "no such room").await,
             Err(e) => return self.storage_failed(id, "loading a room", &e).await,
         };
-        let entry = self
-            .identity
-            .actor()
-            .entry(
-                "moderation.live_view_started",
-                &format!("room:{room}"),
-                Purpose::Moderation.as_str(),
-                json!({ "grant": grant.id }),
-            )
-            .with_case(&grant.case_id);
+        let entry = self.identity.case_entry(
+            "moderation.live_view_started",
+            room.as_str(),
+            Purpose::Moderation,
+            &grant.case_id,
+            json!({ "grant": grant.id }),
+        );
         if let Err(e) = self.state.committers.record(vec![entry]).await {
             tracing::error!(error = %e, "recording the live view failed");
             return self
@@ -173,16 +170,13 @@ impl Session {
                 reason: reason.to_string(),
             })
             .await;
-        let entry = self
-            .identity
-            .actor()
-            .entry(
-                "moderation.live_view_ended",
-                &format!("room:{room}"),
-                Purpose::Moderation.as_str(),
-                json!({ "grant": watch.grant, "reason": reason }),
-            )
-            .with_case(&watch.case_id);
+        let entry = self.identity.case_entry(
+            "moderation.live_view_ended",
+            room.as_str(),
+            Purpose::Moderation,
+            &watch.case_id,
+            json!({ "grant": watch.grant, "reason": reason }),
+        );
         if let Err(e) = self.state.committers.record(vec![entry]).await {
             tracing::error!(error = %e, grant = %watch.grant, "recording the end of a live view failed");
         }
