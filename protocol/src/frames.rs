@@ -318,6 +318,11 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
+    /// Contact details were released between two parties of a room (sent to both).
+    ContactReleased {
+        room: RoomId,
+        between: [String; 2],
+    },
     /// Moderators: the live view of a grant's workroom started; `message`, `edited` and
     /// `deleted` frames of that room follow.
     Watching {

@@ -6,6 +6,7 @@
 //! a change here is a change there.
 
 pub mod claims;
+pub mod contacts;
 pub mod error;
 pub mod frames;
 pub mod http;

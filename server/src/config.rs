@@ -32,6 +32,24 @@ pub struct Config {
     pub files: FilesConfig,
     pub audit: AuditConfig,
     pub moderation: ModerationConfig,
+    pub retention: RetentionConfig,
+}
+
+/// How long data stays usable for its purpose (C10).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// After a workroom closes, how long its parties can still read what was released
+    /// between them (contact details). Default 90 days.
+    pub closed_room_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            closed_room_secs: 90 * 86_400,
+        }
+    }
 }
 
 /// Moderator access grants, reports and notices (C6).
@@ -285,6 +303,7 @@ impl Default for Config {
             files: FilesConfig::default(),
             audit: AuditConfig::default(),
             moderation: ModerationConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -411,6 +430,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "files",
     "audit",
     "moderation",
+    "retention",
 ];
 
 impl Config {

@@ -213,6 +213,19 @@ impl Hub {
         }
     }
 
+    /// Deliver an ephemeral frame to every connection of these users.
+    pub fn notify_users(&self, users: &[String], text: Utf8Bytes) {
+        let text = Arc::new(text);
+        for user in users {
+            let shard = lock(&self.users[self.shard_of(user)]);
+            if let Some(conns) = shard.get(user) {
+                for c in conns {
+                    let _ = c.tx.try_send(Outbound::Ephemeral(text.clone()));
+                }
+            }
+        }
+    }
+
     /// Tell every connection of these users to re-read their rooms.
     pub fn rooms_changed(&self, users: &[String]) {
         for user in users {

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router for HTTPS routes and the WebSocket upgrade.
 
 mod audit;
+mod contacts;
 pub mod error;
 pub mod extract;
 mod files;
@@ -45,6 +46,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/rooms/{room}/grants"),
     ("POST", "/v1/rooms/{room}/reports"),
     ("GET", "/v1/reports"),
+    ("PUT", "/v1/me/contact"),
+    ("GET", "/v1/me/contact"),
+    ("POST", "/v1/rooms/{room}/contacts/release"),
+    ("GET", "/v1/rooms/{room}/contacts"),
     ("POST", "/v1/moderation/grants"),
     ("GET", "/v1/moderation/grants"),
     ("GET", "/v1/moderation/grants/{grant}"),
@@ -93,6 +98,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rooms/{room}/grants", get(rooms::ended_grants))
         .route("/v1/rooms/{room}/reports", post(reports::file_report))
         .route("/v1/reports", get(reports::own_reports))
+        .route(
+            "/v1/me/contact",
+            put(contacts::put_own).get(contacts::get_own),
+        )
+        .route("/v1/rooms/{room}/contacts/release", post(contacts::release))
+        .route("/v1/rooms/{room}/contacts", get(contacts::released))
         .route(
             "/v1/moderation/grants",
             post(moderation::open_grant).get(moderation::list_grants),

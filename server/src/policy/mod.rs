@@ -83,6 +83,12 @@ pub enum Act {
     CloseReport,
     /// Read the audit trail.
     ReadAudit,
+    /// Keep one's own contact details (`PUT`/`GET /v1/me/contact`).
+    KeepOwnContact,
+    /// Release contact details with the other party of a room (both ways).
+    ReleaseContacts,
+    /// Read the contact details released to one in a room.
+    ReadReleasedContacts,
 }
 
 /// Who may perform an act, for which purpose, and whether it is audited.
@@ -124,6 +130,9 @@ impl Act {
         Act::ReadReportedFile,
         Act::CloseReport,
         Act::ReadAudit,
+        Act::KeepOwnContact,
+        Act::ReleaseContacts,
+        Act::ReadReleasedContacts,
     ];
 
     fn rule(self) -> Rule {
@@ -153,6 +162,8 @@ impl Act {
             | Act::CloseReport => (&[(MODERATOR, Moderation)], true),
             Act::ReadConnectionsUnderGrant => (&[(MODERATOR, Security)], true),
             Act::ReadAudit => (&[(Some(Role::Auditor), Oversight)], false),
+            Act::KeepOwnContact | Act::ReadReleasedContacts => (&[(MEMBER, Participation)], false),
+            Act::ReleaseContacts => (&[(MEMBER, Participation)], true),
         };
         Rule { allowed, audited }
     }
@@ -217,6 +228,13 @@ pub enum Resource<'a> {
     ReportFile {
         report: &'a ReportRow,
         file: &'a FileMeta,
+    },
+    /// Contact details in a room: the caller's access to it, whether the caller is one of
+    /// its contract parties, and whether the room is open or closed within retention.
+    Contacts {
+        room: Option<&'a RoomAccessRow>,
+        party: bool,
+        retained: bool,
     },
 }
 
@@ -362,7 +380,8 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
             | Act::OpenGrant
             | Act::ListGrants
             | Act::ListReports
-            | Act::ReadAudit => Ok(()),
+            | Act::ReadAudit
+            | Act::KeepOwnContact => Ok(()),
             _ => Err(FORBIDDEN),
         },
         Resource::Room(access) => match act {
@@ -444,6 +463,16 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
             Act::ReadReport | Act::CloseReport => Ok(()),
             _ => Err(FORBIDDEN),
         },
+        Resource::Contacts {
+            room,
+            party,
+            retained,
+        } => match act {
+            Act::ReleaseContacts | Act::ReadReleasedContacts => {
+                check_contacts(room, party, retained)
+            }
+            _ => Err(FORBIDDEN),
+        },
         Resource::ReportFile { report, file } => match act {
             Act::ReadReportedFile => {
                 let carried_by_reported = file.room_id == report.room_id
@@ -460,6 +489,29 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
             _ => Err(FORBIDDEN),
         },
     }
+}
+
+/// Contact details pass only between the contract parties of a room the caller can see,
+/// while the room is open or within retention after it closed.
+fn check_contacts(
+    access: Option<&RoomAccessRow>,
+    party: bool,
+    retained: bool,
+) -> Result<(), Denied> {
+    check_room(access, RoomAction::Read)?;
+    if !party {
+        return Err(Denied::new(
+            ErrorCode::Forbidden,
+            "contact details are exchanged only between the contract parties",
+        ));
+    }
+    if !retained {
+        return Err(Denied::new(
+            ErrorCode::Forbidden,
+            "this workroom closed past its retention period; contact details are no longer available",
+        ));
+    }
+    Ok(())
 }
 
 /// A moderator acts under a grant: it must be theirs, active, and cover `scope`.

@@ -11,6 +11,8 @@ pub(crate) mod audit_checkpoints;
 pub(crate) mod audit_entries;
 pub(crate) mod connection_users;
 pub(crate) mod connections;
+pub(crate) mod contact_releases;
+pub(crate) mod contacts;
 pub(crate) mod data_keys;
 pub(crate) mod files;
 pub(crate) mod grants;

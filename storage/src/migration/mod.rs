@@ -10,6 +10,7 @@ mod m0003_drop_plaintext;
 mod m0004_files;
 mod m0005_audit;
 mod m0006_moderation;
+mod m0007_contacts;
 pub(crate) mod seal_legacy;
 
 pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_files::Migration),
             Box::new(m0005_audit::Migration),
             Box::new(m0006_moderation::Migration),
+            Box::new(m0007_contacts::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod connections;
+pub mod contacts;
 pub mod files;
 pub mod grants;
 pub mod messages;

@@ -6,6 +6,7 @@ mod authorization;
 mod bad_input;
 mod cli;
 mod connections;
+mod contacts;
 mod encryption;
 mod files;
 mod files_s3;

@@ -168,6 +168,20 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
             None, // filled in by the caller from the room's history
         ),
         ("GET", "/v1/reports") => (server.member("u2"), "/v1/reports".to_string(), None),
+        ("PUT", "/v1/me/contact") => (
+            member,
+            "/v1/me/contact".to_string(),
+            Some(json!({"name": "U One", "phone": "+1 555 0100", "address": "1 Main St"})),
+        ),
+        ("GET", "/v1/me/contact") => (member, "/v1/me/contact".to_string(), None),
+        ("POST", "/v1/rooms/{room}/contacts/release") => (
+            member,
+            format!("/v1/rooms/{room}/contacts/release"),
+            Some(json!({})),
+        ),
+        ("GET", "/v1/rooms/{room}/contacts") => {
+            (member, format!("/v1/rooms/{room}/contacts"), None)
+        }
         ("POST", "/v1/moderation/grants") => (
             m1,
             "/v1/moderation/grants".to_string(),
