@@ -200,6 +200,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             acts_for,
             ttl,
         } => {
+            if role == Role::Bot && acts_for.as_deref().is_none_or(str::is_empty) {
+                anyhow::bail!("a bot token acts for one contractor: pass --acts-for <user>");
+            }
             let config = load(&common, None)?;
             let (key, _) = DevKey::load_or_create(&config.data_dir)?;
             let token = key.mint(

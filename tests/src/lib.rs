@@ -298,7 +298,10 @@ impl TestServer {
         self.token_ttl(sub, role, account, 3600)
     }
 
+    /// A token signed with this server's dev key; bot tokens act for `u2` (the contractor of
+    /// most test rooms).
     pub fn token_ttl(&self, sub: &str, role: Role, account: Option<&str>, ttl: u64) -> String {
+        let acts_for = (role == Role::Bot).then_some("u2");
         self.dev_key
             .mint(
                 &self.config.auth.issuer,
@@ -306,7 +309,7 @@ impl TestServer {
                 sub,
                 role,
                 account,
-                None,
+                acts_for,
                 ttl,
             )
             .expect("mint")

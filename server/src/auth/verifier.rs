@@ -124,6 +124,13 @@ impl TokenVerifier {
         if claims.sub.is_empty() || claims.jti.is_empty() {
             return Err(AuthError::Rejected("empty sub or jti".into()));
         }
+        // A bot token speaks for one contractor; without `acts_for` it could not be scoped
+        // (or revoked by that contractor).
+        if claims.role == workroom_protocol::Role::Bot
+            && claims.acts_for.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(AuthError::Rejected("bot token without acts_for".into()));
+        }
         Ok(Identity {
             user: claims.sub,
             role: claims.role,

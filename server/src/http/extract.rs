@@ -19,12 +19,25 @@ impl FromRequestParts<AppState> for Authenticated {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         refuse_token_in_url(parts)?;
         let token = bearer_token(parts).ok_or(AuthError::Missing)?;
-        let identity = state.verifier.verify(token)?;
+        let identity = verify(state, token).await?;
         if let Some(conn) = client_conn(parts) {
             state.connlog.user(conn, &identity.user).await;
         }
         Ok(Authenticated(identity))
     }
+}
+
+/// Verify a bearer token, and refuse a bot token its contractor revoked (checked on every
+/// request, so a revocation takes effect at once on every node).
+pub async fn verify(state: &AppState, token: &str) -> Result<Identity, ApiError> {
+    let identity = state.verifier.verify(token)?;
+    if identity.role == workroom_protocol::Role::Bot {
+        let acts_for = identity.acts_for.as_deref().unwrap_or_default();
+        if state.store.bot_revoked(&identity.jti, acts_for).await? {
+            return Err(AuthError::Rejected("revoked bot token".into()).into());
+        }
+    }
+    Ok(identity)
 }
 
 /// The connection the request arrived on (absent only in unit tests without a listener).

@@ -10,6 +10,7 @@ mod moderation;
 mod ops;
 mod reports;
 mod rooms;
+mod tracker;
 mod validate;
 
 pub use rooms::{member_view, summary};
@@ -18,7 +19,7 @@ use crate::app::AppState;
 use crate::ws;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use error::ApiError;
 use workroom_protocol::ErrorCode;
 
@@ -50,6 +51,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/me/contact"),
     ("POST", "/v1/rooms/{room}/contacts/release"),
     ("GET", "/v1/rooms/{room}/contacts"),
+    ("PUT", "/v1/me/work-view"),
+    ("GET", "/v1/me/work-view"),
+    ("DELETE", "/v1/me/bots/{jti}"),
     ("POST", "/v1/moderation/grants"),
     ("GET", "/v1/moderation/grants"),
     ("GET", "/v1/moderation/grants/{grant}"),
@@ -104,6 +108,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/rooms/{room}/contacts/release", post(contacts::release))
         .route("/v1/rooms/{room}/contacts", get(contacts::released))
+        .route(
+            "/v1/me/work-view",
+            put(tracker::put_work_view).get(tracker::get_work_view),
+        )
+        .route("/v1/me/bots/{jti}", delete(tracker::revoke_bot))
         .route(
             "/v1/moderation/grants",
             post(moderation::open_grant).get(moderation::list_grants),

@@ -89,6 +89,10 @@ pub enum Act {
     ReleaseContacts,
     /// Read the contact details released to one in a room.
     ReadReleasedContacts,
+    /// Turn one's Work View (Tracker screenshots) on or off, or read it.
+    KeepWorkView,
+    /// Revoke a bot token that acts for oneself.
+    RevokeOwnBot,
 }
 
 /// Who may perform an act, for which purpose, and whether it is audited.
@@ -133,6 +137,8 @@ impl Act {
         Act::KeepOwnContact,
         Act::ReleaseContacts,
         Act::ReadReleasedContacts,
+        Act::KeepWorkView,
+        Act::RevokeOwnBot,
     ];
 
     fn rule(self) -> Rule {
@@ -164,6 +170,8 @@ impl Act {
             Act::ReadAudit => (&[(Some(Role::Auditor), Oversight)], false),
             Act::KeepOwnContact | Act::ReadReleasedContacts => (&[(MEMBER, Participation)], false),
             Act::ReleaseContacts => (&[(MEMBER, Participation)], true),
+            Act::KeepWorkView => (&[(MEMBER, PaymentGuarantee)], true),
+            Act::RevokeOwnBot => (&[(MEMBER, Security)], true),
         };
         Rule { allowed, audited }
     }
@@ -381,7 +389,9 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
             | Act::ListGrants
             | Act::ListReports
             | Act::ReadAudit
-            | Act::KeepOwnContact => Ok(()),
+            | Act::KeepOwnContact
+            | Act::KeepWorkView
+            | Act::RevokeOwnBot => Ok(()),
             _ => Err(FORBIDDEN),
         },
         Resource::Room(access) => match act {

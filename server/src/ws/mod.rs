@@ -46,7 +46,7 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
     }
     // A token on the upgrade is checked before upgrading, so a bad one is a plain 401.
     let identity = match bearer_token(&parts) {
-        Some(token) => match state.verifier.verify(token) {
+        Some(token) => match crate::http::extract::verify(&state, token).await {
             Ok(identity) => {
                 let opened = policy::decide(
                     Caller::Token(&identity),
@@ -59,7 +59,7 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
                 }
                 Some(identity)
             }
-            Err(e) => return ApiError::from(e).into_response(),
+            Err(e) => return e.into_response(),
         },
         None if parts
             .headers

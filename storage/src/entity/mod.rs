@@ -22,6 +22,8 @@ pub(crate) mod project_shared_rooms;
 pub(crate) mod read_markers;
 pub(crate) mod report_messages;
 pub(crate) mod reports;
+pub(crate) mod revoked_bots;
 pub(crate) mod room_parties;
 pub(crate) mod rooms;
 pub(crate) mod users;
+pub(crate) mod work_view;

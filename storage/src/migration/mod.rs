@@ -11,6 +11,7 @@ mod m0004_files;
 mod m0005_audit;
 mod m0006_moderation;
 mod m0007_contacts;
+mod m0008_tracker;
 pub(crate) mod seal_legacy;
 
 pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_audit::Migration),
             Box::new(m0006_moderation::Migration),
             Box::new(m0007_contacts::Migration),
+            Box::new(m0008_tracker::Migration),
         ]
     }
 }

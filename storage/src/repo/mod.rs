@@ -10,3 +10,4 @@ pub mod read_markers;
 pub mod reports;
 pub mod rooms;
 pub(crate) mod sealing;
+pub mod tracker;

@@ -17,3 +17,4 @@ mod operations;
 mod policy;
 mod process;
 mod resume;
+mod tracker;

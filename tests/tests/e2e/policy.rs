@@ -182,6 +182,15 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
         ("GET", "/v1/rooms/{room}/contacts") => {
             (member, format!("/v1/rooms/{room}/contacts"), None)
         }
+        ("PUT", "/v1/me/work-view") => (
+            server.member("u2"),
+            "/v1/me/work-view".to_string(),
+            Some(json!({"on": true})),
+        ),
+        ("GET", "/v1/me/work-view") => (server.member("u2"), "/v1/me/work-view".to_string(), None),
+        ("DELETE", "/v1/me/bots/{jti}") => {
+            (server.member("u2"), "/v1/me/bots/j-1".to_string(), None)
+        }
         ("POST", "/v1/moderation/grants") => (
             m1,
             "/v1/moderation/grants".to_string(),
