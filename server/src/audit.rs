@@ -163,7 +163,9 @@ pub async fn checkpoint_now(
     Ok(Some(head.seq))
 }
 
-/// Checkpoint every N entries or T seconds while the chain grows; once more at shutdown.
+/// Checkpoint every N entries or T seconds while the chain grows. The last checkpoint at
+/// shutdown is made by `server::run` once sessions and committers have written their last
+/// entries.
 pub async fn run_checkpointer(
     store: Store,
     signer: std::sync::Arc<AuditSigner>,
@@ -199,9 +201,6 @@ pub async fn run_checkpointer(
             Ok(None) => last_seq = head,
             Err(error) => tracing::warn!(%error, "audit checkpoint failed; will retry"),
         }
-    }
-    if let Err(error) = checkpoint_now(&store, &signer).await {
-        tracing::warn!(%error, "final audit checkpoint failed");
     }
 }
 

@@ -25,7 +25,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use workroom_protocol::{ErrorCode, RoomId};
+use workroom_protocol::{ErrorCode, Purpose, RoomId};
 use workroom_storage::audit::NewAuditEntry;
 use workroom_storage::{AppendError, AppendOutcome, NewEvent, Store};
 
@@ -291,7 +291,8 @@ impl Batch {
             if let Ok(AppendOutcome::Stored(event)) = &result {
                 metrics::counter!("workroom_messages_committed_total").increment(1);
                 let text = Utf8Bytes::from(event_frame(&waiter.room, event).to_json());
-                hub.publish_event(&waiter.room, event.seq, text);
+                let purpose = Purpose::parse(&event.purpose).unwrap_or(Purpose::Participation);
+                hub.publish_event(&waiter.room, event.seq, text, purpose);
             }
             metrics::histogram!("workroom_ack_latency_seconds")
                 .record(waiter.enqueued.elapsed().as_secs_f64());

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use workroom_protocol::RoomId;
+use workroom_protocol::{Purpose, RoomId};
 
 const SHARDS: usize = 64;
 
@@ -31,6 +31,16 @@ pub struct LiveEvent {
     /// The session uses it to drop duplicates and fill gaps.
     pub seq: u64,
     pub text: Utf8Bytes,
+    /// What the event was collected for: a session skips what its purpose may not read.
+    pub purpose: Purpose,
+}
+
+/// An ephemeral frame (typing, read marker, contact release) and the room it is about, so a
+/// session that no longer follows the room drops it.
+#[derive(Debug)]
+pub struct EphemeralFrame {
+    pub room: RoomId,
+    pub text: Utf8Bytes,
 }
 
 /// What a connection's queue carries. Kept to three words (payloads behind `Arc`), because
@@ -39,8 +49,9 @@ pub struct LiveEvent {
 pub enum Outbound {
     /// A timeline event.
     Event(Arc<LiveEvent>),
-    /// An ephemeral frame (typing, read marker), delivered as is.
-    Ephemeral(Arc<Utf8Bytes>),
+    /// An ephemeral frame (typing, read marker, contact release), delivered as is while the
+    /// connection follows its room.
+    Ephemeral(Arc<EphemeralFrame>),
     /// The user's set of rooms may have changed: re-read it.
     RoomsChanged,
     /// The room was closed (contract ended).
@@ -164,13 +175,14 @@ impl Hub {
     }
 
     /// Deliver a timeline event to every connection listening to the room.
-    pub fn publish_event(&self, room: &RoomId, seq: u64, text: Utf8Bytes) {
+    pub fn publish_event(&self, room: &RoomId, seq: u64, text: Utf8Bytes, purpose: Purpose) {
         let mut shard = lock(&self.rooms[self.shard_of(room)]);
         if let Some(subs) = shard.get_mut(room) {
             let event = Arc::new(LiveEvent {
                 room: room.clone(),
                 seq,
                 text,
+                purpose,
             });
             subs.retain(|c| c.deliver(Outbound::Event(event.clone())));
         }
@@ -181,9 +193,12 @@ impl Hub {
     pub fn publish_ephemeral(&self, room: &RoomId, text: Utf8Bytes, except: Option<ConnId>) {
         let shard = lock(&self.rooms[self.shard_of(room)]);
         if let Some(subs) = shard.get(room) {
-            let text = Arc::new(text);
+            let frame = Arc::new(EphemeralFrame {
+                room: room.clone(),
+                text,
+            });
             for c in subs.iter().filter(|c| Some(c.id) != except) {
-                let _ = c.tx.try_send(Outbound::Ephemeral(text.clone()));
+                let _ = c.tx.try_send(Outbound::Ephemeral(frame.clone()));
             }
         }
     }
@@ -213,14 +228,17 @@ impl Hub {
         }
     }
 
-    /// Deliver an ephemeral frame to every connection of these users.
-    pub fn notify_users(&self, users: &[String], text: Utf8Bytes) {
-        let text = Arc::new(text);
+    /// Deliver an ephemeral frame about `room` to every connection of these users.
+    pub fn notify_users(&self, users: &[String], room: &RoomId, text: Utf8Bytes) {
+        let frame = Arc::new(EphemeralFrame {
+            room: room.clone(),
+            text,
+        });
         for user in users {
             let shard = lock(&self.users[self.shard_of(user)]);
             if let Some(conns) = shard.get(user) {
                 for c in conns {
-                    let _ = c.tx.try_send(Outbound::Ephemeral(text.clone()));
+                    let _ = c.tx.try_send(Outbound::Ephemeral(frame.clone()));
                 }
             }
         }

@@ -100,9 +100,10 @@ pub async fn run(
         &background,
         shutdown.clone(),
     )?;
+    let audit_signer = Arc::new(audit_signer);
     background.spawn(crate::audit::run_checkpointer(
         store.clone(),
-        Arc::new(audit_signer),
+        audit_signer.clone(),
         config.audit.checkpoint_every_entries,
         Duration::from_secs(config.audit.checkpoint_interval_secs),
         shutdown.clone(),
@@ -202,6 +203,11 @@ pub async fn run(
         tracing::warn!("committers did not finish within the drain timeout");
     }
     drop(state);
+    // The last signed checkpoint covers everything written during the drain (live views
+    // ended at disconnect, records committed by the last batches).
+    if let Err(error) = crate::audit::checkpoint_now(&store, &audit_signer).await {
+        tracing::warn!(%error, "final audit checkpoint failed");
+    }
     store.close().await.ok();
     tracing::info!("stopped");
     served.map_err(ServerError::from)

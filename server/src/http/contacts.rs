@@ -207,7 +207,7 @@ pub(super) async fn release(
         };
         state
             .hub
-            .notify_users(&between, Utf8Bytes::from(frame.to_json()));
+            .notify_users(&between, &room_id, Utf8Bytes::from(frame.to_json()));
     }
     Ok(Json(Released {
         room: room_id.to_string(),

@@ -61,7 +61,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/moderation/grants/{grant}/revoke"),
     ("GET", "/v1/moderation/grants/{grant}/messages"),
     ("GET", "/v1/moderation/grants/{grant}/files/{file}/content"),
-    ("GET", "/v1/moderation/grants/{grant}/connections"),
+    ("POST", "/v1/moderation/grants/{grant}/connections"),
     ("POST", "/v1/moderation/grants/{grant}/notices"),
     ("GET", "/v1/moderation/reports"),
     ("GET", "/v1/moderation/reports/{report}"),
@@ -136,7 +136,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/moderation/grants/{grant}/connections",
-            get(moderation::grant_connections),
+            post(moderation::grant_connections),
         )
         .route(
             "/v1/moderation/grants/{grant}/notices",

@@ -395,8 +395,16 @@ pub(super) async fn grant_file(
     Path((id, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    moderation_list(&identity, Act::ListGrants)?;
-    let grant = load_grant(&state, &id).await?;
+    // The grant first (its own, active, scope `files`): no file id is looked up otherwise.
+    let (grant, _) = under_grant(
+        &state,
+        &identity,
+        &id,
+        Act::ReadFileUnderGrant,
+        Purpose::Moderation,
+        GrantScope::Files,
+    )
+    .await?;
     let stored = state
         .store
         .file(&file)
@@ -423,21 +431,26 @@ pub(super) async fn grant_file(
     super::files::serve(&state, stored, &headers).await
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of a connection lookup: in the body, not the URL, because URLs end up in
+/// proxy and load-balancer logs and the address must not.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConnectionQuery {
     /// Only connections from this client address (hashed here; never stored or logged).
+    #[serde(default)]
     address: Option<String>,
+    #[serde(default)]
     limit: Option<u64>,
 }
 
-/// `GET /v1/moderation/grants/{grant}/connections?address=`: which of the room's members
-/// connected from where (pseudonymised), e.g. "which accounts used this address".
+/// `POST /v1/moderation/grants/{grant}/connections` `{"address"?, "limit"?}`: which of the
+/// room's members connected from where (pseudonymised), e.g. "which accounts used this
+/// address".
 pub(super) async fn grant_connections(
     State(state): State<AppState>,
     Authenticated(identity): Authenticated,
     Path(id): Path<String>,
-    ApiQuery(query): ApiQuery<ConnectionQuery>,
+    ApiJson(query): ApiJson<ConnectionQuery>,
 ) -> Result<Json<ConnectionList>, ApiError> {
     let (grant, decision) = under_grant(
         &state,

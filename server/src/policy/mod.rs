@@ -441,11 +441,13 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
                 }
             }
             Act::ReadHistoryUnderGrant
+            | Act::ReadFileUnderGrant
             | Act::WatchUnderGrant
             | Act::ReadConnectionsUnderGrant
             | Act::PostNotice => {
                 let needed = match act {
                     Act::ReadHistoryUnderGrant => GrantScope::History,
+                    Act::ReadFileUnderGrant => GrantScope::Files,
                     Act::WatchUnderGrant => GrantScope::Live,
                     Act::ReadConnectionsUnderGrant => GrantScope::Connections,
                     _ => GrantScope::Notice,
@@ -461,7 +463,10 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
             Act::ReadFileUnderGrant => {
                 check_grant_use(caller, grant, GrantScope::Files, now)?;
                 // Any file that was attached in that room; withdrawn ones stay evidence.
-                if file.room_id == grant.room_id && file.msg_id.is_some() {
+                if file.room_id == grant.room_id
+                    && file.msg_id.is_some()
+                    && readable_name(&file.purpose, Purpose::Moderation)
+                {
                     Ok(())
                 } else {
                     Err(NO_SUCH_FILE)
@@ -486,6 +491,7 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
         Resource::ReportFile { report, file } => match act {
             Act::ReadReportedFile => {
                 let carried_by_reported = file.room_id == report.room_id
+                    && readable_name(&file.purpose, Purpose::Moderation)
                     && file
                         .msg_id
                         .as_ref()

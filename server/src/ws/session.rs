@@ -676,6 +676,18 @@ impl Session {
                 let Some(next) = self.rooms.get(room).map(|r| r.next_seq) else {
                     return Ok(());
                 };
+                // A live view never outlasts its grant, even within one batch of frames.
+                if self.watch_expired(room) {
+                    return self.end_watch(room, "expired", None).await;
+                }
+                if !policy::readable(event.purpose, policy::session_purpose(self.identity.role)) {
+                    if let Some(state) = self.rooms.get_mut(room)
+                        && state.next_seq == seq
+                    {
+                        state.next_seq = seq + 1;
+                    }
+                    return Ok(());
+                }
                 if seq < next {
                     return Ok(());
                 }
@@ -690,7 +702,14 @@ impl Session {
                 }
                 Ok(())
             }
-            Outbound::Ephemeral(text) => self.writer.feed((*text).clone()).await,
+            Outbound::Ephemeral(frame) => {
+                // Only while this connection still follows the room (a live view that just
+                // ended, a room just lost).
+                if !self.rooms.contains_key(&frame.room) {
+                    return Ok(());
+                }
+                self.writer.feed(frame.text.clone()).await
+            }
             Outbound::RoomClosed(room) => {
                 if let Some(state) = self.rooms.get_mut(&room) {
                     if let Some(access) = &mut state.access {
@@ -700,7 +719,12 @@ impl Session {
                 }
                 Ok(())
             }
-            Outbound::RoomsChanged => self.refresh_rooms().await,
+            // Only members follow rooms through their accounts; a moderator's session sees a
+            // room only through a grant.
+            Outbound::RoomsChanged if self.identity.role == Role::Member => {
+                self.refresh_rooms().await
+            }
+            Outbound::RoomsChanged => Ok(()),
             Outbound::GrantEnded(ended) => {
                 let room = self.watched_room(&ended.grant);
                 match room {

@@ -151,32 +151,34 @@ impl Store {
         if !on_file {
             return Err(ReleaseError::NoDetails);
         }
-        let existing = contact_releases::Entity::find()
-            .filter(contact_releases::Column::RoomId.eq(room_id))
-            .filter(contact_releases::Column::FromUser.is_in([requester, other]))
-            .filter(contact_releases::Column::ToUser.is_in([requester, other]))
-            .all(&txn)
-            .await?;
         let now = now_ms();
         let mut newly = false;
-        for (from, to) in [(requester, other), (other, requester)] {
-            if existing
-                .iter()
-                .any(|r| r.from_user == from && r.to_user == to)
-            {
-                continue;
-            }
-            // One statement per direction: a failure of the second rolls back the first.
-            contact_releases::Entity::insert(contact_releases::ActiveModel {
+        // Both directions, always in the same order (whoever asks), each a no-op when it
+        // exists: two requests racing on two nodes wait on each other's row instead of
+        // deadlocking, and the second finds nothing new. A failure of the second insert
+        // rolls back the first.
+        let mut pair = [(requester, other), (other, requester)];
+        pair.sort_unstable();
+        for (from, to) in pair {
+            let inserted = contact_releases::Entity::insert(contact_releases::ActiveModel {
                 room_id: Set(room_id.to_string()),
                 from_user: Set(from.to_string()),
                 to_user: Set(to.to_string()),
                 released_at: Set(now),
                 purpose: Set(Purpose::Participation.as_str().to_string()),
             })
+            .on_conflict(
+                OnConflict::columns([
+                    contact_releases::Column::RoomId,
+                    contact_releases::Column::FromUser,
+                    contact_releases::Column::ToUser,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
             .exec_without_returning(&txn)
             .await?;
-            newly = true;
+            newly |= inserted > 0;
         }
         if newly {
             append_audit_in(&txn, &[entry]).await?;

@@ -10,8 +10,11 @@ use crate::entity::grants;
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::repo::sealing::grant_reason_item;
+use crate::time::now_ms;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use workroom_protocol::Purpose;
 use workroom_protocol::moderation::{GrantScope, GrantState};
 
@@ -216,10 +219,15 @@ impl Store {
         change: impl FnOnce(grants::Model) -> grants::ActiveModel,
     ) -> Result<GrantRow, GrantChangeError> {
         let txn = self.begin_write().await?;
-        let model = grants::Entity::find_by_id(id.to_string())
-            .one(&txn)
-            .await?
-            .ok_or(GrantChangeError::NotFound)?;
+        let mut query = grants::Entity::find_by_id(id.to_string());
+        if self.backend() == crate::Backend::Postgres {
+            // Racing approvals, revocations and the expiry recorder queue on the row (on
+            // SQLite the writer lock already serialises them).
+            query = query.lock_exclusive();
+        }
+        let model = query.one(&txn).await?.ok_or(GrantChangeError::NotFound)?;
+        // The state as of now, after any racing change committed.
+        let now = now.max(now_ms());
         let state = self.grant_row(model.clone()).await.state(now);
         if !allowed(state) {
             return Err(GrantChangeError::WrongState(state));

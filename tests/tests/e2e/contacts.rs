@@ -184,18 +184,19 @@ async fn a_failure_between_the_two_releases_releases_neither() {
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     put_contact(&server, "u1", details("Clara Client")).await;
     put_contact(&server, "u2", details("Cole Contractor")).await;
-    // A real database fault on the second insert (the release towards the requester).
+    // A real database fault on the second of the two inserts (they go in a fixed order:
+    // u1→u2, then u2→u1).
     let db = server.raw_db().await;
     let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
     let fault: &[&str] = if sqlite {
         &[
-            "CREATE TRIGGER fail_second BEFORE INSERT ON contact_releases WHEN NEW.to_user = 'u2' \
+            "CREATE TRIGGER fail_second BEFORE INSERT ON contact_releases WHEN NEW.to_user = 'u1' \
            BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
         ]
     } else {
         &[
             "CREATE FUNCTION fail_second() RETURNS trigger AS $$ BEGIN \
-             IF NEW.to_user = 'u2' THEN RAISE EXCEPTION 'injected fault'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+             IF NEW.to_user = 'u1' THEN RAISE EXCEPTION 'injected fault'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
             "CREATE TRIGGER fail_second BEFORE INSERT ON contact_releases FOR EACH ROW EXECUTE FUNCTION fail_second()",
         ]
     };

@@ -318,10 +318,10 @@ async fn under_a_live_grant_history_prior_versions_and_files_are_read_and_each_r
     assert!(is_error(&reply, ErrorCode::Forbidden), "{reply:?}");
     let (status, _) = call(
         &server,
-        "GET",
+        "POST",
         &format!("/v1/moderation/grants/{gid}/connections"),
         &m1,
-        None,
+        Some(json!({})),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -751,7 +751,7 @@ async fn bots_outsiders_and_auditors_get_nothing_from_moderation() {
             "GET",
             format!("/v1/moderation/grants/{gid}/files/f1/content"),
         ),
-        ("GET", format!("/v1/moderation/grants/{gid}/connections")),
+        ("POST", format!("/v1/moderation/grants/{gid}/connections")),
         ("GET", "/v1/moderation/reports".to_string()),
         ("GET", format!("/v1/moderation/reports/{rid}")),
         ("POST", format!("/v1/moderation/reports/{rid}/close")),
@@ -765,7 +765,13 @@ async fn bots_outsiders_and_auditors_get_nothing_from_moderation() {
         server.service(),
     ] {
         for (method, path) in &paths {
-            let body = (*method == "POST").then(|| json!({"outcome": "x"}));
+            let body = (*method == "POST").then(|| {
+                if path.ends_with("/close") {
+                    json!({"outcome": "x"})
+                } else {
+                    json!({})
+                }
+            });
             let (status, reply) = call(&server, method, path, &token, body).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {reply}");
         }

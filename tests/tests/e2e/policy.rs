@@ -220,10 +220,10 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
             format!("/v1/moderation/grants/{grant}/files/{file}/content"),
             None,
         ),
-        ("GET", "/v1/moderation/grants/{grant}/connections") => (
+        ("POST", "/v1/moderation/grants/{grant}/connections") => (
             m1,
-            format!("/v1/moderation/grants/{grant}/connections?address=127.0.0.1"),
-            None,
+            format!("/v1/moderation/grants/{grant}/connections"),
+            Some(json!({"address": "127.0.0.1"})),
         ),
         ("POST", "/v1/moderation/grants/{grant}/notices") => (
             m1,
@@ -431,17 +431,20 @@ async fn items_collected_for_another_purpose_are_not_read() {
         "POST",
         "/v1/moderation/grants",
         &m1,
-        Some(json!({"room": room, "case_id": "c", "reason": REASON, "scope": ["history"]})),
+        Some(
+            json!({"room": room, "case_id": "c", "reason": REASON, "scope": ["history", "files"]}),
+        ),
     )
     .await;
-    let path = format!(
-        "/v1/moderation/grants/{}/messages",
-        grant["id"].as_str().unwrap()
-    );
+    let gid = grant["id"].as_str().unwrap();
+    let path = format!("/v1/moderation/grants/{gid}/messages");
     let (_, page) = call(&server, "GET", &path, &m1, None).await;
     assert_eq!(
         page["messages"].as_array().unwrap().len(),
         1,
         "nor does moderation: {page}"
     );
+    let path = format!("/v1/moderation/grants/{gid}/files/{file}/content");
+    let (status, _) = call(&server, "GET", &path, &m1, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nor a moderator's download");
 }

@@ -22,6 +22,14 @@ impl Session {
         self.rooms.values().any(|r| r.watch.is_some())
     }
 
+    /// Whether `room` is watched under a grant that has run out.
+    pub(super) fn watch_expired(&self, room: &RoomId) -> bool {
+        self.rooms
+            .get(room)
+            .and_then(|r| r.watch.as_ref())
+            .is_some_and(|w| w.expires_at <= now_ms())
+    }
+
     pub(super) fn watched_room(&self, grant: &str) -> Option<RoomId> {
         self.rooms
             .iter()
