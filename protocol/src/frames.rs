@@ -318,6 +318,17 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
+    /// A Tracker screenshot was posted or re-shared (members of the room; the client side
+    /// only sees shared ones).
+    Screenshot {
+        room: RoomId,
+        screenshot: crate::tracker::ScreenshotView,
+    },
+    /// A screenshot was un-shared: remove it from the client side's view.
+    ScreenshotRemoved {
+        room: RoomId,
+        id: String,
+    },
     /// Contact details were released between two parties of a room (sent to both).
     ContactReleased {
         room: RoomId,

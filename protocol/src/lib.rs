@@ -13,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod moderation;
 pub mod purpose;
+pub mod tracker;
 
 pub use claims::{Claims, Role};
 pub use error::{ErrorBody, ErrorCode};

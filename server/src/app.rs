@@ -35,6 +35,8 @@ pub struct Inner {
     pub links: LinkSigner,
     /// Pseudonymised connection records (C11).
     pub connlog: crate::connlog::ConnLog,
+    /// Tracker screenshots per bot token and workroom (`tracker.per_minute`, `burst`).
+    pub screenshot_limiter: crate::ratelimit::RateLimiter,
     /// The write path for timeline events.
     pub committers: Committers,
     /// Renders `/metrics`.

@@ -33,6 +33,29 @@ pub struct Config {
     pub audit: AuditConfig,
     pub moderation: ModerationConfig,
     pub retention: RetentionConfig,
+    pub tracker: TrackerConfig,
+}
+
+/// Tracker screenshots (C9).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackerConfig {
+    /// The largest screenshot accepted.
+    pub max_screenshot_bytes: u64,
+    /// Screenshots per minute per bot token and workroom, sustained…
+    pub per_minute: u32,
+    /// …with bursts of this many.
+    pub burst: u32,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            max_screenshot_bytes: 5 * 1024 * 1024,
+            per_minute: 1,
+            burst: 3,
+        }
+    }
 }
 
 /// How long data stays usable for its purpose (C10).
@@ -304,6 +327,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             moderation: ModerationConfig::default(),
             retention: RetentionConfig::default(),
+            tracker: TrackerConfig::default(),
         }
     }
 }
@@ -431,6 +455,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "audit",
     "moderation",
     "retention",
+    "tracker",
 ];
 
 impl Config {
@@ -576,6 +601,12 @@ impl Config {
                 "moderation.default_grant_secs: must be between 1 and moderation.max_grant_secs"
                     .into(),
             );
+        }
+        if self.tracker.per_minute == 0 || self.tracker.burst == 0 {
+            problems.push("tracker.per_minute and tracker.burst: must be at least 1".into());
+        }
+        if self.tracker.max_screenshot_bytes == 0 {
+            problems.push("tracker.max_screenshot_bytes: must be at least 1".into());
         }
         if m.expiry_check_secs == 0 {
             problems.push("moderation.expiry_check_secs: must be at least 1".into());

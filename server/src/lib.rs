@@ -22,6 +22,7 @@ pub mod links;
 pub mod metrics;
 pub mod moderation;
 pub mod policy;
+pub mod ratelimit;
 pub mod server;
 pub mod sweeper;
 pub mod tls;

@@ -132,6 +132,8 @@ pub async fn run(
         format!("https://localhost:{}", local_addr.port()),
     ];
     let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
+    let screenshot_limiter =
+        crate::ratelimit::RateLimiter::new(config.tracker.per_minute, config.tracker.burst);
     let state = AppState::new(Inner {
         config,
         store: store.clone(),
@@ -140,6 +142,7 @@ pub async fn run(
         blobs,
         links,
         connlog,
+        screenshot_limiter,
         committers,
         metrics: crate::metrics::install(),
         shutdown: shutdown.clone(),

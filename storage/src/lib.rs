@@ -32,4 +32,5 @@ pub use repo::messages::{
 };
 pub use repo::reports::{NewReport, ReportError, ReportFilter, ReportRow};
 pub use repo::rooms::{AcceptOutcome, EndOutcome, MemberRow, PartyInput};
+pub use repo::screenshots::{NewScreenshot, ScreenshotRow};
 pub use time::now_ms;

@@ -111,25 +111,6 @@ pub(super) async fn upload(
     )
     .await?;
     let limits = &state.config.files;
-    let declared_length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_length.is_some_and(|n| n > limits.max_file_bytes) {
-        drain(body).await;
-        return Err(FileError::TooLarge {
-            limit: limits.max_file_bytes,
-        }
-        .into());
-    }
-    let used = state.store.room_file_usage(room_id.as_str()).await?;
-    if used.saturating_add(declared_length.unwrap_or(0)) > limits.room_quota_bytes {
-        drain(body).await;
-        return Err(FileError::QuotaExceeded {
-            quota: limits.room_quota_bytes,
-        }
-        .into());
-    }
     let declared_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -142,7 +123,39 @@ pub(super) async fn upload(
         declared_type,
         max_size: limits.max_file_bytes,
         room_quota: limits.room_quota_bytes,
+        purpose: Purpose::Participation,
     };
+    let meta = receive(&state, new, &headers, body, |_| Ok(())).await?;
+    Ok((StatusCode::CREATED, Json(file_info(meta))))
+}
+
+/// Stream a request body into a new file: the declared length and the room's quota are
+/// checked first (a refused body is drained, bounded), then the bytes are hashed, sealed and
+/// written by a task of their own; `accept` sees the sniffed type before the file is kept.
+pub(super) async fn receive(
+    state: &AppState,
+    new: NewFile,
+    headers: &HeaderMap,
+    body: Body,
+    accept: impl FnOnce(&str) -> Result<(), ApiError>,
+) -> Result<FileMeta, ApiError> {
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|n| n > new.max_size) {
+        drain(body).await;
+        return Err(FileError::TooLarge {
+            limit: new.max_size,
+        }
+        .into());
+    }
+    let used = state.store.room_file_usage(&new.room_id).await?;
+    if used.saturating_add(declared_length.unwrap_or(0)) > new.room_quota {
+        let quota = new.room_quota;
+        drain(body).await;
+        return Err(FileError::QuotaExceeded { quota }.into());
+    }
     let upload = state.store.begin_file_upload(&state.blobs, new).await?;
     let mut stream = body.into_data_stream();
     // Hashing, sealing and writing run in a task of their own, fed through a short bounded
@@ -187,9 +200,13 @@ pub(super) async fn upload(
             "the upload ended before the body was complete",
         ));
     }
+    if let Err(refused) = accept(&upload.sniffed_type()) {
+        upload.abort().await;
+        return Err(refused);
+    }
     let meta = upload.finish().await?;
     metrics::counter!("workroom_file_bytes_uploaded_total").increment(meta.size);
-    Ok((StatusCode::CREATED, Json(file_info(meta))))
+    Ok(meta)
 }
 
 /// Feed received bytes into the upload until the queue closes or a push fails.

@@ -10,6 +10,7 @@ mod moderation;
 mod ops;
 mod reports;
 mod rooms;
+mod screenshots;
 mod tracker;
 mod validate;
 
@@ -54,6 +55,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/me/work-view"),
     ("GET", "/v1/me/work-view"),
     ("DELETE", "/v1/me/bots/{jti}"),
+    ("POST", "/v1/tracker/screenshots"),
+    ("GET", "/v1/rooms/{room}/screenshots"),
+    ("GET", "/v1/rooms/{room}/screenshots/{shot}/content"),
+    ("POST", "/v1/rooms/{room}/screenshots/{shot}/unshare"),
+    ("POST", "/v1/rooms/{room}/screenshots/{shot}/share"),
+    ("GET", "/v1/marketplace/rooms/{room}/screenshots"),
     ("POST", "/v1/moderation/grants"),
     ("GET", "/v1/moderation/grants"),
     ("GET", "/v1/moderation/grants/{grant}"),
@@ -113,6 +120,23 @@ pub fn router(state: AppState) -> Router {
             put(tracker::put_work_view).get(tracker::get_work_view),
         )
         .route("/v1/me/bots/{jti}", delete(tracker::revoke_bot))
+        .route("/v1/rooms/{room}/screenshots", get(screenshots::list))
+        .route(
+            "/v1/rooms/{room}/screenshots/{shot}/content",
+            get(screenshots::content),
+        )
+        .route(
+            "/v1/rooms/{room}/screenshots/{shot}/share",
+            post(screenshots::share),
+        )
+        .route(
+            "/v1/rooms/{room}/screenshots/{shot}/unshare",
+            post(screenshots::unshare),
+        )
+        .route(
+            "/v1/marketplace/rooms/{room}/screenshots",
+            get(screenshots::review),
+        )
         .route(
             "/v1/moderation/grants",
             post(moderation::open_grant).get(moderation::list_grants),
@@ -159,6 +183,7 @@ pub fn router(state: AppState) -> Router {
         .merge(
             Router::new()
                 .route("/v1/rooms/{room}/files", post(files::upload))
+                .route("/v1/tracker/screenshots", post(screenshots::post))
                 .layer(DefaultBodyLimit::disable()),
         )
         // Outermost last: every request is recorded in the connection log and runs inside

@@ -31,7 +31,7 @@ pub mod guard;
 use crate::auth::Identity;
 use workroom_protocol::moderation::{GrantScope, GrantState};
 use workroom_protocol::{ErrorCode, Purpose, Role};
-use workroom_storage::{AccountRole, FileMeta, GrantRow, ReportRow, RoomAccessRow};
+use workroom_storage::{AccountRole, FileMeta, GrantRow, ReportRow, RoomAccessRow, ScreenshotRow};
 
 /// Everything a caller can ask to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,6 +93,14 @@ pub enum Act {
     KeepWorkView,
     /// Revoke a bot token that acts for oneself.
     RevokeOwnBot,
+    /// The Tracker posts a screenshot for its contractor.
+    PostScreenshot,
+    /// List or download a room's screenshots (the client side: shared ones only).
+    ReadScreenshots,
+    /// Share or un-share one's own screenshot.
+    ShareScreenshot,
+    /// Payment-guarantee review of a room's screenshots, shared or not.
+    ReviewScreenshots,
 }
 
 /// Who may perform an act, for which purpose, and whether it is audited.
@@ -139,6 +147,10 @@ impl Act {
         Act::ReadReleasedContacts,
         Act::KeepWorkView,
         Act::RevokeOwnBot,
+        Act::PostScreenshot,
+        Act::ReadScreenshots,
+        Act::ShareScreenshot,
+        Act::ReviewScreenshots,
     ];
 
     fn rule(self) -> Rule {
@@ -172,6 +184,10 @@ impl Act {
             Act::ReleaseContacts => (&[(MEMBER, Participation)], true),
             Act::KeepWorkView => (&[(MEMBER, PaymentGuarantee)], true),
             Act::RevokeOwnBot => (&[(MEMBER, Security)], true),
+            Act::PostScreenshot => (&[(Some(Role::Bot), PaymentGuarantee)], false),
+            Act::ReadScreenshots => (&[(MEMBER, PaymentGuarantee)], false),
+            Act::ShareScreenshot => (&[(MEMBER, PaymentGuarantee)], true),
+            Act::ReviewScreenshots => (&[(Some(Role::Service), PaymentGuarantee)], false),
         };
         Rule { allowed, audited }
     }
@@ -237,6 +253,18 @@ pub enum Resource<'a> {
         report: &'a ReportRow,
         file: &'a FileMeta,
     },
+    /// Where the Tracker posts: whether its contractor is a contractor-side party of the
+    /// room, and whether their Work View is on.
+    TrackerTarget {
+        contractor_party: bool,
+        work_view: bool,
+    },
+    /// A room's screenshots (or one of them), through the caller's access and side.
+    Screenshots {
+        room: Option<&'a RoomAccessRow>,
+        contractor_side: bool,
+        shot: Option<&'a ScreenshotRow>,
+    },
     /// Contact details in a room: the caller's access to it, whether the caller is one of
     /// its contract parties, and whether the room is open or closed within retention.
     Contacts {
@@ -270,6 +298,7 @@ impl Denied {
 
 const NO_SUCH_ROOM: Denied = Denied::new(ErrorCode::NotFound, "no such room");
 const NO_SUCH_FILE: Denied = Denied::new(ErrorCode::NotFound, "no such file");
+const NO_SUCH_SCREENSHOT: Denied = Denied::new(ErrorCode::NotFound, "no such screenshot");
 const FORBIDDEN: Denied = Denied::new(ErrorCode::Forbidden, "not allowed for this token");
 
 /// The one decision point. Records that the policy was consulted (see [`guard`]).
@@ -391,7 +420,8 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
             | Act::ReadAudit
             | Act::KeepOwnContact
             | Act::KeepWorkView
-            | Act::RevokeOwnBot => Ok(()),
+            | Act::RevokeOwnBot
+            | Act::ReviewScreenshots => Ok(()),
             _ => Err(FORBIDDEN),
         },
         Resource::Room(access) => match act {
@@ -485,6 +515,49 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
         } => match act {
             Act::ReleaseContacts | Act::ReadReleasedContacts => {
                 check_contacts(room, party, retained)
+            }
+            _ => Err(FORBIDDEN),
+        },
+        Resource::TrackerTarget {
+            contractor_party,
+            work_view,
+        } => match act {
+            Act::PostScreenshot if !contractor_party => Err(NO_SUCH_ROOM),
+            Act::PostScreenshot if !work_view => Err(Denied::new(
+                ErrorCode::Conflict,
+                "the contractor's Work View is off",
+            )),
+            Act::PostScreenshot => Ok(()),
+            _ => Err(FORBIDDEN),
+        },
+        Resource::Screenshots {
+            room,
+            contractor_side,
+            shot,
+        } => match act {
+            Act::ReadScreenshots => {
+                check_room(room, RoomAction::Read)?;
+                match shot {
+                    Some(shot) if !(shot.shared || contractor_side) => Err(NO_SUCH_SCREENSHOT),
+                    Some(shot) if room.is_some_and(|r| r.room_id != shot.room_id) => {
+                        Err(NO_SUCH_SCREENSHOT)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Act::ShareScreenshot => {
+                check_room(room, RoomAction::Read)?;
+                let shot = shot.ok_or(NO_SUCH_SCREENSHOT)?;
+                if room.is_some_and(|r| r.room_id != shot.room_id) {
+                    return Err(NO_SUCH_SCREENSHOT);
+                }
+                if caller.user() != Some(shot.contractor_id.as_str()) {
+                    return Err(Denied::new(
+                        ErrorCode::Forbidden,
+                        "only the contractor shares or un-shares their screenshots",
+                    ));
+                }
+                Ok(())
             }
             _ => Err(FORBIDDEN),
         },

@@ -25,5 +25,6 @@ pub(crate) mod reports;
 pub(crate) mod revoked_bots;
 pub(crate) mod room_parties;
 pub(crate) mod rooms;
+pub(crate) mod screenshots;
 pub(crate) mod users;
 pub(crate) mod work_view;

@@ -12,6 +12,7 @@ mod m0005_audit;
 mod m0006_moderation;
 mod m0007_contacts;
 mod m0008_tracker;
+mod m0009_screenshots;
 pub(crate) mod seal_legacy;
 
 pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_moderation::Migration),
             Box::new(m0007_contacts::Migration),
             Box::new(m0008_tracker::Migration),
+            Box::new(m0009_screenshots::Migration),
         ]
     }
 }

@@ -176,4 +176,34 @@ impl Store {
         users.dedup();
         Ok(users)
     }
+
+    /// The sides (`client`, `contractor`) through which the user's accounts take part in the
+    /// room; empty when they do not.
+    pub async fn sides_in_room(
+        &self,
+        user_id: &str,
+        room_id: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        let accounts: Vec<String> = account_members::Entity::find()
+            .filter(account_members::Column::UserId.eq(user_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| m.account_id)
+            .collect();
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sides: Vec<String> = room_parties::Entity::find()
+            .filter(room_parties::Column::RoomId.eq(room_id))
+            .filter(room_parties::Column::AccountId.is_in(accounts))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|p| p.side)
+            .collect();
+        sides.sort_unstable();
+        sides.dedup();
+        Ok(sides)
+    }
 }

@@ -73,6 +73,9 @@ pub struct NewFile {
     pub declared_type: Option<String>,
     pub max_size: u64,
     pub room_quota: u64,
+    /// What the file is collected for: workroom files for participation, Tracker
+    /// screenshots for payment guarantee.
+    pub purpose: Purpose,
 }
 
 /// A stored file as the server sees it (the name opened; the key stays inside).
@@ -455,6 +458,12 @@ impl FileUpload {
 
     /// Seal the last chunk, complete the object, then record the row (checking the room
     /// quota in the same transaction). On any failure nothing is kept.
+    /// The content type sniffed from the bytes received so far (final once the first 8 KiB
+    /// are in, or the body ended).
+    pub fn sniffed_type(&self) -> String {
+        sniff(&self.head)
+    }
+
     pub async fn finish(mut self) -> Result<FileMeta, FileError> {
         let rest = std::mem::take(&mut self.pending);
         if let Err(e) = self.write_chunk(rest, true).await {
@@ -515,7 +524,7 @@ impl FileUpload {
             key_wrapped: self.key_wrapped.clone(),
             object_key: self.object_key.clone(),
             msg_id: None,
-            purpose: Purpose::Participation.as_str().to_string(),
+            purpose: self.new.purpose.as_str().to_string(),
             created_at: now,
             deleted_at: None,
         };

@@ -9,5 +9,6 @@ pub mod messages;
 pub mod read_markers;
 pub mod reports;
 pub mod rooms;
+pub mod screenshots;
 pub(crate) mod sealing;
 pub mod tracker;

@@ -36,3 +36,8 @@ pub(crate) fn report_reason_item(report_id: &str) -> String {
 pub(crate) fn report_outcome_item(report_id: &str) -> String {
     format!("report:{report_id}:outcome")
 }
+
+/// A Tracker screenshot's memo.
+pub(crate) fn screenshot_memo_item(screenshot_id: &str) -> String {
+    format!("screenshot:{screenshot_id}:memo")
+}

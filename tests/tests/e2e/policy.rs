@@ -13,6 +13,7 @@ use workroom_server::policy::guard::BYPASS_MESSAGE;
 use workroom_tests::{TestClient, TestServer};
 
 const REASON: &str = "Checking that every route asks the policy before answering.";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR0000000000000000";
 
 struct Scene {
     server: TestServer,
@@ -23,6 +24,7 @@ struct Scene {
     pending_grant: String,
     report: String,
     link: String,
+    screenshot: String,
 }
 
 async fn grant(server: &TestServer, who: &str, room: &str) -> String {
@@ -95,6 +97,29 @@ async fn scene() -> Scene {
         None,
     )
     .await;
+    let on = server
+        .http
+        .put("/v1/me/work-view", &server.member("u2"))
+        .json(&json!({"on": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(on.status().is_success());
+    let shot: Value = server
+        .http
+        .post(
+            &format!(
+                "/v1/tracker/screenshots?room={room}&captured_at=2026-11-30T10:00:00Z&activity=50"
+            ),
+            &server.token("tracker", Role::Bot, None),
+        )
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     Scene {
         room,
         file,
@@ -103,6 +128,7 @@ async fn scene() -> Scene {
         pending_grant,
         report: report["id"].as_str().unwrap().to_string(),
         link: link["url"].as_str().unwrap().to_string(),
+        screenshot: shot["id"].as_str().unwrap().to_string(),
         server,
     }
 }
@@ -188,6 +214,36 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
             Some(json!({"on": true})),
         ),
         ("GET", "/v1/me/work-view") => (server.member("u2"), "/v1/me/work-view".to_string(), None),
+        ("POST", "/v1/tracker/screenshots") => (
+            server.token("tracker", Role::Bot, None),
+            format!(
+                "/v1/tracker/screenshots?room={room}&captured_at=2026-11-30T10:01:00Z&activity=60"
+            ),
+            None,
+        ),
+        ("GET", "/v1/rooms/{room}/screenshots") => {
+            (member, format!("/v1/rooms/{room}/screenshots"), None)
+        }
+        ("GET", "/v1/rooms/{room}/screenshots/{shot}/content") => (
+            member,
+            format!("/v1/rooms/{room}/screenshots/{}/content", s.screenshot),
+            None,
+        ),
+        ("POST", "/v1/rooms/{room}/screenshots/{shot}/unshare") => (
+            server.member("u2"),
+            format!("/v1/rooms/{room}/screenshots/{}/unshare", s.screenshot),
+            None,
+        ),
+        ("POST", "/v1/rooms/{room}/screenshots/{shot}/share") => (
+            server.member("u2"),
+            format!("/v1/rooms/{room}/screenshots/{}/share", s.screenshot),
+            None,
+        ),
+        ("GET", "/v1/marketplace/rooms/{room}/screenshots") => (
+            server.service(),
+            format!("/v1/marketplace/rooms/{room}/screenshots"),
+            None,
+        ),
         ("DELETE", "/v1/me/bots/{jti}") => {
             (server.member("u2"), "/v1/me/bots/j-1".to_string(), None)
         }
@@ -282,6 +338,7 @@ async fn every_route_and_frame_goes_through_the_policy() {
         }
         request = match (template, body) {
             (&"/v1/rooms/{room}/files", _) => request.body(b"more".to_vec()),
+            (&"/v1/tracker/screenshots", _) => request.body(PNG.to_vec()),
             (&"/v1/rooms/{room}/reports", _) => {
                 request.json(&json!({"messages": [msg_id], "reason": "again"}))
             }

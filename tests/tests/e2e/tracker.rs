@@ -126,3 +126,211 @@ async fn a_revoked_bot_token_is_refused_at_once_and_only_its_contractor_can_revo
     let (status, _) = call(&server, "GET", "/v1/rooms", &server.sign(&unscoped), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+fn png(seed: u8) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend((0..2000u32).map(|i| (i as u8).wrapping_mul(seed)));
+    bytes
+}
+
+async fn post_screenshot(
+    server: &TestServer,
+    bot: &str,
+    room: &str,
+    body: Vec<u8>,
+) -> (StatusCode, serde_json::Value) {
+    let response = server
+        .http
+        .post(
+            &format!(
+                "/v1/tracker/screenshots?room={room}&captured_at=2026-11-30T10:00:00Z&activity=72&memo=Homepage%20layout"
+            ),
+            bot,
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or_default())
+}
+
+async fn work_view_on(server: &TestServer, user: &str) {
+    let response = server
+        .http
+        .put("/v1/me/work-view", &server.member(user))
+        .json(&json!({"on": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+}
+
+#[tokio::test]
+async fn the_tracker_posts_screenshots_only_while_work_view_is_on_only_images_and_rate_limited() {
+    let server = TestServer::start_with(Box::new(|c| {
+        c.tracker.per_minute = 1;
+        c.tracker.burst = 2;
+    }))
+    .await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    let other = server.open_room("b2", "p2", "u3", "u4").await.room;
+    let bot = server.token("tracker-1", Role::Bot, None); // acts for u2
+    let (status, body) = post_screenshot(&server, &bot, &room, png(3)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "Work View is off: {body}");
+    work_view_on(&server, "u2").await;
+    let mut u1 = server.client("u1").await;
+    let (status, shot) = post_screenshot(&server, &bot, &room, png(3)).await;
+    assert_eq!(status, StatusCode::CREATED, "{shot}");
+    assert_eq!(shot["shared"], true);
+    assert_eq!(shot["activity"], 72);
+    assert_eq!(shot["memo"], "Homepage layout");
+    assert_eq!(shot["content_type"], "image/png");
+    let live = u1
+        .expect(|f| matches!(f, workroom_protocol::ServerFrame::Screenshot { .. }))
+        .await;
+    assert!(
+        matches!(live, workroom_protocol::ServerFrame::Screenshot { screenshot, .. } if screenshot.id == shot["id"].as_str().unwrap())
+    );
+    // The client downloads it.
+    let id = shot["id"].as_str().unwrap();
+    let content = server
+        .http
+        .get(
+            &format!("/v1/rooms/{room}/screenshots/{id}/content"),
+            &server.member("u1"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(content.status(), StatusCode::OK);
+    assert_eq!(content.bytes().await.unwrap().to_vec(), png(3));
+    // Not an image; not the contractor's workroom; over the rate.
+    let (status, body) = post_screenshot(&server, &bot, &room, b"just text".to_vec()).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("invalid"))
+    );
+    let (status, _) = post_screenshot(&server, &bot, &other, png(4)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = post_screenshot(&server, &bot, &room, png(5)).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!("rate_limited"))
+    );
+    // Members do not post screenshots; the bot reads nothing.
+    let (status, _) = post_screenshot(&server, &server.member("u2"), &room, png(6)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for path in [
+        format!("/v1/rooms/{room}/screenshots"),
+        format!("/v1/rooms/{room}/screenshots/{id}/content"),
+    ] {
+        let (status, _) = call(&server, "GET", &path, &bot, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn unsharing_hides_a_screenshot_from_the_client_side_at_once() {
+    let server = TestServer::start().await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    work_view_on(&server, "u2").await;
+    let bot = server.token("tracker-1", Role::Bot, None);
+    let (_, shot) = post_screenshot(&server, &bot, &room, png(7)).await;
+    let id = shot["id"].as_str().unwrap().to_string();
+    let mut u1 = server.client("u1").await;
+    let list = format!("/v1/rooms/{room}/screenshots");
+    let content = format!("/v1/rooms/{room}/screenshots/{id}/content");
+    assert_eq!(
+        server.get_json(&server.member("u1"), &list).await["screenshots"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Only the contractor un-shares.
+    let (status, _) = call(
+        &server,
+        "POST",
+        &format!("{list}/{id}/unshare"),
+        &server.member("u1"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, unshared) = call(
+        &server,
+        "POST",
+        &format!("{list}/{id}/unshare"),
+        &server.member("u2"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{unshared}");
+    assert_eq!(unshared["shared"], false);
+    let removed = u1
+        .expect(|f| matches!(f, workroom_protocol::ServerFrame::ScreenshotRemoved { .. }))
+        .await;
+    assert!(
+        matches!(removed, workroom_protocol::ServerFrame::ScreenshotRemoved { id: ref r, .. } if *r == id)
+    );
+    assert!(
+        server.get_json(&server.member("u1"), &list).await["screenshots"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _) = call(&server, "GET", &content, &server.member("u1"), None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the client cannot download it"
+    );
+    // The contractor and payment-guarantee review still see it.
+    let mine = server.get_json(&server.member("u2"), &list).await;
+    assert_eq!(mine["screenshots"][0]["shared"], false);
+    let (status, _) = call(&server, "GET", &content, &server.member("u2"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let review = server
+        .get_json(
+            &server.service(),
+            &format!("/v1/marketplace/rooms/{room}/screenshots"),
+        )
+        .await;
+    assert_eq!(review["screenshots"].as_array().unwrap().len(), 1);
+    // Screenshot files are not workroom files: no member or moderator file route reaches them.
+    let (status, _) = call(
+        &server,
+        "GET",
+        &format!("/v1/rooms/{room}/files/{}", "x"),
+        &server.member("u2"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Re-sharing restores it.
+    let (status, _) = call(
+        &server,
+        "POST",
+        &format!("{list}/{id}/share"),
+        &server.member("u2"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        server.get_json(&server.member("u1"), &list).await["screenshots"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let actions = audit_actions(&server).await;
+    for action in ["screenshot.unshared", "screenshot.shared"] {
+        assert_eq!(
+            actions.iter().filter(|(a, _)| a == action).count(),
+            1,
+            "{action}"
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! Tracker screenshots (C9) as members and reviewers see them.
+
+use serde::{Deserialize, Serialize};
+
+/// One screenshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenshotView {
+    pub id: String,
+    pub room: String,
+    pub contractor: String,
+    pub captured_at: String,
+    /// 0–100.
+    pub activity: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo: Option<String>,
+    /// Whether the client side sees it.
+    pub shared: bool,
+    pub content_type: String,
+    pub size: u64,
+}
+
+/// `GET /v1/rooms/{room}/screenshots` and the review listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenshotList {
+    pub room: String,
+    pub screenshots: Vec<ScreenshotView>,
+}
