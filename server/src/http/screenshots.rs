@@ -205,11 +205,31 @@ pub(super) async fn list(
     Ok(Json(ScreenshotList { room, screenshots }))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Option<ScreenshotRow>, ApiError> {
-    if check_id("screenshot", id).is_err() {
-        return Ok(None);
-    }
-    Ok(state.store.screenshot(id).await?)
+/// One screenshot of a room, once the policy allowed `act` on it for the caller (a room the
+/// caller cannot see hides its screenshots: nothing is looked up then).
+async fn screenshot_for(
+    state: &AppState,
+    identity: &Identity,
+    room: &str,
+    id: &str,
+    act: Act,
+) -> Result<ScreenshotRow, ApiError> {
+    let (access, contractor_side) = side(state, identity, room).await?;
+    let shot = match access {
+        Some(_) if check_id("screenshot", id).is_ok() => state.store.screenshot(id).await?,
+        _ => None,
+    };
+    let _ = policy::decide(
+        Caller::Token(identity),
+        act,
+        Purpose::PaymentGuarantee,
+        Resource::Screenshots {
+            room: access.as_ref(),
+            contractor_side,
+            shot: shot.as_ref(),
+        },
+    )?;
+    shot.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))
 }
 
 /// `GET /v1/rooms/{room}/screenshots/{shot}/content`: the image, while the caller may see it.
@@ -219,23 +239,7 @@ pub(super) async fn content(
     Path((room, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (access, contractor_side) = side(&state, &identity, &room).await?;
-    let shot = if access.is_some() {
-        load(&state, &id).await?
-    } else {
-        None
-    };
-    let _ = policy::decide(
-        Caller::Token(&identity),
-        Act::ReadScreenshots,
-        Purpose::PaymentGuarantee,
-        Resource::Screenshots {
-            room: access.as_ref(),
-            contractor_side,
-            shot: shot.as_ref(),
-        },
-    )?;
-    let shot = shot.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))?;
+    let shot = screenshot_for(&state, &identity, &room, &id, Act::ReadScreenshots).await?;
     let stored = state
         .store
         .file(&shot.file_id)
@@ -252,23 +256,7 @@ async fn set_shared(
     id: String,
     shared: bool,
 ) -> Result<Json<ScreenshotView>, ApiError> {
-    let (access, contractor_side) = side(&state, &identity, &room).await?;
-    let shot = if access.is_some() {
-        load(&state, &id).await?
-    } else {
-        None
-    };
-    let _ = policy::decide(
-        Caller::Token(&identity),
-        Act::ShareScreenshot,
-        Purpose::PaymentGuarantee,
-        Resource::Screenshots {
-            room: access.as_ref(),
-            contractor_side,
-            shot: shot.as_ref(),
-        },
-    )?;
-    let shot = shot.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))?;
+    let shot = screenshot_for(&state, &identity, &room, &id, Act::ShareScreenshot).await?;
     let action = if shared {
         "screenshot.shared"
     } else {
