@@ -306,17 +306,22 @@ pub(super) async fn link(
     Path((room, file)): Path<(String, String)>,
 ) -> Result<Json<FileLink>, ApiError> {
     let stored = visible_file(&state, &identity, &room, &file, Act::ReadFile).await?;
+    Ok(Json(signed_link(&state, &stored.meta.id, &identity.user)))
+}
+
+/// A link to a file's content for `user`, valid for `files.link_ttl_secs`; the download
+/// checks again that the user may still read it.
+pub(super) fn signed_link(state: &AppState, file_id: &str, user: &str) -> FileLink {
     let ttl = i64::try_from(state.config.files.link_ttl_secs).unwrap_or(300);
     let expires = workroom_storage::now_ms() / 1000 + ttl;
-    let sig = state.links.sign(&stored.meta.id, &identity.user, expires);
-    Ok(Json(FileLink {
+    let sig = state.links.sign(file_id, user, expires);
+    FileLink {
         url: format!(
-            "/v1/files/{}/content?user={}&expires={expires}&sig={sig}",
-            stored.meta.id,
-            percent_encode(&identity.user)
+            "/v1/files/{file_id}/content?user={}&expires={expires}&sig={sig}",
+            percent_encode(user)
         ),
         expires_at: rfc3339(expires * 1000),
-    }))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -347,17 +352,44 @@ pub(super) async fn signed_content(
         .store
         .room_access(&claims.user, &stored.meta.room_id)
         .await?;
-    let _ = policy::decide(
-        Caller::LinkBearer(&claims.user),
-        Act::ReadFileByLink,
-        Purpose::Participation,
-        Resource::RoomFile {
-            room: access.as_ref(),
-            room_id: &stored.meta.room_id,
-            file: &stored.meta,
-        },
-    )
-    .map_err(|_| refused())?;
+    if stored.meta.purpose == Purpose::PaymentGuarantee.as_str() {
+        // A Tracker screenshot: readable by the link's user only while they may see it (the
+        // client side loses it the moment it is un-shared).
+        let shot = state.store.screenshot_of_file(&stored.meta.id).await?;
+        let contractor_side = access.is_some()
+            && state
+                .store
+                .sides_in_room(&claims.user, &stored.meta.room_id)
+                .await?
+                .iter()
+                .any(|side| side == "contractor");
+        let _ = policy::decide(
+            Caller::LinkBearer(&claims.user),
+            Act::ReadScreenshots,
+            Purpose::PaymentGuarantee,
+            Resource::Screenshots {
+                room: access.as_ref(),
+                contractor_side,
+                shot: shot.as_ref(),
+            },
+        )
+        .map_err(|_| refused())?;
+        if shot.is_none() {
+            return Err(refused());
+        }
+    } else {
+        let _ = policy::decide(
+            Caller::LinkBearer(&claims.user),
+            Act::ReadFileByLink,
+            Purpose::Participation,
+            Resource::RoomFile {
+                room: access.as_ref(),
+                room_id: &stored.meta.room_id,
+                file: &stored.meta,
+            },
+        )
+        .map_err(|_| refused())?;
+    }
     serve(&state, stored, &headers).await
 }
 

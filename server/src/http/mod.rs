@@ -58,6 +58,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/tracker/screenshots"),
     ("GET", "/v1/rooms/{room}/screenshots"),
     ("GET", "/v1/rooms/{room}/screenshots/{shot}/content"),
+    ("POST", "/v1/rooms/{room}/screenshots/{shot}/link"),
     ("POST", "/v1/rooms/{room}/screenshots/{shot}/unshare"),
     ("POST", "/v1/rooms/{room}/screenshots/{shot}/share"),
     ("GET", "/v1/marketplace/rooms/{room}/screenshots"),
@@ -124,6 +125,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/rooms/{room}/screenshots/{shot}/content",
             get(screenshots::content),
+        )
+        .route(
+            "/v1/rooms/{room}/screenshots/{shot}/link",
+            post(screenshots::link),
         )
         .route(
             "/v1/rooms/{room}/screenshots/{shot}/share",

@@ -8,7 +8,7 @@
 
 use super::error::ApiError;
 use super::extract::{ApiQuery, Authenticated};
-use super::files::{receive, serve};
+use super::files::{receive, serve, signed_link};
 use super::validate::{check_id, check_prose};
 use crate::app::AppState;
 use crate::auth::Identity;
@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use workroom_protocol::http::FileLink;
 use workroom_protocol::tracker::{ScreenshotList, ScreenshotView};
 use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
 use workroom_storage::{NewFile, NewScreenshot, RoomAccessRow, ScreenshotRow};
@@ -246,6 +247,18 @@ pub(super) async fn content(
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))?;
     serve(&state, stored, &headers).await
+}
+
+/// `POST /v1/rooms/{room}/screenshots/{shot}/link`: a short-lived link to the image that
+/// stops working when the caller may no longer see it (for the client side: when the
+/// contractor un-shares it).
+pub(super) async fn link(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path((room, id)): Path<(String, String)>,
+) -> Result<Json<FileLink>, ApiError> {
+    let shot = screenshot_for(&state, &identity, &room, &id, Act::ReadScreenshots).await?;
+    Ok(Json(signed_link(&state, &shot.file_id, &identity.user)))
 }
 
 /// `POST /v1/rooms/{room}/screenshots/{shot}/share` and `…/unshare`.

@@ -229,6 +229,11 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
             format!("/v1/rooms/{room}/screenshots/{}/content", s.screenshot),
             None,
         ),
+        ("POST", "/v1/rooms/{room}/screenshots/{shot}/link") => (
+            member.clone(),
+            format!("/v1/rooms/{room}/screenshots/{}/link", s.screenshot),
+            None,
+        ),
         ("POST", "/v1/rooms/{room}/screenshots/{shot}/unshare") => (
             server.member("u2"),
             format!("/v1/rooms/{room}/screenshots/{}/unshare", s.screenshot),

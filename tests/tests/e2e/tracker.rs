@@ -248,6 +248,23 @@ async fn unsharing_hides_a_screenshot_from_the_client_side_at_once() {
             .len(),
         1
     );
+    // Links issued before the un-share (the client's and the contractor's).
+    let link_for = |user: &'static str| {
+        let server = &server;
+        let path = format!("{list}/{id}/link");
+        async move {
+            let (status, link) = call(server, "POST", &path, &server.member(user), None).await;
+            assert_eq!(status, StatusCode::OK, "{link}");
+            server.http.url(link["url"].as_str().unwrap())
+        }
+    };
+    let client_link = link_for("u1").await;
+    let contractor_link = link_for("u2").await;
+    let open = |url: String| {
+        let server = &server;
+        async move { server.http.inner.get(url).send().await.unwrap().status() }
+    };
+    assert_eq!(open(client_link.clone()).await, StatusCode::OK);
     // Only the contractor un-shares.
     let (status, _) = call(
         &server,
@@ -286,6 +303,12 @@ async fn unsharing_hides_a_screenshot_from_the_client_side_at_once() {
         StatusCode::NOT_FOUND,
         "the client cannot download it"
     );
+    assert_eq!(
+        open(client_link.clone()).await,
+        StatusCode::FORBIDDEN,
+        "the client's outstanding link stopped working"
+    );
+    assert_eq!(open(contractor_link.clone()).await, StatusCode::OK);
     // The contractor and payment-guarantee review still see it.
     let mine = server.get_json(&server.member("u2"), &list).await;
     assert_eq!(mine["screenshots"][0]["shared"], false);
