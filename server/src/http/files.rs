@@ -237,6 +237,15 @@ async fn drain(body: Body) {
     .await;
 }
 
+/// A stored file by id, or `404` "no such file".
+pub(super) async fn existing_file(state: &AppState, id: &str) -> Result<StoredFile, ApiError> {
+    state
+        .store
+        .file(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))
+}
+
 /// The file, once the policy allowed `act` on it in `room` for this member.
 async fn visible_file(
     state: &AppState,
@@ -259,11 +268,7 @@ async fn visible_file(
             Resource::Room(None),
         )?;
     }
-    let stored = state
-        .store
-        .file(file)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))?;
+    let stored = existing_file(state, file).await?;
     let _ = policy::decide(
         Caller::Token(identity),
         act,

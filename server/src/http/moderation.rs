@@ -405,11 +405,7 @@ pub(super) async fn grant_file(
         GrantScope::Files,
     )
     .await?;
-    let stored = state
-        .store
-        .file(&file)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))?;
+    let stored = super::files::existing_file(&state, &file).await?;
     let decision = policy::decide(
         Caller::Token(&identity),
         Act::ReadFileUnderGrant,
@@ -420,15 +416,30 @@ pub(super) async fn grant_file(
             now: now_ms(),
         },
     )?;
+    let details = json!({ "grant": grant.id, "file": stored.meta.id });
+    let download = (grant.room_id.as_str(), grant.case_id.as_str(), details);
+    record_download(&state, &identity, decision, download, stored, &headers).await
+}
+
+/// A moderator's download (under a grant or through a report): recorded as
+/// `moderation.file_downloaded` in the case of `(room, case id, details)`, then served.
+pub(super) async fn record_download(
+    state: &AppState,
+    identity: &Identity,
+    decision: Decision,
+    (room, case_id, details): (&str, &str, serde_json::Value),
+    stored: workroom_storage::StoredFile,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let entry = identity.case_entry(
         "moderation.file_downloaded",
-        &grant.room_id,
+        room,
         Purpose::Moderation,
-        &grant.case_id,
-        json!({ "grant": grant.id, "file": stored.meta.id }),
+        case_id,
+        details,
     );
-    record(&state, decision, entry).await?;
-    super::files::serve(&state, stored, &headers).await
+    record(state, decision, entry).await?;
+    super::files::serve(state, stored, headers).await
 }
 
 /// The body of a connection lookup: in the body, not the URL, because URLs end up in

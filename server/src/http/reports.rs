@@ -5,7 +5,7 @@
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Authenticated};
-use super::moderation::{moderated_messages, record};
+use super::moderation::{moderated_messages, record_download};
 use super::validate::{check_id, check_prose};
 use crate::app::AppState;
 use crate::auth::Identity;
@@ -247,11 +247,7 @@ pub(super) async fn read_reported_file(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let report = load_report(&state, &identity, &id).await?;
-    let stored = state
-        .store
-        .file(&file)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))?;
+    let stored = super::files::existing_file(&state, &file).await?;
     let decision = policy::decide(
         Caller::Token(&identity),
         Act::ReadReportedFile,
@@ -261,15 +257,9 @@ pub(super) async fn read_reported_file(
             file: &stored.meta,
         },
     )?;
-    let entry = identity.case_entry(
-        "moderation.file_downloaded",
-        &report.room_id,
-        Purpose::Moderation,
-        &report.case_id,
-        json!({ "report": report.id, "file": stored.meta.id }),
-    );
-    record(&state, decision, entry).await?;
-    super::files::serve(&state, stored, &headers).await
+    let details = json!({ "report": report.id, "file": stored.meta.id });
+    let download = (report.room_id.as_str(), report.case_id.as_str(), details);
+    record_download(&state, &identity, decision, download, stored, &headers).await
 }
 
 /// `POST /v1/moderation/reports/{report}/close` `{"outcome"}`.
