@@ -278,6 +278,16 @@ async fn destroying_a_data_key_erases_what_it_protected_and_reads_report_erased(
     ));
 
     let server = TestServer::start_in(config, dir).await;
+    // Both destructions are in the audit trail, by the operator.
+    let actions = crate::moderation::audit_actions(&server).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|(a, _)| a == "keys.destroyed")
+            .count(),
+        2,
+        "{actions:?}"
+    );
     for message in history(&server, "ka", &seeded.room).await {
         assert_eq!(message["unreadable"], "erased", "{message}");
         assert_eq!(message["body"], "");
@@ -366,6 +376,14 @@ async fn rotation_rewraps_data_keys_so_the_old_master_key_can_be_retired() {
 
     // Everything still opens with only the new master key.
     let server = TestServer::start_in(config, dir).await;
+    // Rotation (its rewrap) and retirement are in the audit trail.
+    let actions = crate::moderation::audit_actions(&server).await;
+    for action in ["keys.rewrapped", "keys.retired"] {
+        assert!(
+            actions.iter().any(|(a, _)| a == action),
+            "{action} in {actions:?}"
+        );
+    }
     assert_eq!(
         history(&server, "rb", &seeded.room).await[0]["body"],
         "final words zebra-quartz-2"
