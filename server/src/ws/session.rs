@@ -166,20 +166,30 @@ async fn authenticate_first_frame(
         }
     };
     let verified = match serde_json::from_str::<ClientFrame>(&text) {
-        Ok(ClientFrame::Auth { token }) => state.verifier.verify(&token).map_err(|e| {
-            tracing::debug!(reason = %e, "auth frame refused");
-            "invalid token"
-        }),
-        _ => Err("the first frame must be {\"type\":\"auth\",\"token\":…}"),
+        // The same check as the upgrade header: signature, claims and bot revocation.
+        Ok(ClientFrame::Auth { token }) => crate::http::extract::verify(state, &token)
+            .await
+            .map_err(|e| {
+                tracing::debug!(reason = %e.message, "auth frame refused");
+                match e.code {
+                    ErrorCode::Unauthorized => (e.code, "invalid token"),
+                    _ => (e.code, "the token could not be checked; try again"),
+                }
+            }),
+        _ => Err((
+            ErrorCode::Unauthorized,
+            "the first frame must be {\"type\":\"auth\",\"token\":…}",
+        )),
     };
     match verified {
         Ok(identity) => Some(identity),
-        Err(message) => {
-            crate::metrics::error(ErrorCode::Unauthorized);
-            let _ = writer
-                .frame(&ServerFrame::error(None, ErrorCode::Unauthorized, message))
-                .await;
-            writer.close(CLOSE_POLICY, "unauthorized").await;
+        Err((code, message)) => {
+            crate::metrics::error(code);
+            let _ = writer.frame(&ServerFrame::error(None, code, message)).await;
+            match code {
+                ErrorCode::Unauthorized => writer.close(CLOSE_POLICY, "unauthorized").await,
+                _ => writer.close(1011, "storage unavailable").await,
+            }
             None
         }
     }

@@ -4,7 +4,7 @@
 use crate::moderation::{audit_actions, call};
 use reqwest::StatusCode;
 use serde_json::json;
-use workroom_protocol::Role;
+use workroom_protocol::{ErrorCode, Role, ServerFrame};
 use workroom_tests::TestServer;
 
 #[tokio::test]
@@ -65,6 +65,10 @@ async fn a_revoked_bot_token_is_refused_at_once_and_only_its_contractor_can_revo
     let path = format!("/v1/rooms/{room}/messages");
     let (status, _) = call(&server, "GET", &path, &bot, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        auth_frame_refusal(&server, &bot).await,
+        ErrorCode::Forbidden
+    );
     // Another member revoking that jti revokes only tokens acting for themselves.
     let other = server
         .http
@@ -91,6 +95,11 @@ async fn a_revoked_bot_token_is_refused_at_once_and_only_its_contractor_can_revo
         let (status, body) = call(&server, "GET", path, &bot, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
     }
+    // Also over WebSocket, whether the token comes in the upgrade or in the first frame.
+    assert_eq!(
+        auth_frame_refusal(&server, &bot).await,
+        ErrorCode::Unauthorized
+    );
     let upgrade = server.connect_raw(Some(bot.clone()), None).await;
     assert!(
         matches!(&upgrade, Err(workroom_client::WsError::Ws(tokio_tungstenite::tungstenite::Error::Http(r))) if r.status() == 401),
@@ -125,6 +134,18 @@ async fn a_revoked_bot_token_is_refused_at_once_and_only_its_contractor_can_revo
     unscoped.role = Role::Bot;
     let (status, _) = call(&server, "GET", "/v1/rooms", &server.sign(&unscoped), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The error a WebSocket session answers to `token` sent in the first (`auth`) frame.
+async fn auth_frame_refusal(server: &TestServer, token: &str) -> ErrorCode {
+    let mut conn = server.connect_raw(None, None).await.unwrap();
+    conn.send_text(&json!({"type": "auth", "token": token}).to_string())
+        .await
+        .unwrap();
+    match conn.next(workroom_tests::WAIT).await.unwrap() {
+        ServerFrame::Error { code, .. } => code,
+        other => panic!("expected an error, got {other:?}"),
+    }
 }
 
 fn png(seed: u8) -> Vec<u8> {
