@@ -25,7 +25,9 @@ pub use keyring::{KeyScope, Keyring, MasterKey, MasterKeySet, Unreadable};
 pub use repo::access::{AccountRole, RoomAccessRow};
 pub use repo::connections::{ConnectionRecord, LinkedConnection, SessionUser};
 pub use repo::contacts::{Contact, ReleaseError, ReleasedContactRow, RoomParty};
-pub use repo::files::{FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name};
+pub use repo::files::{
+    FileCompanion, FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name,
+};
 pub use repo::grants::{GrantChangeError, GrantRow, NewGrant};
 pub use repo::messages::{
     AppendError, AppendOutcome, EventKindRow, NewEvent, NewEventKind, StoredEvent,

@@ -20,7 +20,9 @@ use serde::Deserialize;
 use std::time::Duration;
 use workroom_protocol::http::{FileInfo, FileLink};
 use workroom_protocol::{ErrorCode, Purpose, Role};
-use workroom_storage::{FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name};
+use workroom_storage::{
+    FileCompanion, FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name,
+};
 
 /// Bytes of an over-limit body still read (and dropped) before answering 413, so that the
 /// client finishes sending and sees the answer instead of a reset connection.
@@ -125,20 +127,22 @@ pub(super) async fn upload(
         room_quota: limits.room_quota_bytes,
         purpose: Purpose::Participation,
     };
-    let meta = receive(&state, new, &headers, body, |_| Ok(())).await?;
+    let (meta, ()) = receive(&state, new, &headers, body, |_| Ok(()), &()).await?;
     Ok((StatusCode::CREATED, Json(file_info(meta))))
 }
 
 /// Stream a request body into a new file: the declared length and the room's quota are
 /// checked first (a refused body is drained, bounded), then the bytes are hashed, sealed and
-/// written by a task of their own; `accept` sees the sniffed type before the file is kept.
-pub(super) async fn receive(
+/// written by a task of their own; `accept` sees the sniffed type before the file is kept,
+/// and `companion` commits with the file's row.
+pub(super) async fn receive<C: FileCompanion>(
     state: &AppState,
     new: NewFile,
     headers: &HeaderMap,
     body: Body,
     accept: impl FnOnce(&str) -> Result<(), ApiError>,
-) -> Result<FileMeta, ApiError> {
+    companion: &C,
+) -> Result<(FileMeta, C::Row), ApiError> {
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -204,9 +208,9 @@ pub(super) async fn receive(
         upload.abort().await;
         return Err(refused);
     }
-    let meta = upload.finish().await?;
-    metrics::counter!("workroom_file_bytes_uploaded_total").increment(meta.size);
-    Ok(meta)
+    let stored = upload.finish_with(companion).await?;
+    metrics::counter!("workroom_file_bytes_uploaded_total").increment(stored.0.size);
+    Ok(stored)
 }
 
 /// Feed received bytes into the upload until the queue closes or a push fails.

@@ -27,7 +27,7 @@ use time::format_description::well_known::Rfc3339;
 use workroom_protocol::http::FileLink;
 use workroom_protocol::tracker::{ScreenshotList, ScreenshotView};
 use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
-use workroom_storage::{NewFile, NewScreenshot, RoomAccessRow, ScreenshotRow};
+use workroom_storage::{FileMeta, NewFile, NewScreenshot, RoomAccessRow, ScreenshotRow};
 
 /// The image types a screenshot may be.
 const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/webp"];
@@ -45,10 +45,15 @@ pub(super) struct PostQuery {
 
 async fn view(state: &AppState, shot: ScreenshotRow) -> Result<ScreenshotView, ApiError> {
     let file = state.store.file(&shot.file_id).await?;
-    let (content_type, size) = file
-        .map(|f| (f.meta.sniffed_type, f.meta.size))
+    Ok(screenshot_view(shot, file.as_ref().map(|f| &f.meta)))
+}
+
+/// A screenshot with its image's type and size.
+fn screenshot_view(shot: ScreenshotRow, image: Option<&FileMeta>) -> ScreenshotView {
+    let (content_type, size) = image
+        .map(|f| (f.sniffed_type.clone(), f.size))
         .unwrap_or_default();
-    Ok(ScreenshotView {
+    ScreenshotView {
         id: shot.id,
         room: shot.room_id,
         contractor: shot.contractor_id,
@@ -58,7 +63,7 @@ async fn view(state: &AppState, shot: ScreenshotRow) -> Result<ScreenshotView, A
         shared: shot.shared,
         content_type,
         size,
-    })
+    }
 }
 
 fn publish(state: &AppState, room: &RoomId, frame: &ServerFrame) {
@@ -124,7 +129,15 @@ pub(super) async fn post(
         room_quota: state.config.files.room_quota_bytes,
         purpose: Purpose::PaymentGuarantee,
     };
-    let file = receive(&state, new, &headers, body, |sniffed| {
+    let shot = NewScreenshot {
+        id: format!("ss_{}", uuid::Uuid::now_v7().simple()),
+        room_id: query.room.clone(),
+        contractor_id: contractor,
+        captured_at: captured_ms,
+        activity: query.activity,
+        memo: query.memo.map(|m| m.trim().to_string()),
+    };
+    let only_images = |sniffed: &str| {
         if IMAGE_TYPES.contains(&sniffed) {
             Ok(())
         } else {
@@ -133,21 +146,9 @@ pub(super) async fn post(
                 "a screenshot must be a PNG, JPEG or WebP image",
             ))
         }
-    })
-    .await?;
-    let shot = state
-        .store
-        .add_screenshot(&NewScreenshot {
-            id: format!("ss_{}", uuid::Uuid::now_v7().simple()),
-            room_id: query.room.clone(),
-            contractor_id: contractor,
-            file_id: file.id,
-            captured_at: captured_ms,
-            activity: query.activity,
-            memo: query.memo.map(|m| m.trim().to_string()),
-        })
-        .await?;
-    let view = view(&state, shot).await?;
+    };
+    let (file, shot) = receive(&state, new, &headers, body, only_images, &shot).await?;
+    let view = screenshot_view(shot, Some(&file));
     if let Ok(room) = RoomId::try_from(query.room.as_str()) {
         publish(
             &state,

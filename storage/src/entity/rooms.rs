@@ -1,6 +1,7 @@
 //! A workroom. `last_seq` is the per-room sequence counter: it is only ever advanced inside
 //! the transaction that inserts the events it numbers, which is what makes seqs gap-free
-//! across server processes.
+//! across server processes. `file_bytes` likewise changes only in the transactions that add
+//! or withdraw the files it totals.
 use sea_orm::entity::prelude::*;
 
 #[sea_orm::model]
@@ -15,6 +16,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub bid_id: Option<String>,
     pub last_seq: i64,
+    /// Bytes of the room's live (not withdrawn) files: the quota's running total.
+    pub file_bytes: i64,
     pub purpose: String,
     pub created_at: i64,
     pub closed_at: Option<i64>,

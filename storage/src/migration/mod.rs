@@ -13,6 +13,7 @@ mod m0006_moderation;
 mod m0007_contacts;
 mod m0008_tracker;
 mod m0009_screenshots;
+mod m0010_room_file_bytes;
 pub(crate) mod seal_legacy;
 
 pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_contacts::Migration),
             Box::new(m0008_tracker::Migration),
             Box::new(m0009_screenshots::Migration),
+            Box::new(m0010_room_file_bytes::Migration),
         ]
     }
 }

@@ -8,7 +8,9 @@
 //!
 //! Order of writes: the object is completed first, then its row is inserted. A failure in
 //! between leaves an object with no row (never a row with no object); the sweeper deletes
-//! such orphans once they are older than any upload in flight could be.
+//! such orphans once they are older than any upload in flight could be. A row that exists
+//! only for its file (a screenshot and its image) is a [`FileCompanion`]: it commits in the
+//! file row's transaction, so neither is kept without the other.
 
 use crate::Store;
 use crate::blob::{BlobError, BlobStore, BlobUpload};
@@ -20,7 +22,10 @@ use crate::time::now_ms;
 use aws_lc_rs::digest;
 use bytes::Bytes;
 use futures_util::Stream;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+};
 use std::time::SystemTime;
 use tokio::io::AsyncReadExt;
 use workroom_protocol::Purpose;
@@ -32,6 +37,34 @@ pub const CHUNK: usize = 64 * 1024;
 const SNIFF_LEN: usize = 8 * 1024;
 /// Where file objects live in the store.
 const OBJECT_PREFIX: &str = "files/";
+
+/// A row stored with a file, in the transaction that inserts the file's row (see the module
+/// comment). `()` is "nothing": a plain upload.
+pub trait FileCompanion: Sync {
+    /// What the stored companion reads back as.
+    type Row: Send;
+
+    /// Insert the companion of the file `file_id` inside `txn`.
+    fn insert_with_file(
+        &self,
+        store: &Store,
+        txn: &DatabaseTransaction,
+        file_id: &str,
+    ) -> impl Future<Output = Result<Self::Row, StorageError>> + Send;
+}
+
+impl FileCompanion for () {
+    type Row = ();
+
+    async fn insert_with_file(
+        &self,
+        _: &Store,
+        _: &DatabaseTransaction,
+        _: &str,
+    ) -> Result<(), StorageError> {
+        Ok(())
+    }
+}
 
 /// Why a file operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -389,19 +422,59 @@ impl Store {
 }
 
 async fn room_usage<C: ConnectionTrait>(conn: &C, room_id: &str) -> Result<u64, StorageError> {
-    // PostgreSQL sums BIGINT into NUMERIC: cast back so both backends decode an i64.
-    let used: Option<i64> = files::Entity::find()
+    let used: Option<i64> = rooms::Entity::find_by_id(room_id.to_string())
         .select_only()
-        .column_as(
-            sea_orm::sea_query::Expr::cust("CAST(COALESCE(SUM(size), 0) AS BIGINT)"),
-            "used",
-        )
-        .filter(files::Column::RoomId.eq(room_id))
-        .filter(files::Column::DeletedAt.is_null())
+        .column(rooms::Column::FileBytes)
         .into_tuple::<i64>()
         .one(conn)
         .await?;
     Ok(u64::try_from(used.unwrap_or(0)).unwrap_or(0))
+}
+
+/// Withdraw the live files attached to message `msg_id` of `room_id` (the message was
+/// deleted), giving their bytes back to the room quota, inside the caller's transaction.
+pub(crate) async fn withdraw_message_files(
+    txn: &DatabaseTransaction,
+    room_id: &str,
+    msg_id: &str,
+    at: i64,
+) -> Result<(), sea_orm::DbErr> {
+    let live = || {
+        files::Entity::find()
+            .filter(files::Column::RoomId.eq(room_id))
+            .filter(files::Column::MsgId.eq(msg_id))
+            .filter(files::Column::DeletedAt.is_null())
+    };
+    // PostgreSQL sums BIGINT into NUMERIC: cast back so both backends decode an i64.
+    let freed: Option<i64> = live()
+        .select_only()
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(size), 0) AS BIGINT)"),
+            "freed",
+        )
+        .into_tuple::<i64>()
+        .one(txn)
+        .await?;
+    let freed = freed.unwrap_or(0);
+    if freed == 0 {
+        return Ok(());
+    }
+    files::Entity::update_many()
+        .col_expr(files::Column::DeletedAt, Expr::val(at))
+        .filter(files::Column::RoomId.eq(room_id))
+        .filter(files::Column::MsgId.eq(msg_id))
+        .filter(files::Column::DeletedAt.is_null())
+        .exec(txn)
+        .await?;
+    rooms::Entity::update_many()
+        .col_expr(
+            rooms::Column::FileBytes,
+            sea_orm::sea_query::ExprTrait::sub(Expr::col(rooms::Column::FileBytes), freed),
+        )
+        .filter(rooms::Column::Id.eq(room_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 impl FileUpload {
@@ -456,15 +529,23 @@ impl FileUpload {
         Ok(())
     }
 
-    /// Seal the last chunk, complete the object, then record the row (checking the room
-    /// quota in the same transaction). On any failure nothing is kept.
     /// The content type sniffed from the bytes received so far (final once the first 8 KiB
     /// are in, or the body ended).
     pub fn sniffed_type(&self) -> String {
         sniff(&self.head)
     }
 
-    pub async fn finish(mut self) -> Result<FileMeta, FileError> {
+    /// Seal the last chunk, complete the object, then record the row (taking its bytes from
+    /// the room quota in the same transaction). On any failure nothing is kept.
+    pub async fn finish(self) -> Result<FileMeta, FileError> {
+        self.finish_with(&()).await.map(|(meta, ())| meta)
+    }
+
+    /// [`FileUpload::finish`], storing `companion` with the file's row in its transaction.
+    pub async fn finish_with<C: FileCompanion>(
+        mut self,
+        companion: &C,
+    ) -> Result<(FileMeta, C::Row), FileError> {
         let rest = std::mem::take(&mut self.pending);
         if let Err(e) = self.write_chunk(rest, true).await {
             self.abort().await;
@@ -474,8 +555,8 @@ impl FileUpload {
             return Err(FileError::Unavailable("upload already closed".into()));
         };
         blob.finish().await?;
-        match self.insert_row().await {
-            Ok(meta) => Ok(meta),
+        match self.insert_row(companion).await {
+            Ok(stored) => Ok(stored),
             Err(e) => {
                 // The object is complete but has no row: remove it now (the sweeper would
                 // later, if this fails too).
@@ -487,19 +568,27 @@ impl FileUpload {
         }
     }
 
-    async fn insert_row(&mut self) -> Result<FileMeta, FileError> {
+    async fn insert_row<C: FileCompanion>(
+        &mut self,
+        companion: &C,
+    ) -> Result<(FileMeta, C::Row), FileError> {
         let store = &self.store;
         let txn = store.begin_write().await.map_err(StorageError::from)?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            // Serialise uploads finishing into one room, so two cannot both pass the quota.
-            rooms::Entity::find_by_id(self.new.room_id.clone())
-                .lock_exclusive()
-                .one(&txn)
-                .await
-                .map_err(StorageError::from)?;
-        }
-        let used = room_usage(&txn, &self.new.room_id).await?;
-        if used.saturating_add(self.size) > self.new.room_quota {
+        // Take the bytes from the room's running total, only while it stays within the quota:
+        // one conditional update, which also serialises uploads finishing into one room.
+        let size = i64::try_from(self.size).unwrap_or(i64::MAX);
+        let quota = i64::try_from(self.new.room_quota).unwrap_or(i64::MAX);
+        let taken = rooms::Entity::update_many()
+            .col_expr(
+                rooms::Column::FileBytes,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(rooms::Column::FileBytes), size),
+            )
+            .filter(rooms::Column::Id.eq(self.new.room_id.as_str()))
+            .filter(rooms::Column::FileBytes.lte(quota.saturating_sub(size)))
+            .exec(&txn)
+            .await
+            .map_err(StorageError::from)?;
+        if taken.rows_affected == 0 {
             return Err(FileError::QuotaExceeded {
                 quota: self.new.room_quota,
             });
@@ -532,11 +621,12 @@ impl FileUpload {
             .exec_without_returning(&txn)
             .await
             .map_err(StorageError::from)?;
+        let companion = companion.insert_with_file(store, &txn, &row.id).await?;
         txn.commit().await.map_err(StorageError::from)?;
         let mut meta = to_meta(&row, None);
         meta.name = Some(self.new.name.clone());
         meta.erased = false;
-        Ok(meta)
+        Ok((meta, companion))
     }
 
     /// Give up the upload; nothing is kept.

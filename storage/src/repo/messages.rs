@@ -13,6 +13,7 @@ use crate::audit::{NewAuditEntry, append_in as append_audit_in};
 use crate::entity::{files, messages, prior_versions, rooms};
 use crate::error::{StorageError, is_unique_violation};
 use crate::keyring::{KeyScope, SealingKey, Unreadable, open_text};
+use crate::repo::files::withdraw_message_files;
 use crate::repo::sealing::message_body_item;
 use crate::time::{now_ms, to_seq};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Query};
@@ -815,12 +816,13 @@ async fn apply_change(
                     Expr::val(Option::<Vec<u8>>::None),
                 )
                 .col_expr(messages::Column::DeletedAt, Expr::val(event.created_at));
-            files::Entity::update_many()
-                .col_expr(files::Column::DeletedAt, Expr::val(event.created_at))
-                .filter(files::Column::MsgId.eq(target.msg_id.as_str()))
-                .filter(files::Column::DeletedAt.is_null())
-                .exec(txn)
-                .await?;
+            withdraw_message_files(
+                txn,
+                target.room_id.as_str(),
+                target.msg_id.as_str(),
+                event.created_at,
+            )
+            .await?;
         }
         EventKindRow::Message => return Ok(()),
     }

@@ -592,6 +592,7 @@ async fn insert_room(
         project_id: Set(project_id.to_string()),
         bid_id: Set(bid_id.map(str::to_string)),
         last_seq: Set(0),
+        file_bytes: Set(0),
         purpose: Set(Purpose::Participation.as_str().to_string()),
         created_at: Set(now),
         closed_at: Set(None),

@@ -8,19 +8,19 @@ use crate::audit::{NewAuditEntry, append_in as append_audit_in};
 use crate::entity::screenshots;
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
+use crate::repo::files::FileCompanion;
 use crate::repo::sealing::screenshot_memo_item;
 use crate::time::now_ms;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
 use workroom_protocol::Purpose;
 
-/// A screenshot to record (its file is already stored).
+/// A screenshot to record with its image: `FileUpload::finish_with(&new_screenshot)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewScreenshot {
     pub id: String,
     pub room_id: String,
     pub contractor_id: String,
-    pub file_id: String,
     pub captured_at: i64,
     pub activity: u8,
     pub memo: Option<String>,
@@ -40,36 +40,57 @@ pub struct ScreenshotRow {
     pub created_at: i64,
 }
 
-impl Store {
-    /// Record a screenshot, shared with the client by default.
-    pub async fn add_screenshot(&self, new: &NewScreenshot) -> Result<ScreenshotRow, StorageError> {
-        let txn = self.begin_write().await?;
-        let memo_sealed = match &new.memo {
+/// Recorded in the transaction of its image's file row: a screenshot never points at a
+/// missing file, and no image is kept without its screenshot. Shared with the client side by
+/// default.
+impl FileCompanion for NewScreenshot {
+    type Row = ScreenshotRow;
+
+    async fn insert_with_file(
+        &self,
+        store: &Store,
+        txn: &DatabaseTransaction,
+        file_id: &str,
+    ) -> Result<ScreenshotRow, StorageError> {
+        let memo_sealed = match &self.memo {
             Some(memo) => {
-                let key = self.sealing_key(&txn, KeyScope::Room(&new.room_id)).await?;
-                Some(key.seal(&screenshot_memo_item(&new.id), memo.as_bytes()))
+                let key = store
+                    .sealing_key(txn, KeyScope::Room(&self.room_id))
+                    .await?;
+                Some(key.seal(&screenshot_memo_item(&self.id), memo.as_bytes()))
             }
             None => None,
         };
         let model = screenshots::Model {
-            id: new.id.clone(),
-            room_id: new.room_id.clone(),
-            contractor_id: new.contractor_id.clone(),
-            file_id: new.file_id.clone(),
-            captured_at: new.captured_at,
-            activity: i16::from(new.activity),
+            id: self.id.clone(),
+            room_id: self.room_id.clone(),
+            contractor_id: self.contractor_id.clone(),
+            file_id: file_id.to_string(),
+            captured_at: self.captured_at,
+            activity: i16::from(self.activity),
             memo_sealed,
             shared: true,
             created_at: now_ms(),
             purpose: Purpose::PaymentGuarantee.as_str().to_string(),
         };
         screenshots::Entity::insert(screenshots::ActiveModel::from(model.clone()))
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
-        txn.commit().await?;
-        Ok(self.screenshot_row(model).await)
+        Ok(ScreenshotRow {
+            id: model.id,
+            room_id: model.room_id,
+            contractor_id: model.contractor_id,
+            file_id: model.file_id,
+            captured_at: model.captured_at,
+            activity: self.activity,
+            memo: self.memo.clone().map(Ok),
+            shared: model.shared,
+            created_at: model.created_at,
+        })
     }
+}
 
+impl Store {
     /// One screenshot.
     pub async fn screenshot(&self, id: &str) -> Result<Option<ScreenshotRow>, StorageError> {
         match screenshots::Entity::find_by_id(id.to_string())

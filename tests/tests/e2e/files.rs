@@ -2,6 +2,7 @@
 //! (local by default; S3 with `WORKROOM_TEST_FILES=s3`, see the harness).
 
 use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use std::time::Duration;
 use workroom_protocol::ServerFrame;
@@ -275,13 +276,15 @@ async fn over_a_limit_is_413_with_the_spec_body_and_nothing_is_kept() {
     );
     assert_eq!(stored_objects(&server).await, 0, "nothing kept");
 
+    let mut kept = Vec::new();
     for name in ["one", "two"] {
-        uploaded(
+        let info = uploaded(
             server
                 .upload(&u1, &room, name, None, pdf_bytes(1024 * 1024))
                 .await,
         )
         .await;
+        kept.push(info.id);
     }
     let (status, code) = error_code(
         server
@@ -297,6 +300,56 @@ async fn over_a_limit_is_413_with_the_spec_body_and_nothing_is_kept() {
         stored_objects(&server).await,
         2,
         "the refused file left nothing"
+    );
+
+    // Deleting the message a file is attached to gives its bytes back to the quota.
+    let mut c1 = server.client("u1").await;
+    assert!(matches!(
+        c1.send_with_files(&room, "m1", "the first", &[&kept[0]])
+            .await,
+        ServerFrame::Ack { seq: 1, .. }
+    ));
+    assert!(matches!(
+        c1.request(
+            serde_json::json!({"type": "delete", "room": room, "client_msg_id": "d1", "seq": 1})
+        )
+        .await,
+        ServerFrame::Ack { .. }
+    ));
+    uploaded(
+        server
+            .upload(&u1, &room, "three", None, pdf_bytes(1024 * 1024))
+            .await,
+    )
+    .await;
+
+    // Racing uploads cannot overshoot: with room for one more half-megabyte file, of four
+    // sent at once exactly one is kept.
+    let racing = (0..4).map(|i| {
+        let (server, u1, room) = (&server, &u1, &room);
+        async move {
+            server
+                .upload(u1, room, &format!("race-{i}"), None, pdf_bytes(512 * 1024))
+                .await
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(racing).await;
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::PAYLOAD_TOO_LARGE)
+            .count(),
+        3,
+        "{statuses:?}"
     );
 }
 
@@ -642,4 +695,52 @@ async fn an_unwritable_store_makes_uploads_unavailable_and_leaves_no_row() {
         .unwrap();
     assert_eq!(store.room_file_usage(&room).await.unwrap(), 0, "no row");
     assert_eq!(get(&server, "", "/healthz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn upgrading_counts_the_bytes_of_files_stored_before_the_room_total_existed() {
+    let server = TestServer::start_with(Box::new(|c| {
+        c.files.max_file_bytes = 3000;
+        c.files.room_quota_bytes = 3000;
+    }))
+    .await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    let (config, dir) = server.stop().await;
+    // Back to the schema before `rooms.file_bytes`, with files written by that release:
+    // 2,500 live bytes and a withdrawn 10,000-byte file.
+    let db = workroom_tests::raw_db(&config).await;
+    for sql in [
+        "DELETE FROM seaql_migrations WHERE version = 'm0010_room_file_bytes'".to_string(),
+        "ALTER TABLE rooms DROP COLUMN file_bytes".to_string(),
+        format!(
+            "INSERT INTO files (id, room_id, uploader_id, name_sealed, declared_type, sniffed_type, \
+             size, sha256, key_wrapped, object_key, msg_id, purpose, created_at, deleted_at) VALUES \
+             ('f_old1', '{room}', 'u1', '', NULL, 'application/pdf', 2000, '', '', 'files/old1', NULL, 'participation', 1, NULL), \
+             ('f_old2', '{room}', 'u1', '', NULL, 'application/pdf', 500, '', '', 'files/old2', NULL, 'participation', 1, NULL), \
+             ('f_old3', '{room}', 'u1', '', NULL, 'application/pdf', 10000, '', '', 'files/old3', NULL, 'participation', 1, 2)"
+        ),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    db.close().await.unwrap();
+
+    let server = TestServer::start_in(config, dir).await;
+    let u1 = server.member("u1");
+    let (status, code) = error_code(
+        server
+            .upload(&u1, &room, "big", None, pdf_bytes(1000))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code),
+        (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),
+        "2,500 of 3,000 bytes are taken"
+    );
+    uploaded(
+        server
+            .upload(&u1, &room, "fits", None, pdf_bytes(400))
+            .await,
+    )
+    .await;
 }
