@@ -24,6 +24,8 @@ use workroom_protocol::{ClientFrame, ClientMsgId, Role, RoomId, ServerFrame};
 use workroom_server::auth::DevKey;
 use workroom_server::config::Config;
 
+pub mod bench_target;
+
 pub use workroom_client;
 pub use workroom_protocol;
 pub use workroom_server;

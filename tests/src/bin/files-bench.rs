@@ -12,19 +12,17 @@
 //!
 //! Usage: `files-bench --config server.toml --addr 127.0.0.1:8443 --size 100MiB --count 3`.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Parser;
-use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
-use workroom_client::HttpClient;
 use workroom_client::procfs::rss_kib;
 use workroom_protocol::Role;
-use workroom_server::auth::DevKey;
 use workroom_server::config::{CliOverrides, Config};
+use workroom_tests::bench_target::{BenchTarget, incompressible, parse_size};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -48,33 +46,8 @@ struct Args {
     server_only: bool,
 }
 
-fn parse_size(text: &str) -> Result<u64, String> {
-    let (number, scale) = if let Some(n) = text.strip_suffix("GiB") {
-        (n, 1 << 30)
-    } else if let Some(n) = text.strip_suffix("MiB") {
-        (n, 1 << 20)
-    } else if let Some(n) = text.strip_suffix("KiB") {
-        (n, 1 << 10)
-    } else {
-        (text, 1)
-    };
-    number
-        .parse::<u64>()
-        .map(|n| n * scale)
-        .map_err(|_| format!("`{text}` is not a size like 100MiB"))
-}
-
 fn payload(size: u64) -> bytes::Bytes {
-    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    while (out.len() as u64) < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(usize::try_from(size).unwrap_or(0));
-    bytes::Bytes::from(out)
+    bytes::Bytes::from(incompressible(usize::try_from(size).unwrap_or(usize::MAX)))
 }
 
 fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
@@ -145,41 +118,11 @@ async fn through_server(
     config: &Config,
     data: &bytes::Bytes,
 ) -> anyhow::Result<(f64, f64, Option<(u64, u64)>)> {
-    let pem = std::fs::read(config.data_dir.join("tls/cert.pem")).context("dev certificate")?;
-    let tls = workroom_client::client_config(&pem)?;
-    let port = args.addr.rsplit(':').next().unwrap_or("8443");
-    let http = HttpClient::new(&format!("https://localhost:{port}"), tls)?;
-    let key = DevKey::load(&config.data_dir)?;
-    let mint = |sub: &str, role: Role| {
-        key.mint(
-            &config.auth.issuer,
-            &config.auth.audience,
-            sub,
-            role,
-            None,
-            None,
-            6 * 3600,
-        )
-    };
-    let tag = uuid::Uuid::now_v7().simple().to_string();
-    let response = http
-        .post(
-            &format!("/v1/marketplace/bids/fb-{tag}/accept"),
-            &mint("bench-marketplace", Role::Service)?,
-        )
-        .json(&json!({
-            "project": format!("fp-{tag}"),
-            "client": {"user": format!("fc-{tag}"), "account": format!("fca-{tag}"), "name": "C", "email": "c@example.com"},
-            "contractor": {"user": format!("fk-{tag}"), "account": format!("fka-{tag}"), "name": "K", "email": "k@example.com"},
-        }))
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        bail!("accept failed: {}", response.status());
-    }
-    let room: serde_json::Value = response.json().await?;
-    let room = room["room"].as_str().context("room")?.to_string();
-    let token = mint(&format!("fc-{tag}"), Role::Member)?;
+    let target = BenchTarget::connect(config, &args.addr)?;
+    let http = &target.http;
+    let opened = target.open_room().await?;
+    let room = opened.room;
+    let token = target.mint(&opened.client, Role::Member, None)?;
 
     let baseline = args.server_pid.and_then(rss_kib);
     let sampler = args.server_pid.map(RssSampler::start);

@@ -1,0 +1,114 @@
+//! A running server as the benchmark binaries see it: an HTTPS client that trusts the
+//! server's dev certificate, tokens minted with its dev key, and workrooms opened the way
+//! the marketplace opens them (a bid accepted). Shared so each benchmark measures its own
+//! path and not a copy of the setup.
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use workroom_client::HttpClient;
+use workroom_protocol::Role;
+use workroom_server::auth::DevKey;
+use workroom_server::config::Config;
+
+/// The server under measurement, reached on `addr` (`host:port`).
+pub struct BenchTarget {
+    pub http: HttpClient,
+    key: DevKey,
+    issuer: String,
+    audience: String,
+}
+
+/// A workroom opened for a benchmark, with its two parties.
+pub struct BenchRoom {
+    pub room: String,
+    pub client: String,
+    pub contractor: String,
+}
+
+impl BenchTarget {
+    /// Connect to the server whose data dir (dev certificate and dev key) `config` names.
+    pub fn connect(config: &Config, addr: &str) -> anyhow::Result<BenchTarget> {
+        let pem = std::fs::read(config.data_dir.join("tls/cert.pem")).context("dev certificate")?;
+        let tls = workroom_client::client_config(&pem)?;
+        let port = addr.rsplit(':').next().unwrap_or("8443");
+        Ok(BenchTarget {
+            http: HttpClient::new(&format!("https://localhost:{port}"), tls)?,
+            key: DevKey::load(&config.data_dir)?,
+            issuer: config.auth.issuer.clone(),
+            audience: config.auth.audience.clone(),
+        })
+    }
+
+    /// A six-hour token for `sub`; bots act for `acts_for`.
+    pub fn mint(&self, sub: &str, role: Role, acts_for: Option<&str>) -> anyhow::Result<String> {
+        Ok(self.key.mint(
+            &self.issuer,
+            &self.audience,
+            sub,
+            role,
+            None,
+            acts_for,
+            6 * 3600,
+        )?)
+    }
+
+    /// Open a fresh workroom between a new client and a new contractor.
+    pub async fn open_room(&self) -> anyhow::Result<BenchRoom> {
+        let tag = uuid::Uuid::now_v7().simple().to_string();
+        let (client, contractor) = (format!("bc-{tag}"), format!("bk-{tag}"));
+        let response = self
+            .http
+            .post(
+                &format!("/v1/marketplace/bids/bb-{tag}/accept"),
+                &self.mint("bench-marketplace", Role::Service, None)?,
+            )
+            .json(&json!({
+                "project": format!("bp-{tag}"),
+                "client": {"user": client, "account": format!("bca-{tag}"), "name": "C", "email": "c@example.com"},
+                "contractor": {"user": contractor, "account": format!("bka-{tag}"), "name": "K", "email": "k@example.com"},
+            }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("accept failed: {}", response.status());
+        }
+        let created: serde_json::Value = response.json().await?;
+        let room = created["room"].as_str().context("room")?.to_string();
+        Ok(BenchRoom {
+            room,
+            client,
+            contractor,
+        })
+    }
+}
+
+/// `size` bytes that do not compress (xorshift), like an encoded image or an archive.
+pub fn incompressible(size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 8);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while out.len() < size {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(size);
+    out
+}
+
+/// Parse a size: bytes, or with a `KiB`, `MiB` or `GiB` suffix.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("GiB") {
+        (n, 1 << 30)
+    } else if let Some(n) = text.strip_suffix("MiB") {
+        (n, 1 << 20)
+    } else if let Some(n) = text.strip_suffix("KiB") {
+        (n, 1 << 10)
+    } else {
+        (text, 1)
+    };
+    number
+        .parse::<u64>()
+        .map(|n| n * scale)
+        .map_err(|_| format!("`{text}` is not a size like 100MiB"))
+}
