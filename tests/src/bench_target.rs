@@ -5,10 +5,35 @@
 
 use anyhow::{Context, bail};
 use serde_json::json;
+use std::path::PathBuf;
 use workroom_client::HttpClient;
 use workroom_protocol::Role;
 use workroom_server::auth::DevKey;
-use workroom_server::config::Config;
+use workroom_server::config::{CliOverrides, Config};
+
+/// The server a benchmark measures, as named on its command line (flatten into the args).
+#[derive(Debug, clap::Args)]
+pub struct ServerConfigArgs {
+    /// The server's configuration file (data dir, database, file backend).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The server's data dir (dev key, dev certificate), when not in the config.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ServerConfigArgs {
+    /// The server's configuration, read the way `workroom serve` reads it.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        Ok(Config::load(
+            self.config.as_deref(),
+            &CliOverrides {
+                listen: None,
+                data_dir: self.data_dir.clone(),
+            },
+        )?)
+    }
+}
 
 /// The server under measurement, reached on `addr` (`host:port`).
 pub struct BenchTarget {

@@ -4,17 +4,15 @@
 //! Usage: `audit-bench --config server.toml --writers 8 --entries 500`.
 
 use clap::Parser;
-use std::path::PathBuf;
 use std::time::Instant;
-use workroom_server::config::{CliOverrides, Config};
 use workroom_storage::audit::NewAuditEntry;
+use workroom_tests::bench_target::ServerConfigArgs;
 
+/// The audit trail's append rate with concurrent writers.
 #[derive(Debug, Parser)]
 struct Args {
-    #[arg(long)]
-    config: Option<PathBuf>,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    server: ServerConfigArgs,
     /// Concurrent writers.
     #[arg(long, default_value_t = 8)]
     writers: usize,
@@ -26,13 +24,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let config = Config::load(
-        args.config.as_deref(),
-        &CliOverrides {
-            listen: None,
-            data_dir: args.data_dir.clone(),
-        },
-    )?;
+    let config = args.server.load()?;
     let (store, _) = workroom_server::server::open_store(&config).await?;
     store.migrate().await?;
     let started = Instant::now();

@@ -14,24 +14,20 @@
 
 use anyhow::bail;
 use clap::Parser;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use workroom_client::procfs::rss_kib;
 use workroom_protocol::Role;
-use workroom_server::config::{CliOverrides, Config};
-use workroom_tests::bench_target::{BenchTarget, incompressible, parse_size};
+use workroom_server::config::Config;
+use workroom_tests::bench_target::{BenchTarget, ServerConfigArgs, incompressible, parse_size};
 
+/// File transfer through the server next to a plain copy through the same store.
 #[derive(Debug, Parser)]
 struct Args {
-    /// The server's configuration file (data dir, file backend).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// The server's data dir (dev key, dev certificate), when not in the config.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    server: ServerConfigArgs,
     #[arg(long, default_value = "127.0.0.1:8443")]
     addr: String,
     #[arg(long)]
@@ -165,13 +161,7 @@ async fn through_server(
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let args = Args::parse();
-    let config = Config::load(
-        args.config.as_deref(),
-        &CliOverrides {
-            listen: None,
-            data_dir: args.data_dir.clone(),
-        },
-    )?;
+    let config = args.server.load()?;
     if let workroom_storage::blob::BlobStore::S3(s3) =
         workroom_server::blobs::open_blob_store(&config).await?
     {

@@ -18,18 +18,15 @@ use anyhow::bail;
 use clap::Parser;
 use futures_util::StreamExt;
 use serde_json::json;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use workroom_protocol::Role;
-use workroom_server::config::{CliOverrides, Config};
-use workroom_tests::bench_target::{BenchTarget, incompressible, parse_size};
+use workroom_tests::bench_target::{BenchTarget, ServerConfigArgs, incompressible, parse_size};
 
+/// Tracker screenshot ingest next to plain uploads of the same bytes.
 #[derive(Debug, Parser)]
 struct Args {
-    #[arg(long)]
-    config: Option<PathBuf>,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    server: ServerConfigArgs,
     #[arg(long, default_value = "127.0.0.1:8443")]
     addr: String,
     /// Image size: bytes, or with KiB/MiB.
@@ -131,13 +128,7 @@ async fn main() -> anyhow::Result<()> {
     if args.count == 0 || args.concurrency == 0 || args.rounds == 0 {
         bail!("--count, --concurrency and --rounds must be at least 1");
     }
-    let config = Config::load(
-        args.config.as_deref(),
-        &CliOverrides {
-            listen: None,
-            data_dir: args.data_dir.clone(),
-        },
-    )?;
+    let config = args.server.load()?;
     let target = BenchTarget::connect(&config, &args.addr)?;
     let opened = target.open_room().await?;
     let contractor = target.mint(&opened.contractor, Role::Member, None)?;
