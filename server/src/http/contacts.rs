@@ -189,6 +189,18 @@ pub(super) async fn release(
             ));
         }
     };
+    // A release goes both ways: the other party must still be in the workroom to see theirs.
+    if state
+        .store
+        .room_access(&other, room_id.as_str())
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the other party no longer has access to this workroom; nothing was released",
+        ));
+    }
     let entry = identity.actor().entry(
         "contact.released",
         &format!("room:{room_id}"),
@@ -205,9 +217,12 @@ pub(super) async fn release(
             room: room_id.clone(),
             between: between.clone(),
         };
-        state
-            .hub
-            .notify_users(&between, &room_id, Utf8Bytes::from(frame.to_json()));
+        state.hub.notify_users(
+            &between,
+            &room_id,
+            Utf8Bytes::from(frame.to_json()),
+            Purpose::Participation,
+        );
     }
     Ok(Json(Released {
         room: room_id.to_string(),

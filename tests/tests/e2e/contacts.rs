@@ -252,6 +252,39 @@ async fn a_failure_between_the_two_releases_releases_neither() {
 }
 
 #[tokio::test]
+async fn nothing_is_released_to_a_party_who_left_the_workroom() {
+    let server = TestServer::start().await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    for user in ["u1", "u2"] {
+        put_contact(&server, user, details(user)).await;
+    }
+    // The contractor leaves their account: they no longer see the workroom.
+    let removed = server
+        .http
+        .delete(
+            "/v1/marketplace/accounts/acct-u2/members/u2",
+            &server.service(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(removed.status().is_success(), "{}", removed.status());
+    let (status, body) = call(
+        &server,
+        "POST",
+        &format!("/v1/rooms/{room}/contacts/release"),
+        &server.member("u1"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let seen = server
+        .get_json(&server.member("u1"), &format!("/v1/rooms/{room}/contacts"))
+        .await;
+    assert!(seen["contacts"].as_array().unwrap().is_empty(), "{seen}");
+}
+
+#[tokio::test]
 async fn no_path_to_details_for_team_members_strangers_other_roles_or_past_retention() {
     let server = TestServer::start_with(Box::new(|c| c.retention.closed_room_secs = 1)).await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
@@ -330,7 +363,24 @@ async fn no_path_to_details_for_team_members_strangers_other_roles_or_past_reten
             assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
         }
     }
-    // Another workroom of the same people is another path: nothing released there.
+    // Another workroom of the same two people is another path: nothing released there.
+    let second = server.open_room("b3", "p3", "u1", "u2").await.room;
+    for user in ["u1", "u2"] {
+        let (status, none) = call(
+            &server,
+            "GET",
+            &format!("/v1/rooms/{second}/contacts"),
+            &server.member(user),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(none["contacts"].as_array().unwrap().is_empty(), "{user}");
+    }
+    let (status, _) = call(&server, "GET", &read, &server.member("u1"), None).await;
+    assert_eq!(status, StatusCode::OK, "released in the first room");
+    let (_, there) = call(&server, "GET", &read, &server.member("u1"), None).await;
+    assert_eq!(there["contacts"].as_array().unwrap().len(), 1, "{there}");
     let (_, none) = call(
         &server,
         "GET",
