@@ -19,9 +19,12 @@ pub struct ScreenshotView {
     pub size: u64,
 }
 
-/// `GET /v1/rooms/{room}/screenshots` and the review listing.
+/// `GET /v1/rooms/{room}/screenshots` and the review listing: one page, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScreenshotList {
     pub room: String,
     pub screenshots: Vec<ScreenshotView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }

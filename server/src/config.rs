@@ -46,6 +46,9 @@ pub struct TrackerConfig {
     pub per_minute: u32,
     /// …with bursts of this many.
     pub burst: u32,
+    /// How old a screenshot's capture time may be when it arrives (a Tracker that was
+    /// offline uploads its backlog); older ones are refused as `invalid`.
+    pub max_capture_age_secs: u64,
 }
 
 impl Default for TrackerConfig {
@@ -54,6 +57,7 @@ impl Default for TrackerConfig {
             max_screenshot_bytes: 5 * 1024 * 1024,
             per_minute: 1,
             burst: 3,
+            max_capture_age_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -604,6 +608,9 @@ impl Config {
         }
         if self.tracker.per_minute == 0 || self.tracker.burst == 0 {
             problems.push("tracker.per_minute and tracker.burst: must be at least 1".into());
+        }
+        if self.tracker.max_capture_age_secs == 0 {
+            problems.push("tracker.max_capture_age_secs: must be at least 1".into());
         }
         if self.tracker.max_screenshot_bytes == 0 {
             problems.push("tracker.max_screenshot_bytes: must be at least 1".into());

@@ -35,12 +35,15 @@ pub struct LiveEvent {
     pub purpose: Purpose,
 }
 
-/// An ephemeral frame (typing, read marker, contact release) and the room it is about, so a
-/// session that no longer follows the room drops it.
+/// An ephemeral frame (typing, read marker, contact release, screenshot) and the room it is
+/// about, so a session that no longer follows the room drops it, and the purpose its data
+/// was collected for, so a session reading for another purpose (a moderator's live view)
+/// never receives it.
 #[derive(Debug)]
 pub struct EphemeralFrame {
     pub room: RoomId,
     pub text: Utf8Bytes,
+    pub purpose: Purpose,
 }
 
 /// What a connection's queue carries. Kept to three words (payloads behind `Arc`), because
@@ -196,6 +199,7 @@ impl Hub {
             let frame = Arc::new(EphemeralFrame {
                 room: room.clone(),
                 text,
+                purpose: Purpose::Participation,
             });
             for c in subs.iter().filter(|c| Some(c.id) != except) {
                 let _ = c.tx.try_send(Outbound::Ephemeral(frame.clone()));
@@ -228,17 +232,21 @@ impl Hub {
         }
     }
 
-    /// Deliver an ephemeral frame about `room` to every connection of these users.
-    pub fn notify_users(&self, users: &[String], room: &RoomId, text: Utf8Bytes) {
+    /// Deliver a frame about `room`, holding data collected for `purpose`, to every
+    /// connection of these users. Unlike typing, these frames change what the user sees (a
+    /// screenshot appears or goes, details are released), so a connection too slow to take
+    /// one is kicked, like for timeline events, and re-reads on reconnecting.
+    pub fn notify_users(&self, users: &[String], room: &RoomId, text: Utf8Bytes, purpose: Purpose) {
         let frame = Arc::new(EphemeralFrame {
             room: room.clone(),
             text,
+            purpose,
         });
         for user in users {
             let shard = lock(&self.users[self.shard_of(user)]);
             if let Some(conns) = shard.get(user) {
                 for c in conns {
-                    let _ = c.tx.try_send(Outbound::Ephemeral(frame.clone()));
+                    c.deliver(Outbound::Ephemeral(frame.clone()));
                 }
             }
         }

@@ -22,7 +22,7 @@ mod time;
 pub use db::{Backend, DatabaseOptions, SqliteSync, Store};
 pub use error::StorageError;
 pub use keyring::{KeyScope, Keyring, MasterKey, MasterKeySet, Unreadable};
-pub use repo::access::{AccountRole, RoomAccessRow};
+pub use repo::access::{AccountRole, RoomAccessRow, RoomSides};
 pub use repo::connections::{ConnectionRecord, LinkedConnection, SessionUser};
 pub use repo::contacts::{Contact, ReleaseError, ReleasedContactRow, RoomParty};
 pub use repo::files::{
@@ -34,5 +34,5 @@ pub use repo::messages::{
 };
 pub use repo::reports::{NewReport, ReportError, ReportFilter, ReportRow};
 pub use repo::rooms::{AcceptOutcome, EndOutcome, MemberRow, PartyInput};
-pub use repo::screenshots::{NewScreenshot, ScreenshotRow};
+pub use repo::screenshots::{NewScreenshot, ScreenshotFilter, ScreenshotRow};
 pub use time::now_ms;

@@ -543,18 +543,14 @@ pub async fn raw_db(config: &Config) -> sea_orm::DatabaseConnection {
         .expect("raw database connection")
 }
 
-/// Percent-encode a query value.
+/// Percent-encode a query value (everything but unreserved URL characters).
 pub fn percent_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 /// The `id` of a reply frame.

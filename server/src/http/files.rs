@@ -357,36 +357,18 @@ pub(super) async fn signed_content(
         .verify(&file, &query.user, query.expires, &query.sig, now)
         .ok_or_else(refused)?;
     let stored = state.store.file(&claims.file).await?.ok_or_else(refused)?;
-    let access = state
-        .store
-        .room_access(&claims.user, &stored.meta.room_id)
-        .await?;
     if stored.meta.purpose == Purpose::PaymentGuarantee.as_str() {
         // A Tracker screenshot: readable by the link's user only while they may see it (the
         // client side loses it the moment it is un-shared).
-        let shot = state.store.screenshot_of_file(&stored.meta.id).await?;
-        let contractor_side = access.is_some()
-            && state
-                .store
-                .sides_in_room(&claims.user, &stored.meta.room_id)
-                .await?
-                .iter()
-                .any(|side| side == "contractor");
-        let _ = policy::decide(
-            Caller::LinkBearer(&claims.user),
-            Act::ReadScreenshots,
-            Purpose::PaymentGuarantee,
-            Resource::Screenshots {
-                room: access.as_ref(),
-                contractor_side,
-                shot: shot.as_ref(),
-            },
-        )
-        .map_err(|_| refused())?;
-        if shot.is_none() {
+        let room = &stored.meta.room_id;
+        if !super::screenshots::link_allows(&state, &claims.user, room, &claims.file).await? {
             return Err(refused());
         }
     } else {
+        let access = state
+            .store
+            .room_access(&claims.user, &stored.meta.room_id)
+            .await?;
         let _ = policy::decide(
             Caller::LinkBearer(&claims.user),
             Act::ReadFileByLink,
@@ -500,16 +482,15 @@ fn content_disposition(name: &str) -> String {
     )
 }
 
+/// Everything but unreserved URL characters is escaped.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -143,6 +143,10 @@ pub fn router(state: AppState) -> Router {
             get(screenshots::review),
         )
         .route(
+            "/v1/marketplace/rooms/{room}/screenshots/{shot}/content",
+            get(screenshots::review_content),
+        )
+        .route(
             "/v1/moderation/grants",
             post(moderation::open_grant).get(moderation::list_grants),
         )

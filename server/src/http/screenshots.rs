@@ -1,14 +1,20 @@
 //! Tracker screenshots (C9). The contractor's Tracker (a bot token acting for them) posts
 //! screenshots into their workrooms while their Work View is on; the image goes through the
 //! file pipeline (sealed, sniffed: PNG, JPEG or WebP only) as data collected for payment
-//! guarantee. Screenshots are shared with the client side by default; the contractor
-//! un-shares or re-shares each (audited), and from un-sharing on the client side cannot list
-//! or download it. The contractor side sees all, as does payment-guarantee review (service
-//! token). Bots post only; they read nothing.
+//! guarantee, and commits with its screenshot row.
+//!
+//! Who sees a screenshot: its contractor's team (the members of the contractor's party
+//! account) always, and the client side while it is shared (the default). Nobody else: in a
+//! project's shared room the other contractors do not see each other's work. The contractor
+//! un-shares or re-shares each (audited); from un-sharing on the client side cannot list,
+//! fetch or open a link to it, and its live views get `screenshot_removed`. Payment-guarantee
+//! review (a service token) sees every screenshot, and each of its reads is audited. Bots
+//! post only; they read nothing.
 
 use super::error::ApiError;
 use super::extract::{ApiQuery, Authenticated};
 use super::files::{receive, serve, signed_link};
+use super::moderation::record;
 use super::validate::{check_id, check_prose};
 use crate::app::AppState;
 use crate::auth::Identity;
@@ -27,10 +33,19 @@ use time::format_description::well_known::Rfc3339;
 use workroom_protocol::http::FileLink;
 use workroom_protocol::tracker::{ScreenshotList, ScreenshotView};
 use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
-use workroom_storage::{FileMeta, NewFile, NewScreenshot, RoomAccessRow, ScreenshotRow};
+use workroom_storage::{
+    NewFile, NewScreenshot, RoomAccessRow, RoomSides, ScreenshotFilter, ScreenshotRow,
+};
 
 /// The image types a screenshot may be.
 const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/webp"];
+/// The memo travels in this header, percent-encoded UTF-8: URLs end up in proxy logs.
+const MEMO_HEADER: &str = "workroom-memo";
+/// How far ahead of the server's clock a capture time may be.
+const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// Screenshots per page when the caller does not say, and at most.
+const DEFAULT_PAGE: u64 = 100;
+const MAX_PAGE: u64 = 500;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,19 +55,33 @@ pub(super) struct PostQuery {
     captured_at: String,
     /// 0–100.
     activity: u8,
-    memo: Option<String>,
 }
 
-async fn view(state: &AppState, shot: ScreenshotRow) -> Result<ScreenshotView, ApiError> {
-    let file = state.store.file(&shot.file_id).await?;
-    Ok(screenshot_view(shot, file.as_ref().map(|f| &f.meta)))
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PageQuery {
+    after: Option<String>,
+    limit: Option<u64>,
 }
 
-/// A screenshot with its image's type and size.
-fn screenshot_view(shot: ScreenshotRow, image: Option<&FileMeta>) -> ScreenshotView {
-    let (content_type, size) = image
-        .map(|f| (f.sniffed_type.clone(), f.size))
-        .unwrap_or_default();
+impl PageQuery {
+    /// The validated cursor and page size.
+    fn checked(&self) -> Result<(Option<&str>, u64), ApiError> {
+        if let Some(after) = &self.after {
+            check_id("after", after)?;
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::new(
+                ErrorCode::Invalid,
+                format!("limit: 1 to {MAX_PAGE}"),
+            ));
+        }
+        Ok((self.after.as_deref(), limit))
+    }
+}
+
+fn screenshot_view(shot: ScreenshotRow) -> ScreenshotView {
     ScreenshotView {
         id: shot.id,
         room: shot.room_id,
@@ -61,19 +90,102 @@ fn screenshot_view(shot: ScreenshotRow, image: Option<&FileMeta>) -> ScreenshotV
         activity: shot.activity,
         memo: shot.memo.and_then(Result::ok),
         shared: shot.shared,
-        content_type,
-        size,
+        content_type: shot.image_type,
+        size: shot.image_size,
     }
 }
 
-fn publish(state: &AppState, room: &RoomId, frame: &ServerFrame) {
-    state
-        .hub
-        .publish_ephemeral(room, Utf8Bytes::from(frame.to_json()), None);
+/// One page of screenshots: `rows` holds up to `limit + 1`, the extra one only saying that
+/// another page follows.
+fn page(room: String, mut rows: Vec<ScreenshotRow>, limit: u64) -> ScreenshotList {
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
+    ScreenshotList {
+        room,
+        screenshots: rows.into_iter().map(screenshot_view).collect(),
+        next,
+    }
 }
 
-/// `POST /v1/tracker/screenshots?room=&captured_at=&activity=&memo=`, the body the image →
-/// 201 the screenshot.
+/// Tell the room's people what changed, each as they may see it: the contractor's team gets
+/// the screenshot as it now is; the client side gets it while shared, and its removal when
+/// not. Moderators' live views get nothing (payment-guarantee data, C5).
+fn announce(state: &AppState, sides: &RoomSides, room: &RoomId, view: &ScreenshotView) {
+    let team = sides.team_of(&view.contractor);
+    let client_side: Vec<String> = sides
+        .client_side
+        .iter()
+        .filter(|user| !team.contains(user))
+        .cloned()
+        .collect();
+    let current = Utf8Bytes::from(
+        ServerFrame::Screenshot {
+            room: room.clone(),
+            screenshot: view.clone(),
+        }
+        .to_json(),
+    );
+    let hub = &state.hub;
+    hub.notify_users(&team, room, current.clone(), Purpose::PaymentGuarantee);
+    let for_client_side = if view.shared {
+        current
+    } else {
+        Utf8Bytes::from(
+            ServerFrame::ScreenshotRemoved {
+                room: room.clone(),
+                id: view.id.clone(),
+            }
+            .to_json(),
+        )
+    };
+    hub.notify_users(
+        &client_side,
+        room,
+        for_client_side,
+        Purpose::PaymentGuarantee,
+    );
+}
+
+/// The memo header, percent-decoded.
+fn memo(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(MEMO_HEADER) else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::new(ErrorCode::Invalid, "memo: percent-encoded UTF-8");
+    let encoded = value.to_str().map_err(|_| invalid())?;
+    let memo = percent_encoding::percent_decode_str(encoded)
+        .decode_utf8()
+        .map_err(|_| invalid())?;
+    check_prose("memo", &memo, 1, 500)?;
+    Ok(Some(memo.trim().to_string()))
+}
+
+/// The capture time in ms: RFC 3339, no older than `tracker.max_capture_age_secs`, at most
+/// a few minutes ahead of the server's clock.
+fn capture_time(state: &AppState, text: &str) -> Result<i64, ApiError> {
+    let captured_at = OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|_| ApiError::new(ErrorCode::Invalid, "captured_at: an RFC 3339 time"))?;
+    let captured = i64::try_from(captured_at.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| ApiError::new(ErrorCode::Invalid, "captured_at: out of range"))?;
+    let now = workroom_storage::now_ms();
+    let max_age_ms = i64::try_from(state.config.tracker.max_capture_age_secs)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000);
+    if captured > now + MAX_CLOCK_SKEW_MS || captured < now.saturating_sub(max_age_ms) {
+        return Err(ApiError::new(
+            ErrorCode::Invalid,
+            format!(
+                "captured_at: within the last {} s and not in the future",
+                state.config.tracker.max_capture_age_secs
+            ),
+        ));
+    }
+    Ok(captured)
+}
+
+/// `POST /v1/tracker/screenshots?room=&captured_at=&activity=` with the memo in the
+/// `Workroom-Memo` header and the image as the body → 201 the screenshot.
 pub(super) async fn post(
     State(state): State<AppState>,
     Authenticated(identity): Authenticated,
@@ -82,38 +194,40 @@ pub(super) async fn post(
     body: Body,
 ) -> Result<(StatusCode, Json<ScreenshotView>), ApiError> {
     let contractor = identity.acts_for.clone().unwrap_or_default();
-    let (contractor_party, work_view) = if identity.role == Role::Bot {
-        let parties = match RoomId::try_from(query.room.as_str()) {
-            Ok(_) => state.store.room_parties(&query.room).await?,
-            Err(_) => Vec::new(),
-        };
-        let party = parties
-            .iter()
-            .any(|p| p.user == contractor && p.side == "contractor");
-        (party, party && state.store.work_view(&contractor).await?)
-    } else {
-        (false, false)
+    let room_id = RoomId::try_from(query.room.as_str()).ok();
+    let (access, sides, work_view) = match &room_id {
+        Some(room) if identity.role == Role::Bot => {
+            let sides = state.store.room_sides(room.as_str()).await?;
+            let party = sides.contractor_teams.contains_key(&contractor);
+            let access = if party {
+                state.store.room_access(&contractor, room.as_str()).await?
+            } else {
+                None
+            };
+            let work_view = party && state.store.work_view(&contractor).await?;
+            (access, sides, work_view)
+        }
+        _ => (None, RoomSides::default(), false),
     };
     let _ = policy::decide(
         Caller::Token(&identity),
         Act::PostScreenshot,
         Purpose::PaymentGuarantee,
         Resource::TrackerTarget {
-            contractor_party,
+            room: access.as_ref(),
+            contractor_party: sides.contractor_teams.contains_key(&contractor),
             work_view,
         },
     )?;
+    let Some(room) = room_id else {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such room"));
+    };
     if query.activity > 100 {
         return Err(ApiError::new(ErrorCode::Invalid, "activity: 0 to 100"));
     }
-    let captured_at = OffsetDateTime::parse(&query.captured_at, &Rfc3339)
-        .map_err(|_| ApiError::new(ErrorCode::Invalid, "captured_at: an RFC 3339 time"))?;
-    let captured_ms = i64::try_from(captured_at.unix_timestamp_nanos() / 1_000_000)
-        .map_err(|_| ApiError::new(ErrorCode::Invalid, "captured_at: out of range"))?;
-    if let Some(memo) = &query.memo {
-        check_prose("memo", memo, 1, 500)?;
-    }
-    let key = format!("{}\n{}", identity.jti, query.room);
+    let captured_at = capture_time(&state, &query.captured_at)?;
+    let memo = memo(&headers)?;
+    let key = format!("{}\n{}", identity.jti, room);
     if let Err(wait) = state.screenshot_limiter.take(&key) {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
@@ -121,7 +235,7 @@ pub(super) async fn post(
         ));
     }
     let new = NewFile {
-        room_id: query.room.clone(),
+        room_id: room.to_string(),
         uploader_id: contractor.clone(),
         name: format!("screenshot-{}", query.captured_at.replace(':', "-")),
         declared_type: None,
@@ -131,11 +245,12 @@ pub(super) async fn post(
     };
     let shot = NewScreenshot {
         id: format!("ss_{}", uuid::Uuid::now_v7().simple()),
-        room_id: query.room.clone(),
+        room_id: room.to_string(),
         contractor_id: contractor,
-        captured_at: captured_ms,
+        bot_jti: identity.jti.clone(),
+        captured_at,
         activity: query.activity,
-        memo: query.memo.map(|m| m.trim().to_string()),
+        memo,
     };
     let only_images = |sniffed: &str| {
         if IMAGE_TYPES.contains(&sniffed) {
@@ -147,77 +262,107 @@ pub(super) async fn post(
             ))
         }
     };
-    let (file, shot) = receive(&state, new, &headers, body, only_images, &shot).await?;
-    let view = screenshot_view(shot, Some(&file));
-    if let Ok(room) = RoomId::try_from(query.room.as_str()) {
-        publish(
-            &state,
-            &room,
-            &ServerFrame::Screenshot {
-                room: room.clone(),
-                screenshot: view.clone(),
-            },
-        );
-    }
+    let (_, shot) = receive(&state, new, &headers, body, only_images, &shot).await?;
+    let view = screenshot_view(shot);
+    announce(&state, &sides, &room, &view);
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// The caller's access to a room and whether they see it from the contractor side.
-async fn side(
-    state: &AppState,
-    identity: &Identity,
-    room: &str,
-) -> Result<(Option<RoomAccessRow>, bool), ApiError> {
-    if identity.role != Role::Member || RoomId::try_from(room).is_err() {
-        return Ok((None, false));
-    }
-    let access = state.store.room_access(&identity.user, room).await?;
-    let contractor_side = access.is_some()
-        && state
-            .store
-            .sides_in_room(&identity.user, room)
-            .await?
-            .iter()
-            .any(|s| s == "contractor");
-    Ok((access, contractor_side))
+/// How a member sees a room's screenshots: their access, the room's sides, and the
+/// contractors whose team they are in. Nothing is looked up for other roles.
+struct Viewer {
+    access: Option<RoomAccessRow>,
+    sides: RoomSides,
+    teams_of: Vec<String>,
+    client_side: bool,
 }
 
-/// `GET /v1/rooms/{room}/screenshots`: all of them for the contractor side, shared ones for
-/// the client side.
+impl Viewer {
+    async fn of(state: &AppState, user: &str, role: Role, room: &str) -> Result<Viewer, ApiError> {
+        let mut viewer = Viewer {
+            access: None,
+            sides: RoomSides::default(),
+            teams_of: Vec::new(),
+            client_side: false,
+        };
+        if role != Role::Member || RoomId::try_from(room).is_err() {
+            return Ok(viewer);
+        }
+        viewer.access = state.store.room_access(user, room).await?;
+        if viewer.access.is_some() {
+            viewer.sides = state.store.room_sides(room).await?;
+            viewer.teams_of = viewer.sides.contractors_of(user);
+            viewer.client_side = viewer.sides.on_client_side(user);
+        }
+        Ok(viewer)
+    }
+
+    fn resource<'a>(&'a self, shot: Option<&'a ScreenshotRow>) -> Resource<'a> {
+        Resource::Screenshots {
+            room: self.access.as_ref(),
+            client_side: self.client_side,
+            teams_of: &self.teams_of,
+            shot,
+        }
+    }
+}
+
+/// May the bearer of a signed link for `user` still open the screenshot whose image is
+/// `file_id`? (Checked at download: an un-share ends the client side's outstanding links.)
+pub(super) async fn link_allows(
+    state: &AppState,
+    user: &str,
+    room: &str,
+    file_id: &str,
+) -> Result<bool, ApiError> {
+    let viewer = Viewer::of(state, user, Role::Member, room).await?;
+    let shot = state.store.screenshot_of_file(file_id).await?;
+    let allowed = policy::decide(
+        Caller::LinkBearer(user),
+        Act::ReadScreenshots,
+        Purpose::PaymentGuarantee,
+        viewer.resource(shot.as_ref()),
+    );
+    Ok(allowed.is_ok() && shot.is_some())
+}
+
+/// `GET /v1/rooms/{room}/screenshots?after=&limit=`: the ones the caller sees, oldest first.
 pub(super) async fn list(
     State(state): State<AppState>,
     Authenticated(identity): Authenticated,
     Path(room): Path<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ScreenshotList>, ApiError> {
-    let (access, contractor_side) = side(&state, &identity, &room).await?;
+    let viewer = Viewer::of(&state, &identity.user, identity.role, &room).await?;
     let _ = policy::decide(
         Caller::Token(&identity),
         Act::ReadScreenshots,
         Purpose::PaymentGuarantee,
-        Resource::Screenshots {
-            room: access.as_ref(),
-            contractor_side,
-            shot: None,
-        },
+        viewer.resource(None),
     )?;
-    let mut screenshots = Vec::new();
-    for shot in state.store.screenshots(&room, contractor_side).await? {
-        screenshots.push(view(&state, shot).await?);
-    }
-    Ok(Json(ScreenshotList { room, screenshots }))
+    let (after, limit) = query.checked()?;
+    let filter = ScreenshotFilter::Visible {
+        client_side: viewer.client_side,
+        contractors: &viewer.teams_of,
+    };
+    let rows = state
+        .store
+        .screenshots(&room, filter, after, limit + 1)
+        .await?;
+    Ok(Json(page(room, rows, limit)))
 }
 
 /// One screenshot of a room, once the policy allowed `act` on it for the caller (a room the
-/// caller cannot see hides its screenshots: nothing is looked up then).
+/// caller cannot see hides its screenshots: nothing is looked up then), with the room's sides.
 async fn screenshot_for(
     state: &AppState,
     identity: &Identity,
     room: &str,
     id: &str,
     act: Act,
-) -> Result<ScreenshotRow, ApiError> {
-    let (access, contractor_side) = side(state, identity, room).await?;
-    let shot = match access {
+) -> Result<(ScreenshotRow, RoomSides), ApiError> {
+    let viewer = Viewer::of(state, &identity.user, identity.role, room).await?;
+    let shot = match viewer.access {
         Some(_) if check_id("screenshot", id).is_ok() => state.store.screenshot(id).await?,
         _ => None,
     };
@@ -225,13 +370,10 @@ async fn screenshot_for(
         Caller::Token(identity),
         act,
         Purpose::PaymentGuarantee,
-        Resource::Screenshots {
-            room: access.as_ref(),
-            contractor_side,
-            shot: shot.as_ref(),
-        },
+        viewer.resource(shot.as_ref()),
     )?;
-    shot.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))
+    let shot = shot.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))?;
+    Ok((shot, viewer.sides))
 }
 
 /// `GET /v1/rooms/{room}/screenshots/{shot}/content`: the image, while the caller may see it.
@@ -241,13 +383,21 @@ pub(super) async fn content(
     Path((room, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let shot = screenshot_for(&state, &identity, &room, &id, Act::ReadScreenshots).await?;
+    let (shot, _) = screenshot_for(&state, &identity, &room, &id, Act::ReadScreenshots).await?;
+    image(&state, &shot, &headers).await
+}
+
+async fn image(
+    state: &AppState,
+    shot: &ScreenshotRow,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let stored = state
         .store
         .file(&shot.file_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))?;
-    serve(&state, stored, &headers).await
+    serve(state, stored, headers).await
 }
 
 /// `POST /v1/rooms/{room}/screenshots/{shot}/link`: a short-lived link to the image that
@@ -258,7 +408,7 @@ pub(super) async fn link(
     Authenticated(identity): Authenticated,
     Path((room, id)): Path<(String, String)>,
 ) -> Result<Json<FileLink>, ApiError> {
-    let shot = screenshot_for(&state, &identity, &room, &id, Act::ReadScreenshots).await?;
+    let (shot, _) = screenshot_for(&state, &identity, &room, &id, Act::ReadScreenshots).await?;
     Ok(Json(signed_link(&state, &shot.file_id, &identity.user)))
 }
 
@@ -270,7 +420,7 @@ async fn set_shared(
     id: String,
     shared: bool,
 ) -> Result<Json<ScreenshotView>, ApiError> {
-    let shot = screenshot_for(&state, &identity, &room, &id, Act::ShareScreenshot).await?;
+    let (shot, sides) = screenshot_for(&state, &identity, &room, &id, Act::ShareScreenshot).await?;
     let action = if shared {
         "screenshot.shared"
     } else {
@@ -287,20 +437,9 @@ async fn set_shared(
         .set_screenshot_shared(&shot.id, shared, entry)
         .await?;
     let shot = state.store.screenshot(&shot.id).await?.unwrap_or(shot);
-    let view = view(&state, shot).await?;
+    let view = screenshot_view(shot);
     if changed && let Ok(room_id) = RoomId::try_from(room.as_str()) {
-        let frame = if shared {
-            ServerFrame::Screenshot {
-                room: room_id.clone(),
-                screenshot: view.clone(),
-            }
-        } else {
-            ServerFrame::ScreenshotRemoved {
-                room: room_id.clone(),
-                id: view.id.clone(),
-            }
-        };
-        publish(&state, &room_id, &frame);
+        announce(&state, &sides, &room_id, &view);
     }
     Ok(Json(view))
 }
@@ -323,22 +462,64 @@ pub(super) async fn unshare(
     set_shared(state, identity, room, id, false).await
 }
 
-/// `GET /v1/marketplace/rooms/{room}/screenshots`: payment-guarantee review sees every
-/// screenshot of the room, shared or not.
+/// `GET /v1/marketplace/rooms/{room}/screenshots?after=&limit=`: payment-guarantee review
+/// sees every screenshot of the room, shared or not; the read is audited.
 pub(super) async fn review(
     State(state): State<AppState>,
     Authenticated(identity): Authenticated,
     Path(room): Path<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ScreenshotList>, ApiError> {
-    let _ = policy::decide(
+    let decision = policy::decide(
         Caller::Token(&identity),
         Act::ReviewScreenshots,
         Purpose::PaymentGuarantee,
         Resource::Nothing,
     )?;
-    let mut screenshots = Vec::new();
-    for shot in state.store.screenshots(&room, true).await? {
-        screenshots.push(view(&state, shot).await?);
-    }
-    Ok(Json(ScreenshotList { room, screenshots }))
+    check_id("room", &room)?;
+    let (after, limit) = query.checked()?;
+    let entry = identity.actor().entry(
+        "screenshots.reviewed",
+        &format!("room:{room}"),
+        Purpose::PaymentGuarantee.as_str(),
+        json!({ "after": after, "limit": limit }),
+    );
+    record(&state, decision, entry).await?;
+    let rows = state
+        .store
+        .screenshots(&room, ScreenshotFilter::All, after, limit + 1)
+        .await?;
+    Ok(Json(page(room, rows, limit)))
+}
+
+/// `GET /v1/marketplace/rooms/{room}/screenshots/{shot}/content`: the image, for
+/// payment-guarantee review; the read is audited before it happens.
+pub(super) async fn review_content(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+    Path((room, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let decision = policy::decide(
+        Caller::Token(&identity),
+        Act::ReviewScreenshots,
+        Purpose::PaymentGuarantee,
+        Resource::Nothing,
+    )?;
+    check_id("room", &room)?;
+    check_id("screenshot", &id)?;
+    let shot = state
+        .store
+        .screenshot(&id)
+        .await?
+        .filter(|shot| shot.room_id == room)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))?;
+    let entry = identity.actor().entry(
+        "screenshot.review_downloaded",
+        &format!("room:{room}"),
+        Purpose::PaymentGuarantee.as_str(),
+        json!({ "screenshot": shot.id }),
+    );
+    record(&state, decision, entry).await?;
+    image(&state, &shot, &headers).await
 }

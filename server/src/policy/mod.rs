@@ -187,7 +187,7 @@ impl Act {
             Act::PostScreenshot => (&[(Some(Role::Bot), PaymentGuarantee)], false),
             Act::ReadScreenshots => (&[(MEMBER, PaymentGuarantee)], false),
             Act::ShareScreenshot => (&[(MEMBER, PaymentGuarantee)], true),
-            Act::ReviewScreenshots => (&[(Some(Role::Service), PaymentGuarantee)], false),
+            Act::ReviewScreenshots => (&[(Some(Role::Service), PaymentGuarantee)], true),
         };
         Rule { allowed, audited }
     }
@@ -253,16 +253,19 @@ pub enum Resource<'a> {
         report: &'a ReportRow,
         file: &'a FileMeta,
     },
-    /// Where the Tracker posts: whether its contractor is a contractor-side party of the
-    /// room, and whether their Work View is on.
+    /// Where the Tracker posts: the contractor's own access to the room, whether they are
+    /// one of its contractor-side parties, and whether their Work View is on.
     TrackerTarget {
+        room: Option<&'a RoomAccessRow>,
         contractor_party: bool,
         work_view: bool,
     },
-    /// A room's screenshots (or one of them), through the caller's access and side.
+    /// A room's screenshots (or one of them), through the caller's access: whether they are
+    /// on the client side, and the contractors whose team they belong to.
     Screenshots {
         room: Option<&'a RoomAccessRow>,
-        contractor_side: bool,
+        client_side: bool,
+        teams_of: &'a [String],
         shot: Option<&'a ScreenshotRow>,
     },
     /// Contact details in a room: the caller's access to it, whether the caller is one of
@@ -332,6 +335,17 @@ pub fn session_purpose(role: Role) -> Purpose {
     match role {
         Role::Moderator => Purpose::Moderation,
         _ => Purpose::Participation,
+    }
+}
+
+/// May a session of `role` receive a live frame carrying data collected for `purpose`? A
+/// member's session follows their workrooms, where they also read payment-guarantee data
+/// (screenshots, addressed to exactly the users who may see each); a moderator's live view
+/// reads for moderation only.
+pub fn session_receives(role: Role, purpose: Purpose) -> bool {
+    match role {
+        Role::Member => matches!(purpose, Purpose::Participation | Purpose::PaymentGuarantee),
+        _ => readable(purpose, session_purpose(role)),
     }
 }
 
@@ -519,45 +533,53 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
             _ => Err(FORBIDDEN),
         },
         Resource::TrackerTarget {
+            room,
             contractor_party,
             work_view,
         } => match act {
             Act::PostScreenshot if !contractor_party => Err(NO_SUCH_ROOM),
-            Act::PostScreenshot if !work_view => Err(Denied::new(
-                ErrorCode::Conflict,
-                "the contractor's Work View is off",
-            )),
-            Act::PostScreenshot => Ok(()),
+            Act::PostScreenshot => {
+                // The contractor must still be able to post there themselves: an ended
+                // contract's room, or a contractor no longer in their account, takes nothing.
+                check_room(room, RoomAction::Write)?;
+                if work_view {
+                    Ok(())
+                } else {
+                    Err(Denied::new(
+                        ErrorCode::Conflict,
+                        "the contractor's Work View is off",
+                    ))
+                }
+            }
             _ => Err(FORBIDDEN),
         },
         Resource::Screenshots {
             room,
-            contractor_side,
+            client_side,
+            teams_of,
             shot,
         } => match act {
-            Act::ReadScreenshots => {
+            Act::ReadScreenshots | Act::ShareScreenshot => {
                 check_room(room, RoomAction::Read)?;
-                match shot {
-                    Some(shot) if !(shot.shared || contractor_side) => Err(NO_SUCH_SCREENSHOT),
-                    Some(shot) if room.is_some_and(|r| r.room_id != shot.room_id) => {
-                        Err(NO_SUCH_SCREENSHOT)
+                // A screenshot is its contractor's team's, and the client side's while shared;
+                // to anyone else (another contractor of a shared room) it does not exist.
+                let visible = |shot: &ScreenshotRow| {
+                    room.is_some_and(|r| r.room_id == shot.room_id)
+                        && (teams_of.contains(&shot.contractor_id) || (shot.shared && client_side))
+                };
+                match (act, shot) {
+                    (Act::ReadScreenshots, None) => Ok(()),
+                    (_, Some(shot)) if !visible(shot) => Err(NO_SUCH_SCREENSHOT),
+                    (Act::ReadScreenshots, Some(_)) => Ok(()),
+                    (_, None) => Err(NO_SUCH_SCREENSHOT),
+                    (_, Some(shot)) if caller.user() != Some(shot.contractor_id.as_str()) => {
+                        Err(Denied::new(
+                            ErrorCode::Forbidden,
+                            "only the contractor shares or un-shares their screenshots",
+                        ))
                     }
-                    _ => Ok(()),
+                    (_, Some(_)) => Ok(()),
                 }
-            }
-            Act::ShareScreenshot => {
-                check_room(room, RoomAction::Read)?;
-                let shot = shot.ok_or(NO_SUCH_SCREENSHOT)?;
-                if room.is_some_and(|r| r.room_id != shot.room_id) {
-                    return Err(NO_SUCH_SCREENSHOT);
-                }
-                if caller.user() != Some(shot.contractor_id.as_str()) {
-                    return Err(Denied::new(
-                        ErrorCode::Forbidden,
-                        "only the contractor shares or un-shares their screenshots",
-                    ));
-                }
-                Ok(())
             }
             _ => Err(FORBIDDEN),
         },

@@ -309,3 +309,21 @@ fn purposes_do_not_mix() {
     }
     assert!(!readable_name("unknown", Purpose::Participation));
 }
+
+#[test]
+fn live_views_receive_no_payment_guarantee_data() {
+    assert!(session_receives(Role::Member, Purpose::PaymentGuarantee));
+    assert!(session_receives(Role::Member, Purpose::Participation));
+    assert!(!session_receives(Role::Member, Purpose::Security));
+    assert!(session_receives(Role::Moderator, Purpose::Participation));
+    assert!(!session_receives(
+        Role::Moderator,
+        Purpose::PaymentGuarantee
+    ));
+    for role in [Role::Bot, Role::Service, Role::Auditor] {
+        assert!(
+            !session_receives(role, Purpose::PaymentGuarantee),
+            "{role:?}"
+        );
+    }
+}

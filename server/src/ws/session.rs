@@ -714,8 +714,10 @@ impl Session {
             }
             Outbound::Ephemeral(frame) => {
                 // Only while this connection still follows the room (a live view that just
-                // ended, a room just lost).
-                if !self.rooms.contains_key(&frame.room) {
+                // ended, a room just lost), and only data this session may read (C5).
+                if !self.rooms.contains_key(&frame.room)
+                    || !policy::session_receives(self.identity.role, frame.purpose)
+                {
                     return Ok(());
                 }
                 self.writer.feed(frame.text.clone()).await

@@ -6,7 +6,7 @@ use crate::entity::{account_members, read_markers, room_parties, rooms};
 use crate::error::StorageError;
 use crate::time::to_seq;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A user's role in a team account, ordered from least to most powerful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -177,33 +177,70 @@ impl Store {
         Ok(users)
     }
 
-    /// The sides (`client`, `contractor`) through which the user's accounts take part in the
-    /// room; empty when they do not.
-    pub async fn sides_in_room(
-        &self,
-        user_id: &str,
-        room_id: &str,
-    ) -> Result<Vec<String>, StorageError> {
-        let accounts: Vec<String> = account_members::Entity::find()
-            .filter(account_members::Column::UserId.eq(user_id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|m| m.account_id)
-            .collect();
-        if accounts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut sides: Vec<String> = room_parties::Entity::find()
+    /// Who stands on which side of the room (see [`RoomSides`]).
+    pub async fn room_sides(&self, room_id: &str) -> Result<RoomSides, StorageError> {
+        let parties = room_parties::Entity::find()
             .filter(room_parties::Column::RoomId.eq(room_id))
-            .filter(room_parties::Column::AccountId.is_in(accounts))
             .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|p| p.side)
-            .collect();
-        sides.sort_unstable();
-        sides.dedup();
+            .await?;
+        let mut sides = RoomSides::default();
+        if parties.is_empty() {
+            return Ok(sides);
+        }
+        let accounts: Vec<String> = parties.iter().map(|p| p.account_id.clone()).collect();
+        let members = account_members::Entity::find()
+            .filter(account_members::Column::AccountId.is_in(accounts))
+            .all(&self.db)
+            .await?;
+        for party in &parties {
+            let team = members
+                .iter()
+                .filter(|m| m.account_id == party.account_id)
+                .map(|m| m.user_id.clone());
+            match party.side.as_str() {
+                "client" => sides.client_side.extend(team),
+                _ => sides
+                    .contractor_teams
+                    .entry(party.user_id.clone())
+                    .or_default()
+                    .extend(team),
+            }
+        }
         Ok(sides)
+    }
+}
+
+/// Who stands on which side of a room: the members of its client-side accounts, and for
+/// each contractor-side party (a project's shared room has several) the members of that
+/// party's account, its team. Work data of one contractor (Tracker screenshots) belongs to
+/// that contractor's team and, when shared, to the client side, never to other contractors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomSides {
+    pub client_side: BTreeSet<String>,
+    /// Contractor party user → the members of their party account.
+    pub contractor_teams: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl RoomSides {
+    /// Whether `user` sees the room from the client side.
+    pub fn on_client_side(&self, user: &str) -> bool {
+        self.client_side.contains(user)
+    }
+
+    /// The contractors whose team `user` belongs to.
+    pub fn contractors_of(&self, user: &str) -> Vec<String> {
+        self.contractor_teams
+            .iter()
+            .filter(|(_, team)| team.contains(user))
+            .map(|(contractor, _)| contractor.clone())
+            .collect()
+    }
+
+    /// The team of `contractor` (empty when they are no contractor party of the room).
+    pub fn team_of(&self, contractor: &str) -> Vec<String> {
+        self.contractor_teams
+            .get(contractor)
+            .map(|team| team.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }

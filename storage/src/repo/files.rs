@@ -44,12 +44,12 @@ pub trait FileCompanion: Sync {
     /// What the stored companion reads back as.
     type Row: Send;
 
-    /// Insert the companion of the file `file_id` inside `txn`.
+    /// Insert the companion of `file` inside `txn` (an error rolls both back).
     fn insert_with_file(
         &self,
         store: &Store,
         txn: &DatabaseTransaction,
-        file_id: &str,
+        file: &FileMeta,
     ) -> impl Future<Output = Result<Self::Row, StorageError>> + Send;
 }
 
@@ -60,7 +60,7 @@ impl FileCompanion for () {
         &self,
         _: &Store,
         _: &DatabaseTransaction,
-        _: &str,
+        _: &FileMeta,
     ) -> Result<(), StorageError> {
         Ok(())
     }
@@ -621,11 +621,11 @@ impl FileUpload {
             .exec_without_returning(&txn)
             .await
             .map_err(StorageError::from)?;
-        let companion = companion.insert_with_file(store, &txn, &row.id).await?;
-        txn.commit().await.map_err(StorageError::from)?;
         let mut meta = to_meta(&row, None);
         meta.name = Some(self.new.name.clone());
         meta.erased = false;
+        let companion = companion.insert_with_file(store, &txn, &meta).await?;
+        txn.commit().await.map_err(StorageError::from)?;
         Ok((meta, companion))
     }
 

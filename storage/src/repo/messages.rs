@@ -869,6 +869,9 @@ async fn check_attachments(
             let file = found
                 .get(id)
                 .filter(|f| f.room_id == item.room_id && f.uploader_id == item.sender_id)
+                // Files collected for another purpose (a Tracker screenshot's image) are not
+                // chat attachments: they keep their own rules of who sees them.
+                .filter(|f| f.purpose == Purpose::Participation.as_str())
                 .ok_or_else(|| format!("`{id}` is not a file you uploaded to this room"))?;
             if file.deleted_at.is_some() {
                 return Err(format!("`{id}` was deleted"));

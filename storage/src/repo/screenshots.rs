@@ -5,22 +5,29 @@
 
 use crate::Store;
 use crate::audit::{NewAuditEntry, append_in as append_audit_in};
-use crate::entity::screenshots;
+use crate::entity::{files, screenshots};
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
-use crate::repo::files::FileCompanion;
+use crate::repo::files::{FileCompanion, FileMeta};
 use crate::repo::sealing::screenshot_memo_item;
+use crate::repo::tracker::{bot_revoked_in, work_view_on};
 use crate::time::now_ms;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use std::collections::HashMap;
 use workroom_protocol::Purpose;
 
-/// A screenshot to record with its image: `FileUpload::finish_with(&new_screenshot)`.
+/// A screenshot to record with its image: `FileUpload::finish_with(&new_screenshot)`. It is
+/// kept only if, in the transaction that stores it, the contractor's Work View is still on
+/// and the posting bot token (`bot_jti`) is still not revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewScreenshot {
     pub id: String,
     pub room_id: String,
     pub contractor_id: String,
+    pub bot_jti: String,
     pub captured_at: i64,
     pub activity: u8,
     pub memo: Option<String>,
@@ -38,6 +45,22 @@ pub struct ScreenshotRow {
     pub memo: Option<Result<String, Unreadable>>,
     pub shared: bool,
     pub created_at: i64,
+    /// The image's sniffed type and size.
+    pub image_type: String,
+    pub image_size: u64,
+}
+
+/// Which of a room's screenshots a reader sees.
+#[derive(Debug, Clone, Copy)]
+pub enum ScreenshotFilter<'a> {
+    /// Every one (payment-guarantee review).
+    All,
+    /// Those of `contractors` (the reader's own team's), and the shared ones when the reader
+    /// is on the client side.
+    Visible {
+        client_side: bool,
+        contractors: &'a [String],
+    },
 }
 
 /// Recorded in the transaction of its image's file row: a screenshot never points at a
@@ -50,8 +73,20 @@ impl FileCompanion for NewScreenshot {
         &self,
         store: &Store,
         txn: &DatabaseTransaction,
-        file_id: &str,
+        file: &FileMeta,
     ) -> Result<ScreenshotRow, StorageError> {
+        // Checked before the body was read, and again here: a Work View turned off or a
+        // token revoked while the image streamed in stops it from being kept.
+        if !work_view_on(txn, &self.contractor_id).await? {
+            return Err(StorageError::Conflict(
+                "the contractor's Work View is off".into(),
+            ));
+        }
+        if bot_revoked_in(txn, &self.bot_jti, &self.contractor_id).await? {
+            return Err(StorageError::Conflict(
+                "the Tracker's token was revoked".into(),
+            ));
+        }
         let memo_sealed = match &self.memo {
             Some(memo) => {
                 let key = store
@@ -65,7 +100,7 @@ impl FileCompanion for NewScreenshot {
             id: self.id.clone(),
             room_id: self.room_id.clone(),
             contractor_id: self.contractor_id.clone(),
-            file_id: file_id.to_string(),
+            file_id: file.id.clone(),
             captured_at: self.captured_at,
             activity: i16::from(self.activity),
             memo_sealed,
@@ -86,6 +121,8 @@ impl FileCompanion for NewScreenshot {
             memo: self.memo.clone().map(Ok),
             shared: model.shared,
             created_at: model.created_at,
+            image_type: file.sniffed_type.clone(),
+            image_size: file.size,
         })
     }
 }
@@ -93,13 +130,13 @@ impl FileCompanion for NewScreenshot {
 impl Store {
     /// One screenshot.
     pub async fn screenshot(&self, id: &str) -> Result<Option<ScreenshotRow>, StorageError> {
-        match screenshots::Entity::find_by_id(id.to_string())
+        let found = screenshots::Entity::find_by_id(id.to_string())
             .one(&self.db)
+            .await?;
+        Ok(self
+            .screenshot_rows(found.into_iter().collect())
             .await?
-        {
-            Some(m) => Ok(Some(self.screenshot_row(m).await)),
-            None => Ok(None),
-        }
+            .pop())
     }
 
     /// The screenshot whose image is `file_id` (for signed links).
@@ -107,33 +144,45 @@ impl Store {
         &self,
         file_id: &str,
     ) -> Result<Option<ScreenshotRow>, StorageError> {
-        match screenshots::Entity::find()
+        let found = screenshots::Entity::find()
             .filter(screenshots::Column::FileId.eq(file_id))
             .one(&self.db)
+            .await?;
+        Ok(self
+            .screenshot_rows(found.into_iter().collect())
             .await?
-        {
-            Some(m) => Ok(Some(self.screenshot_row(m).await)),
-            None => Ok(None),
-        }
+            .pop())
     }
 
-    /// A room's screenshots by capture time; only shared ones unless `all`.
+    /// A page of a room's screenshots that `filter` lets through, oldest first (ids grow
+    /// with time): at most `limit`, after the screenshot `after`.
     pub async fn screenshots(
         &self,
         room_id: &str,
-        all: bool,
+        filter: ScreenshotFilter<'_>,
+        after: Option<&str>,
+        limit: u64,
     ) -> Result<Vec<ScreenshotRow>, StorageError> {
         let mut query = screenshots::Entity::find()
             .filter(screenshots::Column::RoomId.eq(room_id))
-            .order_by_asc(screenshots::Column::CapturedAt);
-        if !all {
-            query = query.filter(screenshots::Column::Shared.eq(true));
+            .order_by_asc(screenshots::Column::Id)
+            .limit(limit);
+        if let ScreenshotFilter::Visible {
+            client_side,
+            contractors,
+        } = filter
+        {
+            let mut visible = Condition::any()
+                .add(screenshots::Column::ContractorId.is_in(contractors.iter().cloned()));
+            if client_side {
+                visible = visible.add(screenshots::Column::Shared.eq(true));
+            }
+            query = query.filter(visible);
         }
-        let mut out = Vec::new();
-        for m in query.all(&self.db).await? {
-            out.push(self.screenshot_row(m).await);
+        if let Some(after) = after {
+            query = query.filter(screenshots::Column::Id.gt(after));
         }
-        Ok(out)
+        self.screenshot_rows(query.all(&self.db).await?).await
     }
 
     /// Share or un-share, recording `entry` when the state changes. Returns whether it did.
@@ -159,31 +208,52 @@ impl Store {
         Ok(changed)
     }
 
-    async fn screenshot_row(&self, m: screenshots::Model) -> ScreenshotRow {
-        let memo = match &m.memo_sealed {
-            None => None,
-            Some(sealed) => {
-                let key = self
-                    .opening_key(&self.db, KeyScope::Room(&m.room_id))
-                    .await
-                    .ok()
-                    .flatten();
-                Some(
-                    open_text(key.as_deref(), &screenshot_memo_item(&m.id), Some(sealed))
-                        .map(Option::unwrap_or_default),
-                )
-            }
-        };
-        ScreenshotRow {
-            id: m.id,
-            room_id: m.room_id,
-            contractor_id: m.contractor_id,
-            file_id: m.file_id,
-            captured_at: m.captured_at,
-            activity: u8::try_from(m.activity).unwrap_or(0),
-            memo,
-            shared: m.shared,
-            created_at: m.created_at,
+    /// Rows as readers see them: memo opened, the image's type and size attached (one
+    /// query for all the images).
+    async fn screenshot_rows(
+        &self,
+        models: Vec<screenshots::Model>,
+    ) -> Result<Vec<ScreenshotRow>, StorageError> {
+        let images: HashMap<String, files::Model> = files::Entity::find()
+            .filter(files::Column::Id.is_in(models.iter().map(|m| m.file_id.clone())))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|f| (f.id.clone(), f))
+            .collect();
+        let mut rows = Vec::with_capacity(models.len());
+        for m in models {
+            let image = images.get(&m.file_id);
+            let memo = match &m.memo_sealed {
+                None => None,
+                Some(sealed) => {
+                    let key = self
+                        .opening_key(&self.db, KeyScope::Room(&m.room_id))
+                        .await
+                        .ok()
+                        .flatten();
+                    Some(
+                        open_text(key.as_deref(), &screenshot_memo_item(&m.id), Some(sealed))
+                            .map(Option::unwrap_or_default),
+                    )
+                }
+            };
+            rows.push(ScreenshotRow {
+                image_type: image.map(|f| f.sniffed_type.clone()).unwrap_or_default(),
+                image_size: image
+                    .and_then(|f| u64::try_from(f.size).ok())
+                    .unwrap_or_default(),
+                id: m.id,
+                room_id: m.room_id,
+                contractor_id: m.contractor_id,
+                file_id: m.file_id,
+                captured_at: m.captured_at,
+                activity: u8::try_from(m.activity).unwrap_or(0),
+                memo,
+                shared: m.shared,
+                created_at: m.created_at,
+            });
         }
+        Ok(rows)
     }
 }

@@ -81,18 +81,28 @@ async fn run_phase(
     image: &bytes::Bytes,
     args: &Args,
 ) -> anyhow::Result<Measured> {
+    let captured_at = &(time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)?;
     let started = Instant::now();
     let mut latencies: Vec<Duration> = futures_util::stream::iter(0..args.count)
         .map(|i| async move {
-            let path = match phase {
-                Phase::Screenshots => format!(
-                    "/v1/tracker/screenshots?room={room}&captured_at=2026-11-30T10:00:00Z&activity={}&memo=bench",
-                    i % 101
-                ),
-                Phase::Uploads => format!("/v1/rooms/{room}/files?name=shot-{i}.png"),
+            let request = match phase {
+                Phase::Screenshots => target
+                    .http
+                    .post(
+                        &format!(
+                            "/v1/tracker/screenshots?room={room}&captured_at={captured_at}&activity={}",
+                            i % 101
+                        ),
+                        token,
+                    )
+                    .header("workroom-memo", "bench"),
+                Phase::Uploads => target
+                    .http
+                    .post(&format!("/v1/rooms/{room}/files?name=shot-{i}.png"), token),
             };
             let sent = Instant::now();
-            let response = target.http.post(&path, token).body(image.clone()).send().await?;
+            let response = request.body(image.clone()).send().await?;
             let status = response.status();
             if status.as_u16() == 429 {
                 bail!(

@@ -85,7 +85,7 @@ fn is_error(frame: &ServerFrame, want: ErrorCode) -> bool {
     matches!(frame, ServerFrame::Error { code, .. } if *code == want)
 }
 
-async fn watcher(server: &TestServer, id: &str) -> TestClient {
+pub(crate) async fn watcher(server: &TestServer, id: &str) -> TestClient {
     TestClient::connect(server, Some(moderator(server, id)), None)
         .await
         .expect("moderator session")

@@ -109,7 +109,8 @@ async fn scene() -> Scene {
         .http
         .post(
             &format!(
-                "/v1/tracker/screenshots?room={room}&captured_at=2026-11-30T10:00:00Z&activity=50"
+                "/v1/tracker/screenshots?room={room}&captured_at={}&activity=50",
+                minute_ago()
             ),
             &server.token("tracker", Role::Bot, None),
         )
@@ -217,7 +218,8 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
         ("POST", "/v1/tracker/screenshots") => (
             server.token("tracker", Role::Bot, None),
             format!(
-                "/v1/tracker/screenshots?room={room}&captured_at=2026-11-30T10:01:00Z&activity=60"
+                "/v1/tracker/screenshots?room={room}&captured_at={}&activity=60",
+                minute_ago()
             ),
             None,
         ),
@@ -247,6 +249,14 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
         ("GET", "/v1/marketplace/rooms/{room}/screenshots") => (
             server.service(),
             format!("/v1/marketplace/rooms/{room}/screenshots"),
+            None,
+        ),
+        ("GET", "/v1/marketplace/rooms/{room}/screenshots/{shot}/content") => (
+            server.service(),
+            format!(
+                "/v1/marketplace/rooms/{room}/screenshots/{}/content",
+                s.screenshot
+            ),
             None,
         ),
         ("DELETE", "/v1/me/bots/{jti}") => {
@@ -509,4 +519,11 @@ async fn items_collected_for_another_purpose_are_not_read() {
     let path = format!("/v1/moderation/grants/{gid}/files/{file}/content");
     let (status, _) = call(&server, "GET", &path, &m1, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nor a moderator's download");
+}
+
+/// A capture time the Tracker may send: a minute ago, RFC 3339.
+fn minute_ago() -> String {
+    (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }

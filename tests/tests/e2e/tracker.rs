@@ -95,6 +95,10 @@ async fn a_revoked_bot_token_is_refused_at_once_and_only_its_contractor_can_revo
         let (status, body) = call(&server, "GET", path, &bot, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
     }
+    // Nor post a screenshot, though Work View is on.
+    work_view_on(&server, "u2").await;
+    let (status, body) = post_screenshot(&server, &bot, &room, png(1)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     // Also over WebSocket, whether the token comes in the upgrade or in the first frame.
     assert_eq!(
         auth_frame_refusal(&server, &bot).await,
@@ -154,26 +158,50 @@ fn png(seed: u8) -> Vec<u8> {
     bytes
 }
 
+/// An RFC 3339 time `offset_secs` from now.
+fn at(offset_secs: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// Post a screenshot captured a minute ago, memo "Homepage layout", activity 72.
 async fn post_screenshot(
     server: &TestServer,
     bot: &str,
     room: &str,
     body: Vec<u8>,
 ) -> (StatusCode, serde_json::Value) {
-    let response = server
+    let query = format!("room={room}&captured_at={}&activity=72", at(-60));
+    post_screenshot_with(server, bot, &query, Some("Homepage%20layout"), body).await
+}
+
+async fn post_screenshot_with(
+    server: &TestServer,
+    bot: &str,
+    query: &str,
+    memo_header: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, serde_json::Value) {
+    let mut request = server
         .http
-        .post(
-            &format!(
-                "/v1/tracker/screenshots?room={room}&captured_at=2026-11-30T10:00:00Z&activity=72&memo=Homepage%20layout"
-            ),
-            bot,
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .post(&format!("/v1/tracker/screenshots?{query}"), bot)
+        .body(body);
+    if let Some(memo) = memo_header {
+        request = request.header("workroom-memo", memo);
+    }
+    let response = request.send().await.unwrap();
     let status = response.status();
     (status, response.json().await.unwrap_or_default())
+}
+
+/// The file id inside a signed link's URL (`/v1/files/{file}/content?…`).
+fn file_of_link(url: &str) -> String {
+    url.split("/v1/files/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("a signed file link")
+        .to_string()
 }
 
 async fn work_view_on(server: &TestServer, user: &str) {
@@ -200,6 +228,48 @@ async fn the_tracker_posts_screenshots_only_while_work_view_is_on_only_images_an
     let (status, body) = post_screenshot(&server, &bot, &room, png(3)).await;
     assert_eq!(status, StatusCode::CONFLICT, "Work View is off: {body}");
     work_view_on(&server, "u2").await;
+    // Bad fields: capture times in the future or too old, activity over 100, a memo that
+    // is not percent-encoded UTF-8, a memo in the URL (it would end up in proxy logs).
+    for (query, memo) in [
+        (
+            format!("room={room}&captured_at={}&activity=5", at(3600)),
+            None,
+        ),
+        (
+            format!("room={room}&captured_at={}&activity=5", at(-8 * 24 * 3600)),
+            None,
+        ),
+        (
+            format!("room={room}&captured_at=yesterday&activity=5"),
+            None,
+        ),
+        (
+            format!("room={room}&captured_at={}&activity=101", at(-60)),
+            None,
+        ),
+        (
+            format!("room={room}&captured_at={}&activity=5", at(-60)),
+            Some("%FF%FE"),
+        ),
+        (
+            format!("room={room}&captured_at={}&activity=5&memo=secret", at(-60)),
+            None,
+        ),
+    ] {
+        let (status, body) = post_screenshot_with(&server, &bot, &query, memo, png(3)).await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (StatusCode::BAD_REQUEST, json!("invalid")),
+            "{query} {memo:?}: {body}"
+        );
+    }
+    // A bot acting for someone who is the client here has no contractor workroom here.
+    let mut for_client = server.claims("tracker-9");
+    for_client.role = Role::Bot;
+    for_client.acts_for = Some("u1".into());
+    work_view_on(&server, "u1").await;
+    let (status, _) = post_screenshot(&server, &server.sign(&for_client), &room, png(3)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let mut u1 = server.client("u1").await;
     let (status, shot) = post_screenshot(&server, &bot, &room, png(3)).await;
     assert_eq!(status, StatusCode::CREATED, "{shot}");
@@ -249,6 +319,20 @@ async fn the_tracker_posts_screenshots_only_while_work_view_is_on_only_images_an
         let (status, _) = call(&server, "GET", &path, &bot, None).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
+    // Once the contract ends the workroom is read-only, for the Tracker too.
+    let end = server
+        .http
+        .post("/v1/marketplace/bids/b1/end", &server.service())
+        .send()
+        .await
+        .unwrap();
+    assert!(end.status().is_success());
+    let (status, body) = post_screenshot(&server, &bot, &room, png(7)).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::CONFLICT, json!("conflict")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -342,16 +426,71 @@ async fn unsharing_hides_a_screenshot_from_the_client_side_at_once() {
         )
         .await;
     assert_eq!(review["screenshots"].as_array().unwrap().len(), 1);
-    // Screenshot files are not workroom files: no member or moderator file route reaches them.
+    let image = server
+        .http
+        .get(
+            &format!("/v1/marketplace/rooms/{room}/screenshots/{id}/content"),
+            &server.service(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.status(), StatusCode::OK);
+    assert_eq!(image.bytes().await.unwrap().to_vec(), png(7));
     let (status, _) = call(
         &server,
         "GET",
-        &format!("/v1/rooms/{room}/files/{}", "x"),
+        &format!("/v1/marketplace/rooms/{room}/screenshots/{id}/content"),
         &server.member("u2"),
         None,
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN, "review is a service act");
+    // Screenshot images are not workroom files: no member or moderator file route reaches
+    // them, and they cannot be attached to a message.
+    let file = file_of_link(&contractor_link);
+    for user in ["u1", "u2"] {
+        for path in [
+            format!("/v1/rooms/{room}/files/{file}"),
+            format!("/v1/rooms/{room}/files/{file}/content"),
+        ] {
+            let (status, _) = call(&server, "GET", &path, &server.member(user), None).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{user} {path}");
+        }
+    }
+    let m1 = crate::moderation::moderator(&server, "mod1");
+    let grant =
+        crate::moderation::open_grant(&server, &m1, &room, &["history", "files"], 600).await;
+    let (status, _) = call(
+        &server,
+        "GET",
+        &format!(
+            "/v1/moderation/grants/{}/files/{file}/content",
+            grant["id"].as_str().unwrap()
+        ),
+        &m1,
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "moderators read no payment-guarantee data"
+    );
+    let mut u2 = server.client("u2").await;
+    let refused = u2
+        .send_with_files(&room, "a1", "see my work", &[&file])
+        .await;
+    assert!(
+        matches!(
+            &refused,
+            workroom_protocol::ServerFrame::Error {
+                code: workroom_protocol::ErrorCode::Invalid,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
     // Re-sharing restores it.
     let (status, _) = call(
         &server,
@@ -370,11 +509,187 @@ async fn unsharing_hides_a_screenshot_from_the_client_side_at_once() {
         1
     );
     let actions = audit_actions(&server).await;
-    for action in ["screenshot.unshared", "screenshot.shared"] {
+    for action in [
+        "screenshot.unshared",
+        "screenshot.shared",
+        "screenshots.reviewed",
+        "screenshot.review_downloaded",
+    ] {
         assert_eq!(
             actions.iter().filter(|(a, _)| a == action).count(),
             1,
             "{action}"
         );
+    }
+}
+
+/// The frames `client` receives up to the next timeline event of `room` (the marker).
+async fn frames_until_event(
+    client: &mut workroom_tests::TestClient,
+    room: &str,
+) -> Vec<ServerFrame> {
+    let mut seen = Vec::new();
+    loop {
+        let frame = client.conn.next(workroom_tests::WAIT).await.expect("frame");
+        if workroom_tests::event_seq(&frame, room).is_some() {
+            return seen;
+        }
+        seen.push(frame);
+    }
+}
+
+fn is_screenshot_frame(frame: &ServerFrame) -> bool {
+    matches!(
+        frame,
+        ServerFrame::Screenshot { .. } | ServerFrame::ScreenshotRemoved { .. }
+    )
+}
+
+#[tokio::test]
+async fn in_a_shared_room_only_the_contractors_team_and_while_shared_the_client_side_see_a_screenshot()
+ {
+    let server = TestServer::start().await;
+    server.open_room("b1", "p1", "u1", "u2").await;
+    let shared = server
+        .open_room("b2", "p1", "u1", "u3")
+        .await
+        .shared_room
+        .expect("the project's shared room");
+    // t2 is on u2's team; u3 is another contractor of the project.
+    let put = server
+        .http
+        .put(
+            "/v1/marketplace/accounts/acct-u2/members/t2",
+            &server.service(),
+        )
+        .json(&json!({"role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    work_view_on(&server, "u2").await;
+    let mut client = server.client("u1").await;
+    let mut teammate = server.client("t2").await;
+    let mut other_contractor = server.client("u3").await;
+    let m1 = crate::moderation::moderator(&server, "mod1");
+    let grant = crate::moderation::open_grant(&server, &m1, &shared, &["live"], 600).await;
+    let mut watching = crate::moderation::watcher(&server, "mod1").await;
+    let reply = watching
+        .request(json!({"type": "watch", "grant": grant["id"]}))
+        .await;
+    assert!(matches!(reply, ServerFrame::Watching { .. }), "{reply:?}");
+
+    let bot = server.token("tracker-1", Role::Bot, None); // acts for u2
+    let (status, shot) = post_screenshot(&server, &bot, &shared, png(11)).await;
+    assert_eq!(status, StatusCode::CREATED, "{shot}");
+    let id = shot["id"].as_str().unwrap().to_string();
+    for live in [&mut client, &mut teammate] {
+        let frame = live.expect(is_screenshot_frame).await;
+        assert!(
+            matches!(&frame, ServerFrame::Screenshot { screenshot, .. } if screenshot.id == id && screenshot.shared),
+            "{frame:?}"
+        );
+    }
+    // A message after it marks the end: the other contractor and the moderator's live view
+    // got every frame up to it, and no screenshot among them.
+    let mut marker = server.client("u1").await;
+    marker.send(&shared, "m1", "marker").await;
+    for live in [&mut other_contractor, &mut watching] {
+        let before = frames_until_event(live, &shared).await;
+        assert!(!before.iter().any(is_screenshot_frame), "{before:?}");
+    }
+
+    let list = format!("/v1/rooms/{shared}/screenshots");
+    let count = |seen: &serde_json::Value| seen["screenshots"].as_array().unwrap().len();
+    for (user, visible) in [("u1", 1), ("t2", 1), ("u2", 1), ("u3", 0)] {
+        let seen = server.get_json(&server.member(user), &list).await;
+        assert_eq!(count(&seen), visible, "{user}: {seen}");
+    }
+    for path in [format!("{list}/{id}/content")] {
+        let (status, _) = call(&server, "GET", &path, &server.member("u3"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (status, _) = call(
+        &server,
+        "POST",
+        &format!("{list}/{id}/link"),
+        &server.member("u3"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Un-shared: the client side loses it (live), the team sees it as un-shared (live).
+    let (status, _) = call(
+        &server,
+        "POST",
+        &format!("{list}/{id}/unshare"),
+        &server.member("u2"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let removed = client.expect(is_screenshot_frame).await;
+    assert!(
+        matches!(&removed, ServerFrame::ScreenshotRemoved { id: gone, .. } if *gone == id),
+        "{removed:?}"
+    );
+    let updated = teammate.expect(is_screenshot_frame).await;
+    assert!(
+        matches!(&updated, ServerFrame::Screenshot { screenshot, .. } if screenshot.id == id && !screenshot.shared),
+        "{updated:?}"
+    );
+    for (user, visible) in [("u1", 0), ("t2", 1), ("u3", 0)] {
+        let seen = server.get_json(&server.member(user), &list).await;
+        assert_eq!(count(&seen), visible, "{user}: {seen}");
+    }
+    // To those who cannot see it, it does not exist (not "forbidden").
+    for user in ["u1", "u3"] {
+        let (status, _) = call(
+            &server,
+            "POST",
+            &format!("{list}/{id}/share"),
+            &server.member(user),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{user}");
+    }
+}
+
+#[tokio::test]
+async fn screenshots_are_listed_in_pages() {
+    let server = TestServer::start_with(Box::new(|c| c.tracker.burst = 10)).await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    work_view_on(&server, "u2").await;
+    let bot = server.token("tracker-1", Role::Bot, None);
+    let mut posted = Vec::new();
+    for seed in 1..=5 {
+        let (status, shot) = post_screenshot(&server, &bot, &room, png(seed)).await;
+        assert_eq!(status, StatusCode::CREATED);
+        posted.push(shot["id"].as_str().unwrap().to_string());
+    }
+    for (token, base) in [
+        (server.member("u1"), format!("/v1/rooms/{room}/screenshots")),
+        (
+            server.service(),
+            format!("/v1/marketplace/rooms/{room}/screenshots"),
+        ),
+    ] {
+        let mut seen = Vec::new();
+        let mut path = format!("{base}?limit=2");
+        loop {
+            let page = server.get_json(&token, &path).await;
+            let shots = page["screenshots"].as_array().unwrap();
+            assert!(shots.len() <= 2);
+            seen.extend(shots.iter().map(|s| s["id"].as_str().unwrap().to_string()));
+            match page["next"].as_str() {
+                Some(next) => path = format!("{base}?limit=2&after={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, posted, "{base}");
+        let (status, body) = call(&server, "GET", &format!("{base}?limit=0"), &token, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
 }
