@@ -693,3 +693,61 @@ async fn screenshots_are_listed_in_pages() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
 }
+
+#[tokio::test]
+async fn a_screenshot_streaming_in_when_work_view_goes_off_is_not_kept() {
+    let server = TestServer::start().await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    work_view_on(&server, "u2").await;
+    let bot = server.token("tracker-1", Role::Bot, None);
+    // The image arrives in two parts; Work View is turned off between them.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|part| (part, rx))
+    });
+    let upload = {
+        let request = server
+            .http
+            .post(
+                &format!(
+                    "/v1/tracker/screenshots?room={room}&captured_at={}&activity=40",
+                    at(-60)
+                ),
+                &bot,
+            )
+            .body(reqwest::Body::wrap_stream(body));
+        tokio::spawn(async move { request.send().await.unwrap() })
+    };
+    let image = png(9);
+    let (first, rest) = image.split_at(100);
+    tx.send(Ok(first.to_vec())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let off = server
+        .http
+        .put("/v1/me/work-view", &server.member("u2"))
+        .json(&json!({"on": false}))
+        .send()
+        .await
+        .unwrap();
+    assert!(off.status().is_success());
+    tx.send(Ok(rest.to_vec())).await.unwrap();
+    drop(tx);
+    let response = upload.await.unwrap();
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::CONFLICT, json!("conflict")),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("Work View"));
+    let mine = server
+        .get_json(
+            &server.member("u2"),
+            &format!("/v1/rooms/{room}/screenshots"),
+        )
+        .await;
+    assert!(mine["screenshots"].as_array().unwrap().is_empty(), "{mine}");
+    let objects = server.blob_store().await.list("files/").await.unwrap();
+    assert!(objects.is_empty(), "no image kept: {objects:?}");
+}
