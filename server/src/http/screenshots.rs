@@ -195,27 +195,23 @@ pub(super) async fn post(
 ) -> Result<(StatusCode, Json<ScreenshotView>), ApiError> {
     let contractor = identity.acts_for.clone().unwrap_or_default();
     let room_id = RoomId::try_from(query.room.as_str()).ok();
-    let (access, sides, work_view) = match &room_id {
+    let (sides, work_view) = match &room_id {
         Some(room) if identity.role == Role::Bot => {
             let sides = state.store.room_sides(room.as_str()).await?;
             let party = sides.contractor_teams.contains_key(&contractor);
-            let access = if party {
-                state.store.room_access(&contractor, room.as_str()).await?
-            } else {
-                None
-            };
             let work_view = party && state.store.work_view(&contractor).await?;
-            (access, sides, work_view)
+            (sides, work_view)
         }
-        _ => (None, RoomSides::default(), false),
+        _ => (RoomSides::default(), false),
     };
     let _ = policy::decide(
         Caller::Token(&identity),
         Act::PostScreenshot,
         Purpose::PaymentGuarantee,
         Resource::TrackerTarget {
-            room: access.as_ref(),
             contractor_party: sides.contractor_teams.contains_key(&contractor),
+            contractor_role: sides.roles.get(&contractor).copied(),
+            closed: sides.closed,
             work_view,
         },
     )?;

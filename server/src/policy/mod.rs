@@ -253,11 +253,13 @@ pub enum Resource<'a> {
         report: &'a ReportRow,
         file: &'a FileMeta,
     },
-    /// Where the Tracker posts: the contractor's own access to the room, whether they are
-    /// one of its contractor-side parties, and whether their Work View is on.
+    /// Where the Tracker posts: whether its contractor is one of the room's contractor-side
+    /// parties, their role there now (`None`: they left their account), whether the contract
+    /// ended, and whether their Work View is on.
     TrackerTarget {
-        room: Option<&'a RoomAccessRow>,
         contractor_party: bool,
+        contractor_role: Option<AccountRole>,
+        closed: bool,
         work_view: bool,
     },
     /// A room's screenshots (or one of them), through the caller's access: whether they are
@@ -533,15 +535,16 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
             _ => Err(FORBIDDEN),
         },
         Resource::TrackerTarget {
-            room,
             contractor_party,
+            contractor_role,
+            closed,
             work_view,
         } => match act {
             Act::PostScreenshot if !contractor_party => Err(NO_SUCH_ROOM),
             Act::PostScreenshot => {
                 // The contractor must still be able to post there themselves: an ended
                 // contract's room, or a contractor no longer in their account, takes nothing.
-                check_room(room, RoomAction::Write)?;
+                may_post(contractor_role.ok_or(NO_SUCH_ROOM)?, closed)?;
                 if work_view {
                     Ok(())
                 } else {
@@ -679,15 +682,24 @@ fn check_room(access: Option<&RoomAccessRow>, action: RoomAction) -> Result<(), 
     };
     match action {
         RoomAction::Read => Ok(()),
-        RoomAction::Write if !access.role.can_send() => Err(Denied::new(
+        RoomAction::Write => may_post(access.role, access.closed),
+    }
+}
+
+/// May someone with `role` in a room's account post there?
+fn may_post(role: AccountRole, closed: bool) -> Result<(), Denied> {
+    if !role.can_send() {
+        Err(Denied::new(
             ErrorCode::Forbidden,
             "viewers of an account cannot post in its workrooms",
-        )),
-        RoomAction::Write if access.closed => Err(Denied::new(
+        ))
+    } else if closed {
+        Err(Denied::new(
             ErrorCode::Conflict,
             "the contract ended; this workroom is read-only",
-        )),
-        RoomAction::Write => Ok(()),
+        ))
+    } else {
+        Ok(())
     }
 }
 

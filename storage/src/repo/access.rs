@@ -192,6 +192,16 @@ impl Store {
             .filter(account_members::Column::AccountId.is_in(accounts))
             .all(&self.db)
             .await?;
+        sides.closed = rooms::Entity::find_by_id(room_id.to_string())
+            .one(&self.db)
+            .await?
+            .is_some_and(|room| room.closed_at.is_some());
+        for member in &members {
+            if let Some(role) = AccountRole::parse(&member.role) {
+                let best = sides.roles.entry(member.user_id.clone()).or_insert(role);
+                *best = (*best).max(role);
+            }
+        }
         for party in &parties {
             let team = members
                 .iter()
@@ -219,6 +229,10 @@ pub struct RoomSides {
     pub client_side: BTreeSet<String>,
     /// Contractor party user → the members of their party account.
     pub contractor_teams: BTreeMap<String, BTreeSet<String>>,
+    /// Each member's best role across the room's party accounts (as in [`RoomAccessRow`]).
+    pub roles: BTreeMap<String, AccountRole>,
+    /// The contract ended: the room is read-only.
+    pub closed: bool,
 }
 
 impl RoomSides {

@@ -319,6 +319,28 @@ async fn the_tracker_posts_screenshots_only_while_work_view_is_on_only_images_an
         let (status, _) = call(&server, "GET", &path, &bot, None).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
+    // A contractor who left their account no longer sees the workroom: nor does their
+    // Tracker. Back in the account, it posts again (here: refused only by the rate limit).
+    let membership = "/v1/marketplace/accounts/acct-u2/members/u2";
+    let left = server
+        .http
+        .delete(membership, &server.service())
+        .send()
+        .await
+        .unwrap();
+    assert!(left.status().is_success());
+    let (status, _) = post_screenshot(&server, &bot, &room, png(7)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let back = server
+        .http
+        .put(membership, &server.service())
+        .json(&json!({"role": "owner"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(back.status().is_success());
+    let (status, _) = post_screenshot(&server, &bot, &room, png(7)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     // Once the contract ends the workroom is read-only, for the Tracker too.
     let end = server
         .http
