@@ -44,6 +44,16 @@ pub trait FileCompanion: Sync {
     /// What the stored companion reads back as.
     type Row: Send;
 
+    /// Whether the file is still wanted once its body is in (conditions that may have
+    /// changed while it streamed); an error drops the upload. Checked outside the write
+    /// transaction, so it holds no lock.
+    fn still_wanted(
+        &self,
+        _store: &Store,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send {
+        async { Ok(()) }
+    }
+
     /// Insert the companion of `file` inside `txn` (an error rolls both back).
     fn insert_with_file(
         &self,
@@ -546,6 +556,10 @@ impl FileUpload {
         mut self,
         companion: &C,
     ) -> Result<(FileMeta, C::Row), FileError> {
+        if let Err(e) = companion.still_wanted(&self.store).await {
+            self.abort().await;
+            return Err(e.into());
+        }
         let rest = std::mem::take(&mut self.pending);
         if let Err(e) = self.write_chunk(rest, true).await {
             self.abort().await;

@@ -10,7 +10,6 @@ use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::repo::files::{FileCompanion, FileMeta};
 use crate::repo::sealing::screenshot_memo_item;
-use crate::repo::tracker::{bot_revoked_in, work_view_on};
 use crate::time::now_ms;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -20,8 +19,8 @@ use std::collections::HashMap;
 use workroom_protocol::Purpose;
 
 /// A screenshot to record with its image: `FileUpload::finish_with(&new_screenshot)`. It is
-/// kept only if, in the transaction that stores it, the contractor's Work View is still on
-/// and the posting bot token (`bot_jti`) is still not revoked.
+/// kept only if, once its image is in, the contractor's Work View is still on and the
+/// posting bot token (`bot_jti`) is still not revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewScreenshot {
     pub id: String,
@@ -69,24 +68,31 @@ pub enum ScreenshotFilter<'a> {
 impl FileCompanion for NewScreenshot {
     type Row = ScreenshotRow;
 
+    /// Checked before the body was read, and again once it is in: a Work View turned off or
+    /// a token revoked while the image streamed in stops it from being kept.
+    async fn still_wanted(&self, store: &Store) -> Result<(), StorageError> {
+        if !store.work_view(&self.contractor_id).await? {
+            return Err(StorageError::Conflict(
+                "the contractor's Work View is off".into(),
+            ));
+        }
+        if store
+            .bot_revoked(&self.bot_jti, &self.contractor_id)
+            .await?
+        {
+            return Err(StorageError::Conflict(
+                "the Tracker's token was revoked".into(),
+            ));
+        }
+        Ok(())
+    }
+
     async fn insert_with_file(
         &self,
         store: &Store,
         txn: &DatabaseTransaction,
         file: &FileMeta,
     ) -> Result<ScreenshotRow, StorageError> {
-        // Checked before the body was read, and again here: a Work View turned off or a
-        // token revoked while the image streamed in stops it from being kept.
-        if !work_view_on(txn, &self.contractor_id).await? {
-            return Err(StorageError::Conflict(
-                "the contractor's Work View is off".into(),
-            ));
-        }
-        if bot_revoked_in(txn, &self.bot_jti, &self.contractor_id).await? {
-            return Err(StorageError::Conflict(
-                "the Tracker's token was revoked".into(),
-            ));
-        }
         let memo_sealed = match &self.memo {
             Some(memo) => {
                 let key = store

@@ -8,7 +8,7 @@ use crate::entity::{revoked_bots, work_view};
 use crate::error::StorageError;
 use crate::time::now_ms;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use workroom_protocol::Purpose;
 
 impl Store {
@@ -40,7 +40,10 @@ impl Store {
 
     /// Whether the contractor's Work View is on (off until turned on).
     pub async fn work_view(&self, user_id: &str) -> Result<bool, StorageError> {
-        work_view_on(&self.db, user_id).await
+        Ok(work_view::Entity::find_by_id(user_id.to_string())
+            .one(&self.db)
+            .await?
+            .is_some_and(|w| w.enabled))
     }
 
     /// Revoke the bot token `jti` acting for `acts_for`, recording `entry`. Idempotent;
@@ -74,31 +77,11 @@ impl Store {
 
     /// Whether the bot token `jti` acting for `acts_for` was revoked.
     pub async fn bot_revoked(&self, jti: &str, acts_for: &str) -> Result<bool, StorageError> {
-        bot_revoked_in(&self.db, jti, acts_for).await
+        Ok(revoked_bots::Entity::find()
+            .filter(revoked_bots::Column::Jti.eq(jti))
+            .filter(revoked_bots::Column::ActsFor.eq(acts_for))
+            .one(&self.db)
+            .await?
+            .is_some())
     }
-}
-
-/// [`Store::work_view`] on any connection (a transaction re-checking it).
-pub(crate) async fn work_view_on<C: ConnectionTrait>(
-    conn: &C,
-    user_id: &str,
-) -> Result<bool, StorageError> {
-    Ok(work_view::Entity::find_by_id(user_id.to_string())
-        .one(conn)
-        .await?
-        .is_some_and(|w| w.enabled))
-}
-
-/// [`Store::bot_revoked`] on any connection (a transaction re-checking it).
-pub(crate) async fn bot_revoked_in<C: ConnectionTrait>(
-    conn: &C,
-    jti: &str,
-    acts_for: &str,
-) -> Result<bool, StorageError> {
-    Ok(revoked_bots::Entity::find()
-        .filter(revoked_bots::Column::Jti.eq(jti))
-        .filter(revoked_bots::Column::ActsFor.eq(acts_for))
-        .one(conn)
-        .await?
-        .is_some())
 }
