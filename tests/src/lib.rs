@@ -381,6 +381,46 @@ impl TestServer {
         response.json().await.expect("room created body")
     }
 
+    /// Put `user` into the team account `account` with `role` (as the marketplace does).
+    pub async fn put_account_member(&self, account: &str, user: &str, role: &str) {
+        let response = self
+            .http
+            .put(
+                &format!("/v1/marketplace/accounts/{account}/members/{user}"),
+                &self.service(),
+            )
+            .json(&serde_json::json!({ "role": role }))
+            .send()
+            .await
+            .expect("put account member");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
+    /// Take `user` out of the team account `account`.
+    pub async fn remove_account_member(&self, account: &str, user: &str) {
+        let response = self
+            .http
+            .delete(
+                &format!("/v1/marketplace/accounts/{account}/members/{user}"),
+                &self.service(),
+            )
+            .send()
+            .await
+            .expect("remove account member");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
+    /// End the contract of `bid`: its workroom becomes read-only.
+    pub async fn end_contract(&self, bid: &str) {
+        let response = self
+            .http
+            .post(&format!("/v1/marketplace/bids/{bid}/end"), &self.service())
+            .send()
+            .await
+            .expect("end contract");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
     /// Connect with a bearer token and read `hello`.
     pub async fn client(&self, user: &str) -> TestClient {
         TestClient::connect(self, Some(self.member(user)), None)

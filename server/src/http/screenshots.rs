@@ -458,6 +458,18 @@ pub(super) async fn unshare(
     set_shared(state, identity, room, id, false).await
 }
 
+/// Payment-guarantee review may read `room`'s screenshots (services only; audited).
+fn review_decision(identity: &Identity, room: &str) -> Result<policy::Decision, ApiError> {
+    let decision = policy::decide(
+        Caller::Token(identity),
+        Act::ReviewScreenshots,
+        Purpose::PaymentGuarantee,
+        Resource::Nothing,
+    )?;
+    check_id("room", room)?;
+    Ok(decision)
+}
+
 /// `GET /v1/marketplace/rooms/{room}/screenshots?after=&limit=`: payment-guarantee review
 /// sees every screenshot of the room, shared or not; the read is audited.
 pub(super) async fn review(
@@ -466,13 +478,7 @@ pub(super) async fn review(
     Path(room): Path<String>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ScreenshotList>, ApiError> {
-    let decision = policy::decide(
-        Caller::Token(&identity),
-        Act::ReviewScreenshots,
-        Purpose::PaymentGuarantee,
-        Resource::Nothing,
-    )?;
-    check_id("room", &room)?;
+    let decision = review_decision(&identity, &room)?;
     let (after, limit) = query.checked()?;
     let entry = identity.actor().entry(
         "screenshots.reviewed",
@@ -496,13 +502,7 @@ pub(super) async fn review_content(
     Path((room, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let decision = policy::decide(
-        Caller::Token(&identity),
-        Act::ReviewScreenshots,
-        Purpose::PaymentGuarantee,
-        Resource::Nothing,
-    )?;
-    check_id("room", &room)?;
+    let decision = review_decision(&identity, &room)?;
     check_id("screenshot", &id)?;
     let shot = state
         .store

@@ -13,24 +13,8 @@ async fn seeded_trail() -> (Config, tempfile::TempDir) {
     let server = TestServer::start().await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     server.open_room("b2", "p1", "u1", "u3").await; // + the shared room's membership change
-    let put = server
-        .http
-        .put(
-            "/v1/marketplace/accounts/acct-u1/members/v1",
-            &server.service(),
-        )
-        .json(&json!({"role": "viewer"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
-    let end = server
-        .http
-        .post("/v1/marketplace/bids/b1/end", &server.service())
-        .send()
-        .await
-        .unwrap();
-    assert!(end.status().is_success());
+    server.put_account_member("acct-u1", "v1", "viewer").await;
+    server.end_contract("b1").await;
     assert!(!room.is_empty());
     server.stop().await
 }
@@ -196,13 +180,7 @@ async fn auditors_page_and_filter_the_trail_and_nobody_else_reads_it() {
     let server = TestServer::start().await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     server.open_room("b2", "p2", "u3", "u4").await;
-    let end = server
-        .http
-        .post("/v1/marketplace/bids/b1/end", &server.service())
-        .send()
-        .await
-        .unwrap();
-    assert!(end.status().is_success());
+    server.end_contract("b1").await;
 
     let auditor = server.token("aud1", Role::Auditor, None);
     let all = server.get_json(&auditor, "/v1/audit").await;

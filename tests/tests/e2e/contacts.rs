@@ -259,16 +259,7 @@ async fn nothing_is_released_to_a_party_who_left_the_workroom() {
         put_contact(&server, user, details(user)).await;
     }
     // The contractor leaves their account: they no longer see the workroom.
-    let removed = server
-        .http
-        .delete(
-            "/v1/marketplace/accounts/acct-u2/members/u2",
-            &server.service(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(removed.status().is_success(), "{}", removed.status());
+    server.remove_account_member("acct-u2", "u2").await;
     let (status, body) = call(
         &server,
         "POST",
@@ -293,17 +284,7 @@ async fn no_path_to_details_for_team_members_strangers_other_roles_or_past_reten
         put_contact(&server, user, details(user)).await;
     }
     // A viewer of the client's account sees the room, but is not a contract party.
-    let put = server
-        .http
-        .put(
-            "/v1/marketplace/accounts/acct-u1/members/v1",
-            &server.service(),
-        )
-        .json(&json!({"role": "viewer"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
+    server.put_account_member("acct-u1", "v1", "viewer").await;
     let release = format!("/v1/rooms/{room}/contacts/release");
     let read = format!("/v1/rooms/{room}/contacts");
     call(
@@ -393,13 +374,7 @@ async fn no_path_to_details_for_team_members_strangers_other_roles_or_past_reten
     // Closed past its retention: no path any more.
     let (status, _) = call(&server, "GET", &read, &server.member("u1"), None).await;
     assert_eq!(status, StatusCode::OK);
-    let end = server
-        .http
-        .post("/v1/marketplace/bids/b1/end", &server.service())
-        .send()
-        .await
-        .unwrap();
-    assert!(end.status().is_success());
+    server.end_contract("b1").await;
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     for (method, path) in [("GET", &read), ("POST", &release)] {
         let (status, body) =

@@ -396,17 +396,7 @@ async fn only_readers_of_the_room_can_see_its_files() {
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     let other_room = server.open_room("b2", "p2", "u3", "u4").await.room;
     // A viewer of the client's team account.
-    let response = server
-        .http
-        .put(
-            "/v1/marketplace/accounts/acct-u1/members/v1",
-            &server.service(),
-        )
-        .json(&serde_json::json!({"role": "viewer"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
+    server.put_account_member("acct-u1", "v1", "viewer").await;
     let info = attached_file(&server, &room, "u1", pdf_bytes(1000)).await;
 
     let meta = format!("/v1/rooms/{room}/files/{}", info.id);
@@ -574,16 +564,7 @@ async fn signed_links_work_without_a_token_until_they_expire_or_access_ends() {
 
     // Access ends (the contractor's team drops u2's membership... u2 is the party, so end
     // their membership of the account): the link stops at once.
-    let removed = server
-        .http
-        .delete(
-            "/v1/marketplace/accounts/acct-u2/members/u2",
-            &server.service(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(removed.status().is_success(), "{}", removed.status());
+    server.remove_account_member("acct-u2", "u2").await;
     let (status, _) = error_code(open_link(&server, &url).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 

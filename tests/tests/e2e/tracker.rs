@@ -321,34 +321,14 @@ async fn the_tracker_posts_screenshots_only_while_work_view_is_on_only_images_an
     }
     // A contractor who left their account no longer sees the workroom: nor does their
     // Tracker. Back in the account, it posts again (here: refused only by the rate limit).
-    let membership = "/v1/marketplace/accounts/acct-u2/members/u2";
-    let left = server
-        .http
-        .delete(membership, &server.service())
-        .send()
-        .await
-        .unwrap();
-    assert!(left.status().is_success());
+    server.remove_account_member("acct-u2", "u2").await;
     let (status, _) = post_screenshot(&server, &bot, &room, png(7)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let back = server
-        .http
-        .put(membership, &server.service())
-        .json(&json!({"role": "owner"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(back.status().is_success());
+    server.put_account_member("acct-u2", "u2", "owner").await;
     let (status, _) = post_screenshot(&server, &bot, &room, png(7)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     // Once the contract ends the workroom is read-only, for the Tracker too.
-    let end = server
-        .http
-        .post("/v1/marketplace/bids/b1/end", &server.service())
-        .send()
-        .await
-        .unwrap();
-    assert!(end.status().is_success());
+    server.end_contract("b1").await;
     let (status, body) = post_screenshot(&server, &bot, &room, png(7)).await;
     assert_eq!(
         (status, body["code"].clone()),
@@ -578,17 +558,7 @@ async fn in_a_shared_room_only_the_contractors_team_and_while_shared_the_client_
         .shared_room
         .expect("the project's shared room");
     // t2 is on u2's team; u3 is another contractor of the project.
-    let put = server
-        .http
-        .put(
-            "/v1/marketplace/accounts/acct-u2/members/t2",
-            &server.service(),
-        )
-        .json(&json!({"role": "member"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
+    server.put_account_member("acct-u2", "t2", "member").await;
     work_view_on(&server, "u2").await;
     let mut client = server.client("u1").await;
     let mut teammate = server.client("t2").await;
