@@ -176,7 +176,7 @@ async fn connections_are_pseudonymised_and_linked_to_users_only_under_a_grant() 
 }
 
 #[tokio::test]
-async fn no_log_line_carries_a_client_address() {
+async fn no_log_line_carries_a_client_address_or_contact_details() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let log = dir.path().join("server.log");
@@ -221,6 +221,55 @@ async fn no_log_line_carries_a_client_address() {
             .await
             .unwrap();
     }
+    // Contact details (C8) are never logged: stored, refused, released, read.
+    let contractor = token(dir.path(), "u2", "member");
+    for (bearer, phone) in [
+        (&member, "+44 20 7946 0958"),
+        (&contractor, "+1 555 0100 321"),
+        (&member, "phone ## 7946"),
+    ] {
+        let _ = client
+            .put(format!("{base}/v1/me/contact"))
+            .bearer_auth(bearer)
+            .json(&json!({
+                "name": "Quillon Marker", "company": "Marker Works",
+                "phone": phone, "address": "7 Marker Lane\nLondon",
+            }))
+            .send()
+            .await
+            .unwrap();
+    }
+    let rooms: serde_json::Value = client
+        .get(format!("{base}/v1/rooms"))
+        .bearer_auth(&member)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room = rooms["rooms"][0]["id"]
+        .as_str()
+        .expect("the room")
+        .to_string();
+    let released = client
+        .post(format!("{base}/v1/rooms/{room}/contacts/release"))
+        .bearer_auth(&member)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(released.status(), StatusCode::OK);
+    let seen = client
+        .get(format!("{base}/v1/rooms/{room}/contacts"))
+        .bearer_auth(&contractor)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(seen.contains("Marker Lane"), "control: released: {seen}");
     // A TLS handshake that fails (plain HTTP on the TLS port).
     let _ = reqwest::Client::builder()
         .local_address(CLIENT_ADDRESS.parse::<IpAddr>().unwrap())
@@ -241,4 +290,14 @@ async fn no_log_line_carries_a_client_address() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    for detail in ["Quillon", "Marker", "7946", "555 0100"] {
+        assert!(
+            !text.contains(detail),
+            "a log line carries contact details ({detail}):\n{}",
+            text.lines()
+                .filter(|l| l.contains(detail))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
 }
