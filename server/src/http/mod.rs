@@ -62,6 +62,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/rooms/{room}/screenshots/{shot}/unshare"),
     ("POST", "/v1/rooms/{room}/screenshots/{shot}/share"),
     ("GET", "/v1/marketplace/rooms/{room}/screenshots"),
+    (
+        "GET",
+        "/v1/marketplace/rooms/{room}/screenshots/{shot}/content",
+    ),
     ("POST", "/v1/moderation/grants"),
     ("GET", "/v1/moderation/grants"),
     ("GET", "/v1/moderation/grants/{grant}"),

@@ -210,7 +210,11 @@ pub(super) async fn post(
         Purpose::PaymentGuarantee,
         Resource::TrackerTarget {
             contractor_party: sides.contractor_teams.contains_key(&contractor),
-            contractor_role: sides.roles.get(&contractor).copied(),
+            // Their role, as long as they are still in their own party account.
+            contractor_role: sides
+                .in_own_team(&contractor)
+                .then(|| sides.roles.get(&contractor).copied())
+                .flatten(),
             closed: sides.closed,
             work_view,
         },
@@ -240,7 +244,6 @@ pub(super) async fn post(
         purpose: Purpose::PaymentGuarantee,
     };
     let shot = NewScreenshot {
-        id: format!("ss_{}", uuid::Uuid::now_v7().simple()),
         room_id: room.to_string(),
         contractor_id: contractor,
         bot_jti: identity.jti.clone(),

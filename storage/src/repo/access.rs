@@ -250,6 +250,13 @@ impl RoomSides {
             .collect()
     }
 
+    /// Whether `contractor` is a contractor party still in their own party account.
+    pub fn in_own_team(&self, contractor: &str) -> bool {
+        self.contractor_teams
+            .get(contractor)
+            .is_some_and(|team| team.contains(contractor))
+    }
+
     /// The team of `contractor` (empty when they are no contractor party of the room).
     pub fn team_of(&self, contractor: &str) -> Vec<String> {
         self.contractor_teams

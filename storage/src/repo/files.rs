@@ -44,9 +44,9 @@ pub trait FileCompanion: Sync {
     /// What the stored companion reads back as.
     type Row: Send;
 
-    /// Whether the file is still wanted once its body is in (conditions that may have
-    /// changed while it streamed); an error drops the upload. Checked outside the write
-    /// transaction, so it holds no lock.
+    /// Whether the file is still wanted once its object is complete (conditions that may
+    /// have changed while it streamed); an error drops it. Checked just before the write
+    /// transaction, outside it, so it holds no lock.
     fn still_wanted(
         &self,
         _store: &Store,
@@ -556,10 +556,6 @@ impl FileUpload {
         mut self,
         companion: &C,
     ) -> Result<(FileMeta, C::Row), FileError> {
-        if let Err(e) = companion.still_wanted(&self.store).await {
-            self.abort().await;
-            return Err(e.into());
-        }
         let rest = std::mem::take(&mut self.pending);
         if let Err(e) = self.write_chunk(rest, true).await {
             self.abort().await;
@@ -569,7 +565,11 @@ impl FileUpload {
             return Err(FileError::Unavailable("upload already closed".into()));
         };
         blob.finish().await?;
-        match self.insert_row(companion).await {
+        let stored = match companion.still_wanted(&self.store).await {
+            Ok(()) => self.insert_row(companion).await,
+            Err(e) => Err(e.into()),
+        };
+        match stored {
             Ok(stored) => Ok(stored),
             Err(e) => {
                 // The object is complete but has no row: remove it now (the sweeper would

@@ -19,11 +19,12 @@ use std::collections::HashMap;
 use workroom_protocol::Purpose;
 
 /// A screenshot to record with its image: `FileUpload::finish_with(&new_screenshot)`. It is
-/// kept only if, once its image is in, the contractor's Work View is still on and the
-/// posting bot token (`bot_jti`) is still not revoked.
+/// kept only if, once its image is in, the contractor's Work View is still on, the posting
+/// bot token (`bot_jti`) is still not revoked, the contract has not ended and the contractor
+/// is still in their party account. Its id is drawn when it is stored, so ids (and pages)
+/// follow the order of arrival.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewScreenshot {
-    pub id: String,
     pub room_id: String,
     pub contractor_id: String,
     pub bot_jti: String,
@@ -68,21 +69,30 @@ pub enum ScreenshotFilter<'a> {
 impl FileCompanion for NewScreenshot {
     type Row = ScreenshotRow;
 
-    /// Checked before the body was read, and again once it is in: a Work View turned off or
-    /// a token revoked while the image streamed in stops it from being kept.
+    /// Checked before the body was read, and again once it is in: a change while the image
+    /// streamed in (Work View off, token revoked, contract ended, contractor gone from their
+    /// account) stops it from being kept.
     async fn still_wanted(&self, store: &Store) -> Result<(), StorageError> {
+        let changed = |what: &str| {
+            Err(StorageError::Conflict(format!(
+                "{what} while the screenshot was uploading; it was not kept"
+            )))
+        };
         if !store.work_view(&self.contractor_id).await? {
-            return Err(StorageError::Conflict(
-                "the contractor's Work View is off".into(),
-            ));
+            return changed("the contractor's Work View was turned off");
         }
         if store
             .bot_revoked(&self.bot_jti, &self.contractor_id)
             .await?
         {
-            return Err(StorageError::Conflict(
-                "the Tracker's token was revoked".into(),
-            ));
+            return changed("the Tracker's token was revoked");
+        }
+        let sides = store.room_sides(&self.room_id).await?;
+        if sides.closed {
+            return changed("the contract ended");
+        }
+        if !sides.in_own_team(&self.contractor_id) {
+            return changed("the contractor left the workroom");
         }
         Ok(())
     }
@@ -93,17 +103,18 @@ impl FileCompanion for NewScreenshot {
         txn: &DatabaseTransaction,
         file: &FileMeta,
     ) -> Result<ScreenshotRow, StorageError> {
+        let id = format!("ss_{}", uuid::Uuid::now_v7().simple());
         let memo_sealed = match &self.memo {
             Some(memo) => {
                 let key = store
                     .sealing_key(txn, KeyScope::Room(&self.room_id))
                     .await?;
-                Some(key.seal(&screenshot_memo_item(&self.id), memo.as_bytes()))
+                Some(key.seal(&screenshot_memo_item(&id), memo.as_bytes()))
             }
             None => None,
         };
         let model = screenshots::Model {
-            id: self.id.clone(),
+            id: id.clone(),
             room_id: self.room_id.clone(),
             contractor_id: self.contractor_id.clone(),
             file_id: file.id.clone(),

@@ -324,6 +324,12 @@ async fn the_tracker_posts_screenshots_only_while_work_view_is_on_only_images_an
     server.remove_account_member("acct-u2", "u2").await;
     let (status, _) = post_screenshot(&server, &bot, &room, png(7)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Seeing the room through another account (the client's) does not make them its
+    // contractor again.
+    server.put_account_member("acct-u1", "u2", "member").await;
+    let (status, _) = post_screenshot(&server, &bot, &room, png(7)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.remove_account_member("acct-u1", "u2").await;
     server.put_account_member("acct-u2", "u2", "owner").await;
     let (status, _) = post_screenshot(&server, &bot, &room, png(7)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
@@ -722,7 +728,7 @@ async fn a_screenshot_streaming_in_when_work_view_goes_off_is_not_kept() {
         .await
         .unwrap();
     assert!(off.status().is_success());
-    tx.send(Ok(rest.to_vec())).await.unwrap();
+    let _ = tx.send(Ok(rest.to_vec())).await;
     drop(tx);
     let response = upload.await.unwrap();
     let status = response.status();
@@ -732,7 +738,13 @@ async fn a_screenshot_streaming_in_when_work_view_goes_off_is_not_kept() {
         (StatusCode::CONFLICT, json!("conflict")),
         "{body}"
     );
-    assert!(body["message"].as_str().unwrap().contains("Work View"));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Work View was turned off while the screenshot was uploading"),
+        "refused by the check once the image is in: {body}"
+    );
     let mine = server
         .get_json(
             &server.member("u2"),
