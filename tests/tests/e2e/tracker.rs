@@ -158,6 +158,16 @@ fn png(seed: u8) -> Vec<u8> {
     bytes
 }
 
+/// One HTTP call with `user`'s member token and no body.
+async fn as_member(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    user: &str,
+) -> (StatusCode, serde_json::Value) {
+    call(server, method, path, &server.member(user), None).await
+}
+
 /// An RFC 3339 time `offset_secs` from now.
 fn at(offset_secs: i64) -> String {
     (time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs))
@@ -379,23 +389,10 @@ async fn unsharing_hides_a_screenshot_from_the_client_side_at_once() {
     };
     assert_eq!(open(client_link.clone()).await, StatusCode::OK);
     // Only the contractor un-shares.
-    let (status, _) = call(
-        &server,
-        "POST",
-        &format!("{list}/{id}/unshare"),
-        &server.member("u1"),
-        None,
-    )
-    .await;
+    let (status, _) = as_member(&server, "POST", &format!("{list}/{id}/unshare"), "u1").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, unshared) = call(
-        &server,
-        "POST",
-        &format!("{list}/{id}/unshare"),
-        &server.member("u2"),
-        None,
-    )
-    .await;
+    let (status, unshared) =
+        as_member(&server, "POST", &format!("{list}/{id}/unshare"), "u2").await;
     assert_eq!(status, StatusCode::OK, "{unshared}");
     assert_eq!(unshared["shared"], false);
     let removed = u1
@@ -445,12 +442,11 @@ async fn unsharing_hides_a_screenshot_from_the_client_side_at_once() {
         .unwrap();
     assert_eq!(image.status(), StatusCode::OK);
     assert_eq!(image.bytes().await.unwrap().to_vec(), png(7));
-    let (status, _) = call(
+    let (status, _) = as_member(
         &server,
         "GET",
         &format!("/v1/marketplace/rooms/{room}/screenshots/{id}/content"),
-        &server.member("u2"),
-        None,
+        "u2",
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "review is a service act");
@@ -500,14 +496,7 @@ async fn unsharing_hides_a_screenshot_from_the_client_side_at_once() {
         "{refused:?}"
     );
     // Re-sharing restores it.
-    let (status, _) = call(
-        &server,
-        "POST",
-        &format!("{list}/{id}/share"),
-        &server.member("u2"),
-        None,
-    )
-    .await;
+    let (status, _) = as_member(&server, "POST", &format!("{list}/{id}/share"), "u2").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         server.get_json(&server.member("u1"), &list).await["screenshots"]
@@ -607,25 +596,11 @@ async fn in_a_shared_room_only_the_contractors_team_and_while_shared_the_client_
         let (status, _) = call(&server, "GET", &path, &server.member("u3"), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let (status, _) = call(
-        &server,
-        "POST",
-        &format!("{list}/{id}/link"),
-        &server.member("u3"),
-        None,
-    )
-    .await;
+    let (status, _) = as_member(&server, "POST", &format!("{list}/{id}/link"), "u3").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Un-shared: the client side loses it (live), the team sees it as un-shared (live).
-    let (status, _) = call(
-        &server,
-        "POST",
-        &format!("{list}/{id}/unshare"),
-        &server.member("u2"),
-        None,
-    )
-    .await;
+    let (status, _) = as_member(&server, "POST", &format!("{list}/{id}/unshare"), "u2").await;
     assert_eq!(status, StatusCode::OK);
     let removed = client.expect(is_screenshot_frame).await;
     assert!(
