@@ -229,7 +229,8 @@ async fn work_view_on(server: &TestServer, user: &str) {
 async fn the_tracker_posts_screenshots_only_while_work_view_is_on_only_images_and_rate_limited() {
     let server = TestServer::start_with(Box::new(|c| {
         c.tracker.per_minute = 1;
-        c.tracker.burst = 2;
+        c.tracker.burst = 3;
+        c.tracker.max_screenshot_bytes = 4096;
     }))
     .await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
@@ -273,6 +274,22 @@ async fn the_tracker_posts_screenshots_only_while_work_view_is_on_only_images_an
             "{query} {memo:?}: {body}"
         );
     }
+    // Over the size limit: 413 and nothing kept (an attempt: it spends a token of the burst).
+    let mut big = png(3);
+    big.resize(5000, 0);
+    let (status, body) = post_screenshot(&server, &bot, &room, big).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::PAYLOAD_TOO_LARGE, json!("too_large")),
+        "{body}"
+    );
+    let none = server
+        .get_json(
+            &server.member("u2"),
+            &format!("/v1/rooms/{room}/screenshots"),
+        )
+        .await;
+    assert!(none["screenshots"].as_array().unwrap().is_empty(), "{none}");
     // A bot acting for someone who is the client here has no contractor workroom here.
     let mut for_client = server.claims("tracker-9");
     for_client.role = Role::Bot;
