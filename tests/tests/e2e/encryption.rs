@@ -134,13 +134,89 @@ const MARKERS: &[&str] = &[
     "zq-client@mail.example",
     "zq-contractor@mail.example",
     "Name of zq-client",
+    "zebra-quartz-memo",
+    "zebra-quartz-shot",
+    "zebra-quartz-address",
 ];
 
 #[tokio::test]
 async fn nothing_readable_is_stored_in_the_database_files_or_the_object_store() {
     let server = TestServer::start().await;
     let seeded = seed(&server, "zq-client", "zq-contractor").await;
+    // A Tracker screenshot (image and memo) and released contact details.
+    let work_view = server
+        .http
+        .put("/v1/me/work-view", &server.member("zq-contractor"))
+        .json(&json!({"on": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(work_view.status().is_success());
+    let mut bot = server.claims("zq-tracker");
+    bot.role = workroom_protocol::Role::Bot;
+    bot.acts_for = Some("zq-contractor".into());
+    let mut image = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    image.extend(b"zebra-quartz-shot ".repeat(200));
+    let captured_at = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let shot = server
+        .http
+        .post(
+            &format!(
+                "/v1/tracker/screenshots?room={}&captured_at={captured_at}&activity=50",
+                seeded.room
+            ),
+            &server.sign(&bot),
+        )
+        .header("workroom-memo", "zebra-quartz-memo")
+        .body(image)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shot.status(), StatusCode::CREATED);
+    for user in ["zq-client", "zq-contractor"] {
+        let put = server
+            .http
+            .put("/v1/me/contact", &server.member(user))
+            .json(
+                &json!({"name": "Zed Quartz", "company": "ZQ", "phone": "+44 20 7946 0000",
+                "address": "1 zebra-quartz-address"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success(), "{}", put.status());
+    }
+    let released = server
+        .http
+        .post(
+            &format!("/v1/rooms/{}/contacts/release", seeded.room),
+            &server.member("zq-client"),
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(released.status().is_success());
     // The server itself still reads it all back.
+    let shots = server
+        .get_json(
+            &server.member("zq-client"),
+            &format!("/v1/rooms/{}/screenshots", seeded.room),
+        )
+        .await;
+    assert_eq!(shots["screenshots"][0]["memo"], "zebra-quartz-memo");
+    let contacts = server
+        .get_json(
+            &server.member("zq-contractor"),
+            &format!("/v1/rooms/{}/contacts", seeded.room),
+        )
+        .await;
+    assert_eq!(
+        contacts["contacts"][0]["details"]["address"],
+        "1 zebra-quartz-address"
+    );
     let messages = history(&server, "zq-contractor", &seeded.room).await;
     assert_eq!(messages[0]["body"], "final words zebra-quartz-2");
     let people = members(&server, "zq-contractor", &seeded.room).await;
