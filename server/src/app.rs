@@ -37,6 +37,9 @@ pub struct Inner {
     pub connlog: crate::connlog::ConnLog,
     /// Tracker screenshots per bot token and workroom (`tracker.per_minute`, `burst`).
     pub screenshot_limiter: crate::ratelimit::RateLimiter,
+    /// Share and un-share changes per contractor (`tracker.share_per_minute`,
+    /// `share_burst`): each one notifies the room and writes an audit entry.
+    pub share_limiter: crate::ratelimit::RateLimiter,
     /// The write path for timeline events.
     pub committers: Committers,
     /// Renders `/metrics`.

@@ -49,6 +49,10 @@ pub struct TrackerConfig {
     /// How old a screenshot's capture time may be when it arrives (a Tracker that was
     /// offline uploads its backlog); older ones are refused as `invalid`.
     pub max_capture_age_secs: u64,
+    /// Share / un-share changes per minute per contractor, sustained…
+    pub share_per_minute: u32,
+    /// …with bursts of this many.
+    pub share_burst: u32,
 }
 
 impl Default for TrackerConfig {
@@ -58,6 +62,8 @@ impl Default for TrackerConfig {
             per_minute: 1,
             burst: 3,
             max_capture_age_secs: 7 * 24 * 3600,
+            share_per_minute: 30,
+            share_burst: 20,
         }
     }
 }
@@ -608,6 +614,11 @@ impl Config {
         }
         if self.tracker.per_minute == 0 || self.tracker.burst == 0 {
             problems.push("tracker.per_minute and tracker.burst: must be at least 1".into());
+        }
+        if self.tracker.share_per_minute == 0 || self.tracker.share_burst == 0 {
+            problems.push(
+                "tracker.share_per_minute and tracker.share_burst: must be at least 1".into(),
+            );
         }
         if self.tracker.max_capture_age_secs == 0 {
             problems.push("tracker.max_capture_age_secs: must be at least 1".into());

@@ -1,6 +1,7 @@
 //! Token buckets keyed by string, in this process's memory: `rate` tokens per minute, at most
-//! `burst` saved. Used for Tracker screenshots (per bot token and workroom). Idle buckets
-//! are dropped once full again, so the map holds only recently active keys.
+//! `burst` saved. Used for Tracker screenshots (per bot token and workroom) and for sharing
+//! changes (per contractor). Idle buckets are dropped once full again, so the map holds only
+//! recently active keys.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

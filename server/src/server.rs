@@ -134,6 +134,10 @@ pub async fn run(
     let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
     let screenshot_limiter =
         crate::ratelimit::RateLimiter::new(config.tracker.per_minute, config.tracker.burst);
+    let share_limiter = crate::ratelimit::RateLimiter::new(
+        config.tracker.share_per_minute,
+        config.tracker.share_burst,
+    );
     let state = AppState::new(Inner {
         config,
         store: store.clone(),
@@ -143,6 +147,7 @@ pub async fn run(
         links,
         connlog,
         screenshot_limiter,
+        share_limiter,
         committers,
         metrics: crate::metrics::install(),
         shutdown: shutdown.clone(),

@@ -420,6 +420,12 @@ async fn set_shared(
     shared: bool,
 ) -> Result<Json<ScreenshotView>, ApiError> {
     let (shot, sides) = screenshot_for(&state, &identity, &room, &id, Act::ShareScreenshot).await?;
+    if let Err(wait) = state.share_limiter.take(&identity.user) {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!("too many share changes; retry in {wait} s"),
+        ));
+    }
     let action = if shared {
         "screenshot.shared"
     } else {

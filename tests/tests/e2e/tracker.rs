@@ -747,3 +747,42 @@ async fn a_screenshot_streaming_in_when_work_view_goes_off_is_not_kept() {
     let objects = server.blob_store().await.list("files/").await.unwrap();
     assert!(objects.is_empty(), "no image kept: {objects:?}");
 }
+
+#[tokio::test]
+async fn share_changes_are_rate_limited_per_contractor() {
+    let server = TestServer::start_with(Box::new(|c| {
+        c.tracker.share_per_minute = 1;
+        c.tracker.share_burst = 2;
+    }))
+    .await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    work_view_on(&server, "u2").await;
+    let bot = server.token("tracker-1", Role::Bot, None);
+    let (_, shot) = post_screenshot(&server, &bot, &room, png(5)).await;
+    let id = shot["id"].as_str().unwrap();
+    let path = |change: &str| format!("/v1/rooms/{room}/screenshots/{id}/{change}");
+    for change in ["unshare", "share"] {
+        let (status, body) = as_member(&server, "POST", &path(change), "u2").await;
+        assert_eq!(status, StatusCode::OK, "{change}: {body}");
+    }
+    let (status, body) = as_member(&server, "POST", &path("unshare"), "u2").await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!("rate_limited")),
+        "{body}"
+    );
+    // Refused before anything changed: still shared, two changes recorded.
+    let seen = server
+        .get_json(
+            &server.member("u1"),
+            &format!("/v1/rooms/{room}/screenshots"),
+        )
+        .await;
+    assert_eq!(seen["screenshots"][0]["shared"], true);
+    let actions = audit_actions(&server).await;
+    let changes = actions
+        .iter()
+        .filter(|(a, _)| a.starts_with("screenshot.") && a.ends_with("shared"))
+        .count();
+    assert_eq!(changes, 2, "{actions:?}");
+}
