@@ -22,9 +22,9 @@ mod time;
 pub use db::{Backend, DatabaseOptions, SqliteSync, Store};
 pub use error::StorageError;
 pub use keyring::{KeyScope, Keyring, MasterKey, MasterKeySet, Unreadable};
-pub use repo::access::{AccountRole, RoomAccessRow, RoomSides};
+pub use repo::access::{AccountRole, RoomAccessRow, RoomParty, RoomSides};
 pub use repo::connections::{ConnectionRecord, LinkedConnection, SessionUser};
-pub use repo::contacts::{Contact, ReleaseError, ReleasedContactRow, RoomParty};
+pub use repo::contacts::{Contact, ReleaseError, ReleasedContactRow};
 pub use repo::files::{
     FileCompanion, FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name,
 };

@@ -20,7 +20,7 @@ use workroom_protocol::contacts::{
     ContactDetails, ReleaseRequest, Released, ReleasedContact, ReleasedContacts,
 };
 use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
-use workroom_storage::{Contact, ReleaseError, RoomParty, now_ms};
+use workroom_storage::{Contact, ReleaseError, RoomParty, RoomSides, now_ms};
 
 impl From<ReleaseError> for ApiError {
     fn from(error: ReleaseError) -> Self {
@@ -119,12 +119,12 @@ async fn contacts_in(
         }
         _ => None,
     };
-    let parties = if access.is_some() {
-        state.store.room_parties(room).await?
+    let sides = if access.is_some() {
+        state.store.room_sides(room).await?
     } else {
-        Vec::new()
+        RoomSides::default()
     };
-    let retained = match state.store.room_closed_at(room).await? {
+    let retained = match sides.closed_at {
         None => true,
         Some(closed_at) => {
             let keep = i64::try_from(state.config.retention.closed_room_secs.saturating_mul(1000))
@@ -138,13 +138,13 @@ async fn contacts_in(
         Purpose::Participation,
         Resource::Contacts {
             room: access.as_ref(),
-            party: parties.iter().any(|p| p.user == identity.user),
+            party: sides.parties.iter().any(|p| p.user == identity.user),
             retained,
         },
     )?;
     let room_id =
         RoomId::try_from(room).map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))?;
-    Ok((room_id, parties))
+    Ok((room_id, sides.parties))
 }
 
 /// `POST /v1/rooms/{room}/contacts/release` `{"with"?}` → 200 `{"room","with","newly"}`.

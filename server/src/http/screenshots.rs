@@ -215,7 +215,7 @@ pub(super) async fn post(
                 .in_own_team(&contractor)
                 .then(|| sides.roles.get(&contractor).copied())
                 .flatten(),
-            closed: sides.closed,
+            closed: sides.closed(),
             work_view,
         },
     )?;

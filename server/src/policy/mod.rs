@@ -721,7 +721,7 @@ fn check_file(file: &FileMeta, room_id: &str, user: &str) -> Result<(), Denied> 
 
 /// Whether a role in a room may send right now (for `hello`).
 pub fn can_send(role: AccountRole, closed: bool) -> bool {
-    role.can_send() && !closed
+    may_post(role, closed).is_ok()
 }
 
 #[cfg(test)]

@@ -192,10 +192,17 @@ impl Store {
             .filter(account_members::Column::AccountId.is_in(accounts))
             .all(&self.db)
             .await?;
-        sides.closed = rooms::Entity::find_by_id(room_id.to_string())
+        sides.closed_at = rooms::Entity::find_by_id(room_id.to_string())
             .one(&self.db)
             .await?
-            .is_some_and(|room| room.closed_at.is_some());
+            .and_then(|room| room.closed_at);
+        sides.parties = parties
+            .iter()
+            .map(|p| RoomParty {
+                user: p.user_id.clone(),
+                side: p.side.clone(),
+            })
+            .collect();
         for member in &members {
             if let Some(role) = AccountRole::parse(&member.role) {
                 let best = sides.roles.entry(member.user_id.clone()).or_insert(role);
@@ -231,11 +238,26 @@ pub struct RoomSides {
     pub contractor_teams: BTreeMap<String, BTreeSet<String>>,
     /// Each member's best role across the room's party accounts (as in [`RoomAccessRow`]).
     pub roles: BTreeMap<String, AccountRole>,
-    /// The contract ended: the room is read-only.
-    pub closed: bool,
+    /// The contract parties (the users named on its accepted bids), with their sides.
+    pub parties: Vec<RoomParty>,
+    /// When the contract ended (the room is read-only from then on).
+    pub closed_at: Option<i64>,
+}
+
+/// A party of a room (a user named on an accepted bid), with their side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomParty {
+    pub user: String,
+    /// `client` or `contractor`.
+    pub side: String,
 }
 
 impl RoomSides {
+    /// Whether the contract ended: the room is read-only.
+    pub fn closed(&self) -> bool {
+        self.closed_at.is_some()
+    }
+
     /// Whether `user` sees the room from the client side.
     pub fn on_client_side(&self, user: &str) -> bool {
         self.client_side.contains(user)

@@ -6,7 +6,7 @@
 
 use crate::Store;
 use crate::audit::{NewAuditEntry, append_in as append_audit_in};
-use crate::entity::{contact_releases, contacts, room_parties, rooms};
+use crate::entity::{contact_releases, contacts};
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::repo::sealing::person_item;
@@ -23,14 +23,6 @@ pub struct Contact {
     pub company: Option<String>,
     pub phone: String,
     pub address: String,
-}
-
-/// A party of a room (a user named on an accepted bid), with their side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomParty {
-    pub user: String,
-    /// `client` or `contractor`.
-    pub side: String,
 }
 
 /// Details released to a reader: who, when, and their current details.
@@ -108,28 +100,6 @@ impl Store {
             serde_json::from_str(&text.unwrap_or_default()).map_err(|_| Unreadable::Damaged)
         });
         Ok(Some(opened))
-    }
-
-    /// The parties of a room (the users named on its accepted bids).
-    pub async fn room_parties(&self, room_id: &str) -> Result<Vec<RoomParty>, StorageError> {
-        Ok(room_parties::Entity::find()
-            .filter(room_parties::Column::RoomId.eq(room_id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|p| RoomParty {
-                user: p.user_id,
-                side: p.side,
-            })
-            .collect())
-    }
-
-    /// When the room closed, if it did (`Ok(None)` also for a room that does not exist).
-    pub async fn room_closed_at(&self, room_id: &str) -> Result<Option<i64>, StorageError> {
-        Ok(rooms::Entity::find_by_id(room_id.to_string())
-            .one(&self.db)
-            .await?
-            .and_then(|r| r.closed_at))
     }
 
     /// Release `requester`'s details to `other` and `other`'s to `requester`, in one

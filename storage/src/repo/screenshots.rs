@@ -88,7 +88,7 @@ impl FileCompanion for NewScreenshot {
             return changed("the Tracker's token was revoked");
         }
         let sides = store.room_sides(&self.room_id).await?;
-        if sides.closed {
+        if sides.closed() {
             return changed("the contract ended");
         }
         if !sides.in_own_team(&self.contractor_id) {
@@ -147,13 +147,7 @@ impl FileCompanion for NewScreenshot {
 impl Store {
     /// One screenshot.
     pub async fn screenshot(&self, id: &str) -> Result<Option<ScreenshotRow>, StorageError> {
-        let found = screenshots::Entity::find_by_id(id.to_string())
-            .one(&self.db)
-            .await?;
-        Ok(self
-            .screenshot_rows(found.into_iter().collect())
-            .await?
-            .pop())
+        self.one_screenshot(screenshots::Column::Id.eq(id)).await
     }
 
     /// The screenshot whose image is `file_id` (for signed links).
@@ -161,8 +155,16 @@ impl Store {
         &self,
         file_id: &str,
     ) -> Result<Option<ScreenshotRow>, StorageError> {
+        self.one_screenshot(screenshots::Column::FileId.eq(file_id))
+            .await
+    }
+
+    async fn one_screenshot(
+        &self,
+        condition: sea_orm::sea_query::SimpleExpr,
+    ) -> Result<Option<ScreenshotRow>, StorageError> {
         let found = screenshots::Entity::find()
-            .filter(screenshots::Column::FileId.eq(file_id))
+            .filter(condition)
             .one(&self.db)
             .await?;
         Ok(self

@@ -12,6 +12,26 @@ fn details(name: &str) -> Value {
     json!({"name": name, "company": format!("{name} Ltd"), "phone": "+44 20 7946 0958", "address": "1 Long Lane\nLondon"})
 }
 
+/// `user` asks for the other side's details in `room` (no `with`).
+async fn release(server: &TestServer, room: &str, user: &str) -> (StatusCode, Value) {
+    call(
+        server,
+        "POST",
+        &format!("/v1/rooms/{room}/contacts/release"),
+        &server.member(user),
+        Some(json!({})),
+    )
+    .await
+}
+
+/// The details released to `user` in `room`.
+async fn released_to(server: &TestServer, room: &str, user: &str) -> Vec<Value> {
+    let seen = server
+        .get_json(&server.member(user), &format!("/v1/rooms/{room}/contacts"))
+        .await;
+    seen["contacts"].as_array().expect("contacts").clone()
+}
+
 async fn put_contact(server: &TestServer, user: &str, body: Value) -> (StatusCode, Value) {
     let response = server
         .http
@@ -46,22 +66,9 @@ async fn asking_releases_both_sides_at_once_live_and_audited_and_shows_current_d
     let mut u1 = server.client("u1").await;
     let mut u2 = server.client("u2").await;
 
-    let path = format!("/v1/rooms/{room}/contacts");
-    assert!(
-        server.get_json(&server.member("u1"), &path).await["contacts"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(released_to(&server, &room, "u1").await.is_empty());
     // The contractor asks; the client's details come back and the contractor's go out.
-    let (status, released) = call(
-        &server,
-        "POST",
-        &format!("{path}/release"),
-        &server.member("u2"),
-        Some(json!({})),
-    )
-    .await;
+    let (status, released) = release(&server, &room, "u2").await;
     assert_eq!(status, StatusCode::OK, "{released}");
     assert_eq!(released["with"], "u1");
     assert_eq!(released["newly"], true);
@@ -74,21 +81,14 @@ async fn asking_releases_both_sides_at_once_live_and_audited_and_shows_current_d
         };
         assert_eq!(between, ["u2".to_string(), "u1".to_string()]);
     }
-    let to_u2 = server.get_json(&server.member("u2"), &path).await;
-    assert_eq!(to_u2["contacts"][0]["user"], "u1");
-    assert_eq!(to_u2["contacts"][0]["details"]["name"], "Clara Client");
-    let to_u1 = server.get_json(&server.member("u1"), &path).await;
-    assert_eq!(to_u1["contacts"][0]["details"]["phone"], "+44 20 7946 0958");
+    let to_u2 = released_to(&server, &room, "u2").await;
+    assert_eq!(to_u2[0]["user"], "u1");
+    assert_eq!(to_u2[0]["details"]["name"], "Clara Client");
+    let to_u1 = released_to(&server, &room, "u1").await;
+    assert_eq!(to_u1[0]["details"]["phone"], "+44 20 7946 0958");
 
     // Asking again changes nothing and records nothing new.
-    let (_, again) = call(
-        &server,
-        "POST",
-        &format!("{path}/release"),
-        &server.member("u1"),
-        Some(json!({})),
-    )
-    .await;
+    let (_, again) = release(&server, &room, "u1").await;
     assert_eq!(again["newly"], false);
     let actions = audit_actions(&server).await;
     assert_eq!(
@@ -101,8 +101,8 @@ async fn asking_releases_both_sides_at_once_live_and_audited_and_shows_current_d
 
     // Readers always see the current details.
     put_contact(&server, "u1", details("Clara Renamed")).await;
-    let to_u2 = server.get_json(&server.member("u2"), &path).await;
-    assert_eq!(to_u2["contacts"][0]["details"]["name"], "Clara Renamed");
+    let to_u2 = released_to(&server, &room, "u2").await;
+    assert_eq!(to_u2[0]["details"]["name"], "Clara Renamed");
 
     // Stored sealed: the database never holds the details in clear.
     let db = server.raw_db().await;
@@ -156,24 +156,12 @@ async fn a_requester_without_details_releases_nothing() {
     let server = TestServer::start().await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     put_contact(&server, "u1", details("Clara Client")).await;
-    let (status, body) = call(
-        &server,
-        "POST",
-        &format!("/v1/rooms/{room}/contacts/release"),
-        &server.member("u2"),
-        Some(json!({})),
-    )
-    .await;
+    let (status, body) = release(&server, &room, "u2").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body["message"].as_str().unwrap().contains("/v1/me/contact"));
     for user in ["u1", "u2"] {
-        let seen = server
-            .get_json(&server.member(user), &format!("/v1/rooms/{room}/contacts"))
-            .await;
-        assert!(
-            seen["contacts"].as_array().unwrap().is_empty(),
-            "{user}: {seen}"
-        );
+        let seen = released_to(&server, &room, user).await;
+        assert!(seen.is_empty(), "{user}: {seen:?}");
     }
 }
 
@@ -203,22 +191,11 @@ async fn a_failure_between_the_two_releases_releases_neither() {
     for sql in fault {
         db.execute_unprepared(sql).await.unwrap();
     }
-    let path = format!("/v1/rooms/{room}/contacts");
-    let (status, _) = call(
-        &server,
-        "POST",
-        &format!("{path}/release"),
-        &server.member("u2"),
-        Some(json!({})),
-    )
-    .await;
+    let (status, _) = release(&server, &room, "u2").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     for user in ["u1", "u2"] {
-        let seen = server.get_json(&server.member(user), &path).await;
-        assert!(
-            seen["contacts"].as_array().unwrap().is_empty(),
-            "{user}: {seen}"
-        );
+        let seen = released_to(&server, &room, user).await;
+        assert!(seen.is_empty(), "{user}: {seen:?}");
     }
     assert!(
         !audit_actions(&server)
@@ -233,22 +210,9 @@ async fn a_failure_between_the_two_releases_releases_neither() {
             .await
             .unwrap();
     }
-    let (status, _) = call(
-        &server,
-        "POST",
-        &format!("{path}/release"),
-        &server.member("u2"),
-        Some(json!({})),
-    )
-    .await;
+    let (status, _) = release(&server, &room, "u2").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        server.get_json(&server.member("u1"), &path).await["contacts"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(released_to(&server, &room, "u1").await.len(), 1);
 }
 
 #[tokio::test]
@@ -260,19 +224,10 @@ async fn nothing_is_released_to_a_party_who_left_the_workroom() {
     }
     // The contractor leaves their account: they no longer see the workroom.
     server.remove_account_member("acct-u2", "u2").await;
-    let (status, body) = call(
-        &server,
-        "POST",
-        &format!("/v1/rooms/{room}/contacts/release"),
-        &server.member("u1"),
-        Some(json!({})),
-    )
-    .await;
+    let (status, body) = release(&server, &room, "u1").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let seen = server
-        .get_json(&server.member("u1"), &format!("/v1/rooms/{room}/contacts"))
-        .await;
-    assert!(seen["contacts"].as_array().unwrap().is_empty(), "{seen}");
+    let seen = released_to(&server, &room, "u1").await;
+    assert!(seen.is_empty(), "{seen:?}");
 }
 
 #[tokio::test]
@@ -358,9 +313,8 @@ async fn no_path_to_details_for_team_members_strangers_other_roles_or_past_reten
         assert_eq!(status, StatusCode::OK);
         assert!(none["contacts"].as_array().unwrap().is_empty(), "{user}");
     }
-    let (status, _) = call(&server, "GET", &read, &server.member("u1"), None).await;
+    let (status, there) = call(&server, "GET", &read, &server.member("u1"), None).await;
     assert_eq!(status, StatusCode::OK, "released in the first room");
-    let (_, there) = call(&server, "GET", &read, &server.member("u1"), None).await;
     assert_eq!(there["contacts"].as_array().unwrap().len(), 1, "{there}");
     let (_, none) = call(
         &server,
