@@ -49,19 +49,7 @@ async fn scene() -> Scene {
     .await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     let token = server.member("u1");
-    let uploaded: Value = server
-        .upload(
-            &token,
-            &room,
-            "a.txt",
-            Some("text/plain"),
-            b"hello".to_vec(),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let file = uploaded["id"].as_str().unwrap().to_string();
+    let file = upload_text(&server, &token, &room, "a.txt", b"hello").await;
     let mut u1 = server.client("u1").await;
     let ServerFrame::Ack { msg_id, .. } = u1
         .send_with_files(&room, "c1", "with a file", &[&file])
@@ -440,19 +428,7 @@ async fn items_collected_for_another_purpose_are_not_read() {
     let server = TestServer::start().await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     let token = server.member("u1");
-    let uploaded: Value = server
-        .upload(
-            &token,
-            &room,
-            "shot.txt",
-            Some("text/plain"),
-            b"tracked".to_vec(),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let file = uploaded["id"].as_str().unwrap().to_string();
+    let file = upload_text(&server, &token, &room, "shot.txt", b"tracked").await;
     let mut u1 = server.client("u1").await;
     u1.send_with_files(&room, "c1", "tracker item", &[&file])
         .await;
@@ -526,4 +502,21 @@ fn minute_ago() -> String {
     (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap()
+}
+
+/// Upload a small text file; its id.
+async fn upload_text(
+    server: &TestServer,
+    token: &str,
+    room: &str,
+    name: &str,
+    bytes: &[u8],
+) -> String {
+    let uploaded: Value = server
+        .upload(token, room, name, Some("text/plain"), bytes.to_vec())
+        .await
+        .json()
+        .await
+        .unwrap();
+    uploaded["id"].as_str().unwrap().to_string()
 }
