@@ -29,6 +29,8 @@ pub struct Inner {
     pub verifier: TokenVerifier,
     /// Live fan-out registry; sessions register and deregister themselves.
     pub hub: Arc<Hub>,
+    /// The dependencies' states, kept current by background checks (`/readyz`, fail-fast).
+    pub health: Arc<crate::health::Health>,
     /// Where file contents go (ciphertext only).
     pub blobs: BlobStore,
     /// Signs and checks short-lived download links.

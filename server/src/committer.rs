@@ -14,8 +14,14 @@
 //! messages instead of each taking the database's writer for a commit of its own.
 //!
 //! Invariant: a reply (ack, or "recorded") is sent only after the transaction committed.
+//!
+//! Every batch reports its outcome to [`Health`]: the first refused commit turns `/readyz`
+//! to 503. While the health check sees the database not answering at all, batches are
+//! refused at once (their senders get `unavailable` and retry with the same
+//! `client_msg_id`) instead of each waiting out the pool's acquire timeout.
 
 use crate::events::event_frame;
+use crate::health::Health;
 use crate::hub::Hub;
 use axum::extract::ws::Utf8Bytes;
 use std::borrow::Cow;
@@ -27,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use workroom_protocol::{ErrorCode, Purpose, RoomId};
 use workroom_storage::audit::NewAuditEntry;
-use workroom_storage::{AppendError, AppendOutcome, NewEvent, Store};
+use workroom_storage::{AppendError, AppendOutcome, NewEvent, StorageError, Store};
 
 /// The result a sender waits for.
 pub type CommitResult = Result<AppendOutcome, AppendError>;
@@ -91,6 +97,7 @@ impl Committers {
         max_batch: usize,
         store: Store,
         hub: Arc<Hub>,
+        health: Arc<Health>,
         tracker: &TaskTracker,
         shutdown: CancellationToken,
     ) -> std::io::Result<Committers> {
@@ -107,6 +114,7 @@ impl Committers {
                 max_batch,
                 store.clone(),
                 hub.clone(),
+                health.clone(),
                 shutdown.clone(),
             ));
         }
@@ -189,6 +197,7 @@ async fn run_committer(
     max_batch: usize,
     store: Store,
     hub: Arc<Hub>,
+    health: Arc<Health>,
     shutdown: CancellationToken,
 ) {
     let mut batch = Batch::with_capacity(max_batch);
@@ -224,7 +233,7 @@ async fn run_committer(
                 None => break,
             }
         }
-        batch.commit(&store, &hub).await;
+        batch.commit(&store, &hub, &health).await;
     }
 }
 
@@ -276,11 +285,19 @@ impl Batch {
     }
 
     /// Commit, then answer everyone and publish what was stored.
-    async fn commit(&mut self, store: &Store, hub: &Hub) {
+    async fn commit(&mut self, store: &Store, hub: &Hub, health: &Health) {
         let started = Instant::now();
-        let (results, recorded) = store
-            .append_batch_with_audit(&self.events, &self.audit)
-            .await;
+        let (results, recorded) = if health.database_up() {
+            store
+                .append_batch_with_audit(&self.events, &self.audit)
+                .await
+        } else {
+            refuse_all(self.events.len(), "the database does not answer")
+        };
+        if let Some(cause) = storage_failure(&results, &recorded) {
+            tracing::debug!(%cause, events = self.events.len(), "a batch was not committed");
+            health.commit_failed(&cause);
+        }
         metrics::histogram!("workroom_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("workroom_commit_batch_size").record(self.events.len() as f64);
         self.audit.clear();
@@ -300,6 +317,35 @@ impl Batch {
         }
         self.events.clear();
     }
+}
+
+/// Every event refused for `cause`, and the audit entries with them: nothing was written.
+fn refuse_all(
+    events: usize,
+    cause: &str,
+) -> (
+    Vec<Result<AppendOutcome, AppendError>>,
+    Result<(), StorageError>,
+) {
+    let results = (0..events)
+        .map(|_| Err(AppendError::Storage(cause.to_string())))
+        .collect();
+    (results, Err(StorageError::Connect(cause.to_string())))
+}
+
+/// The cause when the database refused (part of) the batch, as opposed to refusing single
+/// events for what they are (a closed room, a bad attachment).
+fn storage_failure(
+    results: &[Result<AppendOutcome, AppendError>],
+    recorded: &Result<(), StorageError>,
+) -> Option<String> {
+    results
+        .iter()
+        .find_map(|result| match result {
+            Err(AppendError::Storage(cause)) => Some(cause.clone()),
+            _ => None,
+        })
+        .or_else(|| recorded.as_ref().err().map(ToString::to_string))
 }
 
 /// A queued request whose event went into the batch: who to answer, and where to publish.
@@ -330,12 +376,10 @@ pub fn append_error_reply(error: &AppendError) -> (ErrorCode, Cow<'static, str>)
             "only the author may change a message".into(),
         ),
         AppendError::TargetDeleted => (ErrorCode::Conflict, "the message was deleted".into()),
-        AppendError::Storage(cause) => {
-            tracing::error!(%cause, "commit failed");
-            (
-                ErrorCode::Unavailable,
-                "storage is unavailable; retry with the same client_msg_id".into(),
-            )
-        }
+        // The cause is logged once by the committer's health report, not per reply.
+        AppendError::Storage(_) => (
+            ErrorCode::Unavailable,
+            "storage is unavailable; retry with the same client_msg_id".into(),
+        ),
     }
 }

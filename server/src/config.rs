@@ -28,6 +28,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
+    pub health: HealthConfig,
     pub keys: KeysConfig,
     pub files: FilesConfig,
     pub audit: AuditConfig,
@@ -222,7 +223,9 @@ pub struct S3Config {
     pub secret_access_key_file: Option<PathBuf>,
     /// Multipart part size in bytes (at least 5 MiB).
     pub part_size_bytes: usize,
-    /// Timeout of each S3 call, in seconds.
+    /// The longest one S3 call may take, its retry included, in seconds; also the longest a
+    /// download from the store may stall. An upload whose store call runs out fails as
+    /// `unavailable`.
     pub timeout_secs: u64,
     /// Send request checksums only when an operation requires them (for stores that do
     /// not support the newer checksum trailers).
@@ -241,6 +244,10 @@ pub struct DatabaseConfig {
     /// Parallel committers (each owns a disjoint set of rooms). SQLite has one writer, so 1
     /// is right there; PostgreSQL benefits from a few.
     pub committers: usize,
+    /// Longest wait for a database connection, connecting included, in milliseconds. A call
+    /// that waits longer fails as `unavailable`, so a database that is down costs a request
+    /// this long at most (and nothing once the health check has seen it down).
+    pub acquire_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -313,6 +320,26 @@ pub struct LogConfig {
     pub filter: String,
 }
 
+/// The background checks of the database and the object store behind `/readyz` and the
+/// fail-fast refusals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Milliseconds between checks.
+    pub check_interval_ms: u64,
+    /// Milliseconds one check may take before its dependency counts as down.
+    pub check_timeout_ms: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            check_interval_ms: 500,
+            check_timeout_ms: 1000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ShutdownConfig {
@@ -332,6 +359,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
             shutdown: ShutdownConfig::default(),
+            health: HealthConfig::default(),
             keys: KeysConfig::default(),
             files: FilesConfig::default(),
             audit: AuditConfig::default(),
@@ -382,6 +410,7 @@ impl Default for DatabaseConfig {
             max_connections: 16,
             max_batch: 1000,
             committers: 1,
+            acquire_timeout_ms: 2000,
         }
     }
 }
@@ -460,6 +489,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "limits",
     "log",
     "shutdown",
+    "health",
     "keys",
     "files",
     "audit",
@@ -594,6 +624,16 @@ impl Config {
         }
         if self.shutdown.drain_timeout_secs == 0 {
             problems.push("shutdown.drain_timeout_secs: must be at least 1".into());
+        }
+        if !(100..=60_000).contains(&self.database.acquire_timeout_ms) {
+            problems.push("database.acquire_timeout_ms: must be between 100 and 60000".into());
+        }
+        let h = &self.health;
+        if !(100..=60_000).contains(&h.check_interval_ms) {
+            problems.push("health.check_interval_ms: must be between 100 and 60000".into());
+        }
+        if !(50..=60_000).contains(&h.check_timeout_ms) {
+            problems.push("health.check_timeout_ms: must be between 50 and 60000".into());
         }
         self.validate_files(&mut problems);
         if self.audit.checkpoint_every_entries == 0 {
@@ -740,6 +780,18 @@ mod tests {
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("listen:"), "{err}");
         assert!(err.contains("auth.leeway_secs:"), "{err}");
+    }
+
+    #[test]
+    fn waits_on_dependencies_must_be_bounded_and_short_enough_to_mean_something() {
+        let mut config = Config::default();
+        config.database.acquire_timeout_ms = 0;
+        config.health.check_interval_ms = 0;
+        config.health.check_timeout_ms = 120_000;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("database.acquire_timeout_ms:"), "{err}");
+        assert!(err.contains("health.check_interval_ms:"), "{err}");
+        assert!(err.contains("health.check_timeout_ms:"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod config;
 pub mod connlog;
 pub mod events;
 mod files;
+pub mod health;
 pub mod http;
 pub mod hub;
 pub mod keys;

@@ -10,6 +10,7 @@ use crate::app::{AppState, Inner};
 use crate::auth::{DevKey, DevKeyError, TokenVerifier, VerifierError};
 use crate::committer::Committers;
 use crate::config::Config;
+use crate::health::{CheckTiming, Health};
 use crate::hub::Hub;
 use crate::tls::{TlsError, TlsMaterial};
 use std::net::SocketAddr;
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use workroom_storage::{DatabaseOptions, StorageError, Store};
+use workroom_storage::{DatabaseOptions, DatabaseProbe, StorageError, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -53,18 +54,19 @@ pub struct Prepared {
 /// dev master key file was generated just now.
 pub async fn open_store(config: &Config) -> Result<(Store, bool), ServerError> {
     let (keyring, created) = crate::keys::load_keyring(config)?;
-    let store = Store::open(
-        &DatabaseOptions {
-            url: config.database_url.clone(),
-            sqlite_path: config.sqlite_path(),
-            sqlite_synchronous: config.database.sqlite_synchronous,
-            max_connections: config.database.max_connections,
-            acquire_timeout: Duration::from_secs(10),
-        },
-        Arc::new(keyring),
-    )
-    .await?;
+    let store = Store::open(&database_options(config), Arc::new(keyring)).await?;
     Ok((store, created))
+}
+
+/// Where the database is and how long a caller may wait for one of its connections.
+fn database_options(config: &Config) -> DatabaseOptions {
+    DatabaseOptions {
+        url: config.database_url.clone(),
+        sqlite_path: config.sqlite_path(),
+        sqlite_synchronous: config.database.sqlite_synchronous,
+        max_connections: config.database.max_connections,
+        acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
+    }
 }
 
 /// Serve until `shutdown` fires, then drain. `on_ready` is called once the listener is
@@ -92,11 +94,31 @@ pub async fn run(
 
     let hub = Arc::new(Hub::new());
     let background = TaskTracker::new();
+    let health = Arc::new(Health::new());
+    let timing = CheckTiming {
+        interval: Duration::from_millis(config.health.check_interval_ms),
+        timeout: Duration::from_millis(config.health.check_timeout_ms),
+    };
+    let probe = DatabaseProbe::open(&database_options(&config), timing.timeout).await?;
+    background.spawn(crate::health::check_database(
+        health.clone(),
+        probe,
+        store.clone(),
+        timing,
+        shutdown.clone(),
+    ));
+    background.spawn(crate::health::check_object_store(
+        health.clone(),
+        blobs.clone(),
+        timing,
+        shutdown.clone(),
+    ));
     let committers = Committers::start(
         config.database.committers,
         config.database.max_batch,
         store.clone(),
         hub.clone(),
+        health.clone(),
         &background,
         shutdown.clone(),
     )?;
@@ -143,6 +165,7 @@ pub async fn run(
         store: store.clone(),
         verifier,
         hub,
+        health,
         blobs,
         links,
         connlog,

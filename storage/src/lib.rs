@@ -19,7 +19,7 @@ mod migration;
 pub mod repo;
 mod time;
 
-pub use db::{Backend, DatabaseOptions, SqliteSync, Store};
+pub use db::{Backend, DatabaseOptions, DatabaseProbe, SqliteSync, Store};
 pub use error::StorageError;
 pub use keyring::{KeyScope, Keyring, MasterKey, MasterKeySet, Unreadable};
 pub use repo::access::{AccountRole, RoomAccessRow, RoomParty, RoomSides};

@@ -17,17 +17,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use std::time::Duration;
 use workroom_protocol::http::{FileInfo, FileLink};
 use workroom_protocol::{ErrorCode, Purpose, Role};
 use workroom_storage::{
     FileCompanion, FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name,
 };
-
-/// Bytes of an over-limit body still read (and dropped) before answering 413, so that the
-/// client finishes sending and sees the answer instead of a reset connection.
-const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Content types served as themselves; anything else is served as a download of
 /// `application/octet-stream`.
@@ -131,9 +125,10 @@ pub(super) async fn upload(
     Ok((StatusCode::CREATED, Json(file_info(meta))))
 }
 
-/// Stream a request body into a new file: the declared length and the room's quota are
-/// checked first (a refused body is drained, bounded), then the bytes are hashed, sealed and
-/// written by a task of their own; `accept` sees the sniffed type before the file is kept,
+/// Stream a request body into a new file: the declared length, the object store's health
+/// and the room's quota are checked first (a refused body is drained by the route's
+/// `refused_upload` layer), then the bytes are hashed, sealed and written by a task of their
+/// own; `accept` sees the sniffed type before the file is kept,
 /// and `companion` commits with the file's row.
 pub(super) async fn receive<C: FileCompanion>(
     state: &AppState,
@@ -148,16 +143,18 @@ pub(super) async fn receive<C: FileCompanion>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_length.is_some_and(|n| n > new.max_size) {
-        drain(body).await;
         return Err(FileError::TooLarge {
             limit: new.max_size,
         }
         .into());
     }
+    // Known down: refuse now rather than after the store's timeout.
+    if !state.health.object_store_up() {
+        return Err(FileError::Unavailable("the health check finds it down".into()).into());
+    }
     let used = state.store.room_file_usage(&new.room_id).await?;
     if used.saturating_add(declared_length.unwrap_or(0)) > new.room_quota {
         let quota = new.room_quota;
-        drain(body).await;
         return Err(FileError::QuotaExceeded { quota }.into());
     }
     let upload = state.store.begin_file_upload(&state.blobs, new).await?;
@@ -185,10 +182,9 @@ pub(super) async fn receive<C: FileCompanion>(
     let upload = match worker.await {
         Ok(Ok(upload)) => upload,
         Ok(Err((upload, e))) => {
+            // The rest of the body, if the client is still sending, is drained by the
+            // route's `refused_upload` layer before the answer goes out.
             upload.abort().await;
-            if matches!(e, FileError::TooLarge { .. }) {
-                drain(Body::from_stream(stream)).await;
-            }
             return Err(e.into());
         }
         Err(join) => {
@@ -224,21 +220,6 @@ async fn store_stream(
         }
     }
     Ok(upload)
-}
-
-/// Read and drop the rest of a refused body, bounded in bytes and time.
-async fn drain(body: Body) {
-    let mut stream = body.into_data_stream();
-    let mut seen = 0u64;
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while let Some(Ok(data)) = stream.next().await {
-            seen += data.len() as u64;
-            if seen > DRAIN_LIMIT {
-                break;
-            }
-        }
-    })
-    .await;
 }
 
 /// A stored file by id, or `404` "no such file".

@@ -8,6 +8,7 @@ mod files;
 mod marketplace;
 mod moderation;
 mod ops;
+mod refused_upload;
 mod reports;
 mod rooms;
 mod screenshots;
@@ -197,7 +198,11 @@ pub fn router(state: AppState) -> Router {
             Router::new()
                 .route("/v1/rooms/{room}/files", post(files::upload))
                 .route("/v1/tracker/screenshots", post(screenshots::post))
-                .layer(DefaultBodyLimit::disable()),
+                .layer(DefaultBodyLimit::disable())
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    refused_upload::drain_refused,
+                )),
         )
         // Outermost last: every request is recorded in the connection log and runs inside
         // the policy guard.

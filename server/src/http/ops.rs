@@ -25,19 +25,24 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the database answers and the server is not draining.
+/// `GET /readyz`: 200 when the server is not draining and the database answers and accepts
+/// writes, else 503; the body names each dependency's state. Read from the background
+/// checks (`health`), so it answers at once whatever the dependencies are doing.
 pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     probe();
-    if state.draining.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "draining");
-    }
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
-    }
+    let readiness = state
+        .health
+        .readiness(state.draining.load(Ordering::Relaxed));
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        axum::Json(readiness),
+    )
 }
 
 /// `GET /metrics`: Prometheus text format.

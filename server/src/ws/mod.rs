@@ -41,6 +41,11 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
     if state.draining.load(Ordering::Relaxed) {
         return ApiError::new(ErrorCode::Unavailable, "server is shutting down").into_response();
     }
+    // A session starts by reading the user's rooms: with the database known to be down,
+    // say so now rather than upgrade and close with 1011 after the pool's timeout.
+    if !state.health.database_up() {
+        return ApiError::new(ErrorCode::Unavailable, "storage is unavailable").into_response();
+    }
     if state.open_sessions.load(Ordering::Relaxed) >= state.config.limits.max_connections {
         return ApiError::new(ErrorCode::Unavailable, "connection limit reached").into_response();
     }

@@ -117,11 +117,17 @@ impl LocalStore {
         Ok(removed)
     }
 
+    /// Write a small file and remove it: the directory is there and takes writes (a full or
+    /// read-only disk fails this). The file lives among partial uploads, which the sweeper
+    /// removes should this process die in between.
     pub(super) async fn ping(&self) -> Result<(), BlobError> {
-        tokio::fs::metadata(self.root.join(PARTIAL_DIR))
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+        let probe = self
+            .root
+            .join(PARTIAL_DIR)
+            .join(format!("probe-{}", uuid::Uuid::now_v7().simple()));
+        let written = tokio::fs::write(&probe, [0u8; 512]).await;
+        let _ = tokio::fs::remove_file(&probe).await;
+        written.map_err(unavailable)
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod local;
 mod s3;
+mod stall;
 
 pub use local::LocalStore;
 pub use s3::{S3Options, S3Store};
@@ -94,7 +95,8 @@ impl BlobStore {
         }
     }
 
-    /// A cheap check that the store answers (readiness).
+    /// A cheap check that the store answers (health checks): S3 `HeadBucket`; on local disk
+    /// a small file written and removed.
     pub async fn ping(&self) -> Result<(), BlobError> {
         match self {
             BlobStore::Local(store) => store.ping().await,

@@ -1,9 +1,10 @@
 //! The S3 object store (any S3-compatible endpoint) through aws-sdk-s3 over rustls.
 //!
 //! Small objects go up in one `PutObject`; anything larger than one part streams as a
-//! multipart upload, holding at most one part in memory. Every call has a timeout and few
-//! retries: a store that is down or slow makes the upload fail fast with `Unavailable`
-//! instead of holding the client (and server memory) for minutes.
+//! multipart upload, holding at most one part in memory. Every call has one timeout for the
+//! whole call, its single retry included, and a download's body fails when it stalls for as
+//! long: a store that is down or slow makes the upload fail with `Unavailable` within that
+//! time instead of holding the client (and server memory) for minutes.
 
 use super::{BlobError, BlobInfo, BlobReader};
 use aws_sdk_s3::Client;
@@ -32,7 +33,8 @@ pub struct S3Options {
     pub secret_access_key: Option<String>,
     /// Multipart part size (≥ 5 MiB, S3's minimum for all parts but the last).
     pub part_size: usize,
-    /// Per-attempt timeout of each S3 call.
+    /// The longest one S3 call may take, retries included; also the longest a download's
+    /// body may stall.
     pub timeout: Duration,
     /// Send checksums only when an operation requires them (non-AWS stores often reject
     /// the newer default trailers).
@@ -45,6 +47,7 @@ pub struct S3Store {
     client: Client,
     bucket: String,
     part_size: usize,
+    timeout: Duration,
 }
 
 impl S3Store {
@@ -52,9 +55,13 @@ impl S3Store {
     pub async fn connect(options: &S3Options) -> S3Store {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(options.region.clone()))
+            // `timeout` bounds a whole call, its retry included: a store that hangs fails
+            // the call after `timeout`, not after `timeout` per attempt. A second attempt
+            // is made only when the first failed sooner (a refused connection, a 503).
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(options.timeout.min(Duration::from_secs(5)))
+                    .operation_timeout(options.timeout)
                     .operation_attempt_timeout(options.timeout)
                     .build(),
             )
@@ -83,6 +90,7 @@ impl S3Store {
             client: Client::from_conf(config.build()),
             bucket: options.bucket.clone(),
             part_size: options.part_size.max(5 * 1024 * 1024),
+            timeout: options.timeout,
         }
     }
 
@@ -135,7 +143,10 @@ impl S3Store {
             .send()
             .await
             .map_err(classify)?;
-        Ok(Box::pin(output.body.into_async_read()))
+        Ok(super::stall::guard(
+            Box::pin(output.body.into_async_read()),
+            self.timeout,
+        ))
     }
 
     pub(super) async fn delete(&self, key: &str) -> Result<(), BlobError> {

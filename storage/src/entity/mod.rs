@@ -28,3 +28,4 @@ pub(crate) mod rooms;
 pub(crate) mod screenshots;
 pub(crate) mod users;
 pub(crate) mod work_view;
+pub(crate) mod write_probes;

@@ -14,6 +14,7 @@ mod m0007_contacts;
 mod m0008_tracker;
 mod m0009_screenshots;
 mod m0010_room_file_bytes;
+mod m0011_write_probes;
 pub(crate) mod seal_legacy;
 
 pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_tracker::Migration),
             Box::new(m0009_screenshots::Migration),
             Box::new(m0010_room_file_bytes::Migration),
+            Box::new(m0011_write_probes::Migration),
         ]
     }
 }

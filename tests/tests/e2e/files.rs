@@ -660,7 +660,7 @@ async fn an_unwritable_store_makes_uploads_unavailable_and_leaves_no_row() {
     if workroom_tests::s3_target().is_some() {
         return;
     }
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(Box::new(|c| c.health.check_interval_ms = 100)).await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;
     let files_dir = server.config.files_dir();
     std::fs::remove_dir_all(&files_dir).unwrap();
@@ -671,11 +671,149 @@ async fn an_unwritable_store_makes_uploads_unavailable_and_leaves_no_row() {
         (status, code),
         (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
     );
+    // The health check notices: `/readyz` names the store but stays ready (messaging is
+    // unaffected), and a large upload is refused at once with its answer body, not a reset.
+    let readiness = wait_for_readiness(&server, |r| r["object_store"] == "down").await;
+    assert_eq!(readiness["ready"], true, "{readiness}");
+    let (status, code) = error_code(
+        server
+            .upload(&u1, &room, "big", None, pdf_bytes(20 * 1024 * 1024))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code),
+        (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
+    );
     let (store, _) = workroom_tests::workroom_server::server::open_store(&server.config)
         .await
         .unwrap();
     assert_eq!(store.room_file_usage(&room).await.unwrap(), 0, "no row");
     assert_eq!(get(&server, "", "/healthz").await.status(), StatusCode::OK);
+
+    // Repaired: the check sees it, and uploads work again without a restart.
+    std::fs::remove_file(&files_dir).unwrap();
+    std::fs::create_dir_all(files_dir.join(".partial")).unwrap();
+    wait_for_readiness(&server, |r| r["object_store"] == "up").await;
+    uploaded(server.upload(&u1, &room, "b", None, vec![1; 100]).await).await;
+}
+
+/// `/readyz`'s body once `done` holds (within 10 s); each answer must come within a second.
+async fn wait_for_readiness(server: &TestServer, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = tokio::time::timeout(
+            Duration::from_secs(1),
+            server.http.inner.get(server.http.url("/readyz")).send(),
+        )
+        .await
+        .expect("/readyz answers within a second")
+        .unwrap();
+        let body: Value = response.json().await.unwrap();
+        if done(&body) {
+            return body;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_refused_upload_of_any_size_gets_its_answer_and_not_a_reset() {
+    let server =
+        TestServer::start_with(Box::new(|c| c.files.max_file_bytes = 64 * 1024 * 1024)).await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    let head = |expect: &str| {
+        format!(
+            "POST /v1/rooms/{room}/files?name=big HTTP/1.1\r\nHost: localhost\r\n\
+             Authorization: Bearer {}\r\nContent-Length: {}\r\n{expect}\r\n",
+            server.member("u9"),
+            40 << 20
+        )
+    };
+    // Refused before the body is read (not a member of the room), by a client that sends
+    // the whole 40 MiB before it reads, as many do: it still gets the JSON answer.
+    let answer = raw_https_exchange(&server, head("").as_bytes(), 40 << 20).await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.contains("\"code\":\"not_found\""), "{answer}");
+
+    // Refused in the middle of the body (here: a chunked body that runs over the limit):
+    // the same.
+    let chunked = format!(
+        "POST /v1/rooms/{room}/files?name=big HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        server.member("u1"),
+    );
+    let answer = raw_https_chunked(&server, chunked.as_bytes(), 80 << 20).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"code\":\"too_large\""), "{answer}");
+
+    // A client that asks `Expect: 100-continue` gets the refusal instead of `100 Continue`,
+    // and sends no body at all.
+    let answer = raw_https_exchange(&server, head("Expect: 100-continue\r\n").as_bytes(), 0).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 404"),
+        "the first answer is the refusal: {answer}"
+    );
+    assert!(answer.contains("\"code\":\"not_found\""), "{answer}");
+    // The member's own upload on the same server works.
+    uploaded(
+        server
+            .upload(&server.member("u1"), &room, "ok", None, pdf_bytes(1024))
+            .await,
+    )
+    .await;
+}
+
+/// Like [`raw_https_exchange`], the body sent in 64 KiB chunks of chunked encoding.
+async fn raw_https_chunked(server: &TestServer, head: &[u8], body_len: usize) -> String {
+    let chunk = [
+        format!("{:x}\r\n", 64 * 1024).into_bytes(),
+        vec![b'x'; 64 * 1024],
+        b"\r\n".to_vec(),
+    ]
+    .concat();
+    let mut body = Vec::with_capacity(body_len + body_len / 8);
+    while body.len() < body_len {
+        body.extend_from_slice(&chunk);
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    raw_https_send(server, head, &body).await
+}
+
+/// On a fresh TLS connection, write `head` and then `body_len` bytes before reading
+/// anything (as a client that reads only after sending does), then read what comes back
+/// until the server closes or a second passes without data.
+async fn raw_https_exchange(server: &TestServer, head: &[u8], body_len: usize) -> String {
+    raw_https_send(server, head, &vec![b'x'; body_len]).await
+}
+
+async fn raw_https_send(server: &TestServer, head: &[u8], body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut config = (*server.tls).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(head).await.unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        // Like many clients (Python's requests among them), a failed write is the end:
+        // the answer is never read.
+        if let Err(e) = tls.write_all(chunk).await {
+            return format!("the body could not be sent: {e}");
+        }
+    }
+    let _ = tls.flush().await;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(1), tls.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[tokio::test]

@@ -14,7 +14,14 @@ async fn health_readiness_and_metrics_answer() {
         .await;
     let get = |path: &'static str| server.http.inner.get(server.http.url(path)).send();
     assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok");
-    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(
+        ready,
+        serde_json::json!({"ready": true, "draining": false, "database": "up",
+            "writes": "up", "object_store": "up"})
+    );
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     for name in [
         "workroom_connections",
@@ -22,6 +29,7 @@ async fn health_readiness_and_metrics_answer() {
         "workroom_messages_committed_total",
         "workroom_ack_latency_seconds_bucket",
         "workroom_errors_total{code=\"not_found\"}",
+        "workroom_dependency_up{dependency=\"database_writes\"}",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }

@@ -1,0 +1,318 @@
+//! What the server knows about what it depends on: whether the database answers, whether it
+//! accepts commits, and whether the object store answers. Background checks keep it
+//! current, so `/readyz` answers from memory at once whatever state the dependencies are in,
+//! and the paths that need a dependency refuse at once while it is known to be down instead
+//! of each waiting out its own timeout.
+//!
+//! Where each fact comes from:
+//! - **database**: a ping on the probe's own connection every `health.check_interval_ms`,
+//!   bounded by `health.check_timeout_ms` (`DatabaseProbe`, apart from the store's pool, so
+//!   a busy pool does not look like a database that is down);
+//! - **writes**: every commit the committer makes reports a failure at once (the first
+//!   refused commit turns `/readyz` to 503); while writes are failing, every interval a probe
+//!   write (a row inserted and removed in one commit) tells when they are accepted again, so
+//!   recovery needs no traffic, and a commit that fails meanwhile keeps them failing;
+//! - **object store**: its ping (S3 `HeadBucket`, a small local file) every interval.
+//!
+//! A node is ready when it is not draining, the database answers and accepts writes. A
+//! missing object store degrades files only: `/readyz` names it but stays 200, because
+//! messaging works and every node shares the same store.
+
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use workroom_storage::blob::BlobStore;
+use workroom_storage::{DatabaseProbe, Store};
+
+/// The dependencies' states. Shared by the checks (writers) and the server (readers).
+#[derive(Debug)]
+pub struct Health {
+    epoch: Instant,
+    database: Dependency,
+    writes: Dependency,
+    object_store: Dependency,
+    /// Commits refused so far; the write probe declares recovery only when none was refused
+    /// while it ran.
+    write_failures: AtomicU64,
+}
+
+/// One dependency: up or down, and since when it is down (for the recovery log line).
+#[derive(Debug)]
+struct Dependency {
+    /// The `dependency` label of `workroom_dependency_up` and the name in log lines.
+    name: &'static str,
+    up: AtomicBool,
+    /// Milliseconds after `Health::epoch` when it went down.
+    down_since: AtomicU64,
+}
+
+/// A dependency's state on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Up,
+    Down,
+}
+
+/// The body of `/readyz`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub draining: bool,
+    pub database: Status,
+    pub writes: Status,
+    pub object_store: Status,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health::new()
+    }
+}
+
+impl Health {
+    /// Everything up: the store was just opened and migrated, the object store configured.
+    pub fn new() -> Health {
+        let health = Health {
+            epoch: Instant::now(),
+            database: Dependency::new("database"),
+            writes: Dependency::new("database_writes"),
+            object_store: Dependency::new("object_store"),
+            write_failures: AtomicU64::new(0),
+        };
+        for dependency in [&health.database, &health.writes, &health.object_store] {
+            dependency.publish();
+        }
+        health
+    }
+
+    /// The database answered its last check.
+    pub fn database_up(&self) -> bool {
+        self.database.is_up()
+    }
+
+    /// The object store answered its last check.
+    pub fn object_store_up(&self) -> bool {
+        self.object_store.is_up()
+    }
+
+    /// A commit was refused by the database (`cause` for the log, which says it once).
+    pub fn commit_failed(&self, cause: &str) {
+        self.write_failures.fetch_add(1, Ordering::SeqCst);
+        metrics::counter!("workroom_storage_write_failures_total").increment(1);
+        if self.writes.mark_down(self.now()) {
+            tracing::error!(
+                %cause,
+                "storage refuses writes: sends are answered `unavailable` until it accepts them again"
+            );
+        }
+    }
+
+    /// What `/readyz` says.
+    pub fn readiness(&self, draining: bool) -> Readiness {
+        let database = self.database.status();
+        let writes = self.writes.status();
+        Readiness {
+            ready: !draining && database == Status::Up && writes == Status::Up,
+            draining,
+            database,
+            writes,
+            object_store: self.object_store.status(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn recovered(&self, dependency: &Dependency) {
+        if let Some(down_for) = dependency.mark_up(self.now()) {
+            tracing::info!(
+                dependency = dependency.name,
+                down_secs = down_for.as_secs_f64(),
+                "dependency is back"
+            );
+        }
+    }
+}
+
+impl Dependency {
+    fn new(name: &'static str) -> Dependency {
+        Dependency {
+            name,
+            up: AtomicBool::new(true),
+            down_since: AtomicU64::new(0),
+        }
+    }
+
+    fn is_up(&self) -> bool {
+        self.up.load(Ordering::SeqCst)
+    }
+
+    fn status(&self) -> Status {
+        if self.is_up() {
+            Status::Up
+        } else {
+            Status::Down
+        }
+    }
+
+    /// Mark it down; `true` when it was up.
+    fn mark_down(&self, now_ms: u64) -> bool {
+        let was_up = self.up.swap(false, Ordering::SeqCst);
+        if was_up {
+            self.down_since.store(now_ms, Ordering::SeqCst);
+            self.publish();
+        }
+        was_up
+    }
+
+    /// Mark it up; how long it was down when it was.
+    fn mark_up(&self, now_ms: u64) -> Option<Duration> {
+        if self.up.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        self.publish();
+        let since = self.down_since.load(Ordering::SeqCst);
+        Some(Duration::from_millis(now_ms.saturating_sub(since)))
+    }
+
+    fn publish(&self) {
+        metrics::gauge!("workroom_dependency_up", "dependency" => self.name).set(if self.is_up() {
+            1.0
+        } else {
+            0.0
+        });
+    }
+}
+
+/// How often and how patiently the checks run.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckTiming {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// Check the database every interval until `shutdown`: ping it, and while writes are
+/// failing, probe whether it accepts a commit again. Also exports how many pooled
+/// connections the store had to close (`workroom_db_connections_discarded_total`).
+pub async fn check_database(
+    health: Arc<Health>,
+    probe: DatabaseProbe,
+    store: Store,
+    timing: CheckTiming,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(timing.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        match bounded(timing.timeout, probe.ping()).await {
+            Ok(()) => health.recovered(&health.database),
+            Err(cause) => {
+                if health.database.mark_down(health.now()) {
+                    tracing::error!(
+                        %cause,
+                        "the database does not answer: sends and new connections are refused \
+                         as `unavailable` until it does"
+                    );
+                }
+            }
+        }
+        if !health.writes.is_up() && health.database.is_up() {
+            let failures = health.write_failures.load(Ordering::SeqCst);
+            let written = bounded(timing.timeout, probe.write()).await;
+            if written.is_ok() && health.write_failures.load(Ordering::SeqCst) == failures {
+                health.recovered(&health.writes);
+            }
+        }
+        metrics::counter!("workroom_db_connections_discarded_total")
+            .absolute(store.discarded_connections());
+    }
+    probe.close().await;
+}
+
+/// Check the object store every interval until `shutdown`.
+pub async fn check_object_store(
+    health: Arc<Health>,
+    blobs: BlobStore,
+    timing: CheckTiming,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(timing.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        match bounded(timing.timeout, blobs.ping()).await {
+            Ok(()) => health.recovered(&health.object_store),
+            Err(cause) => {
+                if health.object_store.mark_down(health.now()) {
+                    tracing::warn!(
+                        %cause,
+                        "the object store is unavailable: uploads and downloads are refused as \
+                         `unavailable`; messaging is unaffected"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `check`, or a timeout, as a printable cause.
+async fn bounded<T, E: std::fmt::Display>(
+    timeout: Duration,
+    check: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(timeout, check).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_needs_the_database_and_its_writes_but_not_the_object_store() {
+        let health = Health::new();
+        assert!(health.readiness(false).ready);
+        assert!(!health.readiness(true).ready);
+
+        health.object_store.mark_down(1);
+        let readiness = health.readiness(false);
+        assert!(readiness.ready);
+        assert_eq!(readiness.object_store, Status::Down);
+
+        health.commit_failed("disk full");
+        let readiness = health.readiness(false);
+        assert!(!readiness.ready);
+        assert_eq!(readiness.writes, Status::Down);
+        assert_eq!(readiness.database, Status::Up);
+
+        health.recovered(&health.writes);
+        assert!(health.readiness(false).ready);
+        health.database.mark_down(5);
+        assert!(!health.readiness(false).ready);
+        assert!(!health.database_up());
+    }
+
+    #[test]
+    fn a_dependency_reports_each_change_once() {
+        let dependency = Dependency::new("x");
+        assert!(dependency.mark_up(10).is_none());
+        assert!(dependency.mark_down(10));
+        assert!(!dependency.mark_down(20));
+        assert_eq!(dependency.mark_up(250), Some(Duration::from_millis(240)));
+        assert!(dependency.mark_up(300).is_none());
+    }
+}

@@ -1,0 +1,208 @@
+//! Opening the database (backend choice, the pool: [`pool`]), migrations, and the health
+//! probe that runs beside the store ([`probe`]).
+
+mod pool;
+mod probe;
+
+pub use probe::DatabaseProbe;
+
+use crate::error::StorageError;
+use crate::keyring::Keyring;
+use crate::migration::Migrator;
+use pool::{PoolShape, SQLITE_POOL_SIZE, Target};
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// [`Store::begin_write`] on any pool of ours.
+async fn begin_write(
+    db: &DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite's `synchronous` pragma. `Full` fsyncs the WAL on every commit (an ack survives a
+/// power cut); `Normal` survives a process crash but may lose the last commits on power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqliteSync {
+    Full,
+    Normal,
+}
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// `sqlite:` path or `postgres://` URL. `None` means SQLite at `sqlite_path`.
+    pub url: Option<String>,
+    /// The SQLite file used when `url` is `None`.
+    pub sqlite_path: PathBuf,
+    pub sqlite_synchronous: SqliteSync,
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
+    /// Longest wait for a pooled connection (connecting included); a call that waits longer
+    /// fails, so a database that is down costs callers this long at most.
+    pub acquire_timeout: Duration,
+}
+
+/// A handle on the database. Cheap to clone; all repositories hang off it.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) db: DatabaseConnection,
+    backend: Backend,
+    pub(crate) keyring: Arc<Keyring>,
+    /// Pooled connections closed because they were still inside a transaction.
+    discarded: Arc<AtomicU64>,
+}
+
+impl Store {
+    /// Open (and for SQLite, create) the database. Does not migrate.
+    pub async fn open(
+        options: &DatabaseOptions,
+        keyring: Arc<Keyring>,
+    ) -> Result<Store, StorageError> {
+        let target = Target::of(options)?;
+        let backend = match target {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::Sqlite(_) => Backend::Sqlite,
+        };
+        let max_connections = match backend {
+            Backend::Postgres => options.max_connections,
+            Backend::Sqlite => SQLITE_POOL_SIZE as u32,
+        };
+        let discarded = Arc::new(AtomicU64::new(0));
+        let db = pool::build(
+            &target,
+            PoolShape {
+                max_connections,
+                acquire_timeout: options.acquire_timeout,
+                eager: true,
+                sqlite_busy_timeout: None,
+            },
+            &discarded,
+        )
+        .await?;
+        Ok(Store {
+            db,
+            backend,
+            keyring,
+            discarded,
+        })
+    }
+
+    /// Begin a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+    /// (`IMMEDIATE`), so a read-then-write transaction waits for the lock (busy timeout)
+    /// instead of failing with `SQLITE_BUSY` when another process wrote in between.
+    pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+        begin_write(&self.db).await
+    }
+
+    /// How many pooled connections were closed instead of reused because they were still
+    /// inside a transaction (after a failed `COMMIT` or `ROLLBACK`).
+    pub fn discarded_connections(&self) -> u64 {
+        self.discarded.load(Ordering::Relaxed)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Apply every pending migration. Returns how many were applied.
+    ///
+    /// Before the migration that drops the plaintext columns of the core schema, rows
+    /// written in clear by an older release are sealed under their data keys (this needs the
+    /// keyring, which schema migrations do not have), and afterwards the freed space is
+    /// scrubbed so no old plaintext stays in the database files.
+    pub async fn migrate(&self) -> Result<usize, StorageError> {
+        self.migrate_until(None).await
+    }
+
+    /// Apply pending migrations up to and including `last` (upgrade tests, staged rollouts).
+    pub async fn migrate_to(&self, last: &str) -> Result<usize, StorageError> {
+        self.migrate_until(Some(last)).await
+    }
+
+    async fn migrate_until(&self, last: Option<&str>) -> Result<usize, StorageError> {
+        let mut applied = 0;
+        let mut sealed = 0;
+        loop {
+            let pending = Migrator::get_pending_migrations(&self.db).await?;
+            let Some(next) = pending.first() else {
+                break;
+            };
+            let name = next.name().to_string();
+            if name == crate::migration::DROP_PLAINTEXT {
+                sealed += crate::migration::seal_legacy::seal_legacy_rows(self).await?;
+            }
+            Migrator::up(&self.db, Some(1)).await?;
+            applied += 1;
+            if last == Some(name.as_str()) {
+                break;
+            }
+        }
+        if sealed > 0 {
+            tracing::info!(
+                rows = sealed,
+                "sealed rows written in clear by an older release"
+            );
+            self.scrub_freed_space().await?;
+        }
+        Ok(applied)
+    }
+
+    /// Rewrite the database files so that no freed page still holds old bytes.
+    async fn scrub_freed_space(&self) -> Result<(), StorageError> {
+        use sea_orm::ConnectionTrait;
+        match self.backend {
+            Backend::Sqlite => {
+                self.db.execute_unprepared("VACUUM").await?;
+                self.db
+                    .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .await?;
+            }
+            Backend::Postgres => {
+                self.db
+                    .execute_unprepared("VACUUM FULL messages, prior_versions, users")
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Names of migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StorageError> {
+        Ok(Migrator::get_pending_migrations(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect())
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.db.ping().await.map_err(StorageError::from)
+    }
+
+    /// Close the pool, waiting for in-flight queries.
+    pub async fn close(self) -> Result<(), StorageError> {
+        self.db.close().await.map_err(StorageError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests;
