@@ -148,9 +148,13 @@ pub(super) async fn receive<C: FileCompanion>(
         }
         .into());
     }
-    // Known down: refuse now rather than after the store's timeout.
+    // Known down (and logged once by the health check): refuse now rather than after the
+    // store's timeout.
     if !state.health.object_store_up() {
-        return Err(FileError::Unavailable("the health check finds it down".into()).into());
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "file storage is unavailable",
+        ));
     }
     let used = state.store.room_file_usage(&new.room_id).await?;
     if used.saturating_add(declared_length.unwrap_or(0)) > new.room_quota {
