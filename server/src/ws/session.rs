@@ -59,6 +59,21 @@ struct RoomState {
     watch: Option<Watch>,
     /// The next seq this connection should deliver.
     next_seq: u64,
+    /// This connection has delivered every seq in `delivered_from..next_seq` (nothing when
+    /// they are equal): a resume never sends those again.
+    delivered_from: u64,
+}
+
+impl RoomState {
+    /// A room followed from `last_seq` onwards: nothing delivered yet.
+    fn from_end(last_seq: u64, access: Option<RoomAccessRow>, watch: Option<Watch>) -> RoomState {
+        RoomState {
+            access,
+            watch,
+            next_seq: last_seq + 1,
+            delivered_from: last_seq + 1,
+        }
+    }
 }
 
 /// A moderator's live view of a room under a grant.
@@ -439,11 +454,7 @@ impl Session {
         self.state.hub.subscribe(room, &self.conn);
         self.rooms.insert(
             room.clone(),
-            RoomState {
-                next_seq: access.last_seq + 1,
-                access: Some(access),
-                watch: None,
-            },
+            RoomState::from_end(access.last_seq, Some(access), None),
         );
     }
 
@@ -798,6 +809,15 @@ impl Session {
         }
     }
 
+    /// Replay each room from the client's last seen seq, never sending again what this
+    /// connection already delivered.
+    ///
+    /// When nothing was delivered since `hello` (the usual case: the client resumes right
+    /// away), the cursor moves back to the client's position and everything from there is
+    /// replayed, so the room's stream stays in order. When live events already went out
+    /// (they were committed between `hello` and this request), only the seqs before them are
+    /// replayed: every seq still arrives exactly once, but those older ones come after the
+    /// newer live ones (the client orders by seq).
     async fn on_resume(
         &mut self,
         id: Option<String>,
@@ -808,16 +828,22 @@ impl Session {
                 self.error(id.clone(), denied.code, denied.message).await?;
                 continue;
             }
-            let old_next = self.rooms.get(&room).map(|r| r.next_seq).unwrap_or(1);
-            if let Some(state) = self.rooms.get_mut(&room) {
-                // Deliver from the client's position; events up to the old cursor are replayed.
-                state.next_seq = last_seen.saturating_add(1).min(old_next);
-            }
-            self.replay(&room, last_seen, None).await?;
-            if let Some(state) = self.rooms.get_mut(&room) {
-                state.next_seq = state
-                    .next_seq
-                    .max(last_seen.saturating_add(1).min(old_next));
+            let Some(state) = self.rooms.get_mut(&room) else {
+                continue;
+            };
+            let from = last_seen.saturating_add(1);
+            if state.next_seq == state.delivered_from {
+                let old_next = state.next_seq;
+                state.next_seq = from.min(old_next);
+                state.delivered_from = state.next_seq;
+                self.replay(&room, last_seen, None).await?;
+                if let Some(state) = self.rooms.get_mut(&room) {
+                    state.next_seq = state.next_seq.max(from.min(old_next));
+                }
+            } else if from < state.delivered_from {
+                let until = state.delivered_from - 1;
+                state.delivered_from = from;
+                self.replay(&room, last_seen, Some(until)).await?;
             }
         }
         self.writer

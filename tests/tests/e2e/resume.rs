@@ -55,6 +55,60 @@ async fn reconnect_and_resume_replays_exactly_the_missed_events() {
     assert_eq!(event_seq(&next[0], &room), Some(12));
 }
 
+/// A member who reconnects while the room is busy: events committed after `hello` are
+/// delivered live before the client's `resume` is read. The resume then sends only what this
+/// connection has not delivered, so every seq still arrives exactly once.
+#[tokio::test]
+async fn a_resume_after_live_events_sends_nothing_twice() {
+    let server = TestServer::start().await;
+    let room = server.open_room("b1", "p1", "u1", "u2").await.room;
+    let mut u1 = server.client("u1").await;
+    for i in 1..=2 {
+        u1.send(&room, &format!("a{i}"), "before").await;
+    }
+    let mut back = server.client("u2").await;
+    assert_eq!(back.room(&room).unwrap().last_seq, 2);
+    u1.send(&room, "a3", "after hello").await;
+    let live = back.collect_events(&room, 1).await;
+    assert_eq!(event_seq(&live[0], &room), Some(3));
+
+    back.conn
+        .send_text(&json!({"type": "resume", "id": "r", "rooms": {room.clone(): 0}}).to_string())
+        .await
+        .unwrap();
+    let mut replayed = Vec::new();
+    loop {
+        match back.conn.next(WAIT).await.unwrap() {
+            ServerFrame::Resumed { .. } => break,
+            other => replayed.push(event_seq(&other, &room).expect("timeline events")),
+        }
+    }
+    assert_eq!(
+        replayed,
+        vec![1, 2],
+        "only what this connection had not delivered"
+    );
+
+    // Asked again: everything after seq 1 was delivered on this connection, so nothing is
+    // sent twice (`history` is the way to read older messages again).
+    back.conn
+        .send_text(&json!({"type": "resume", "id": "r", "rooms": {room.clone(): 1}}).to_string())
+        .await
+        .unwrap();
+    let mut again = Vec::new();
+    loop {
+        match back.conn.next(WAIT).await.unwrap() {
+            ServerFrame::Resumed { .. } => break,
+            other => again.push(event_seq(&other, &room).expect("timeline events")),
+        }
+    }
+    assert!(again.is_empty(), "{again:?}");
+
+    u1.send(&room, "a4", "live again").await;
+    let next = back.collect_events(&room, 1).await;
+    assert_eq!(event_seq(&next[0], &room), Some(4), "live goes on, once");
+}
+
 #[tokio::test]
 async fn a_slow_consumer_is_disconnected_without_stalling_the_room_and_recovers_by_resume() {
     let server = TestServer::start_with(Box::new(|c| {

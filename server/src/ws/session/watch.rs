@@ -116,15 +116,15 @@ impl Session {
         self.state.hub.subscribe(&room, &self.conn);
         self.rooms.insert(
             room.clone(),
-            RoomState {
-                access: None,
-                watch: Some(Watch {
+            RoomState::from_end(
+                last_seq,
+                None,
+                Some(Watch {
                     grant: grant.id.clone(),
                     case_id: grant.case_id.clone(),
                     expires_at: grant.expires_at,
                 }),
-                next_seq: last_seq + 1,
-            },
+            ),
         );
         self.writer
             .frame(&ServerFrame::Watching {
