@@ -99,7 +99,7 @@ pub async fn run(
         interval: Duration::from_millis(config.health.check_interval_ms),
         timeout: Duration::from_millis(config.health.check_timeout_ms),
     };
-    let probe = DatabaseProbe::open(&database_options(&config), timing.timeout).await?;
+    let probe = DatabaseProbe::open(&database_options(&config), timing.timeout)?;
     background.spawn(crate::health::check_database(
         health.clone(),
         probe,

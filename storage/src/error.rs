@@ -20,6 +20,9 @@ pub enum StorageError {
     /// Master or data key trouble (a missing master key, a key that fails to unwrap).
     #[error("keyring: {0}")]
     Keyring(String),
+    /// A health probe's connection or write failed.
+    #[error("database probe: {0}")]
+    Probe(String),
 }
 
 impl StorageError {

@@ -353,7 +353,7 @@ impl S3Upload {
     pub(super) async fn finish(mut self) -> Result<(), BlobError> {
         let result = self.finish_inner().await;
         if result.is_err() {
-            self.abort_multipart().await;
+            self.abort_in_background();
         }
         result
     }
@@ -398,20 +398,24 @@ impl S3Upload {
     }
 
     pub(super) async fn abort(mut self) {
-        self.abort_multipart().await;
+        self.abort_in_background();
     }
 
-    async fn abort_multipart(&mut self) {
+    /// Abort the multipart upload, if one was started, without waiting for the store: a
+    /// store that is down or hung would otherwise hold the refused client for another
+    /// timeout. Best effort; the orphan sweeper removes what an abort leaves behind.
+    fn abort_in_background(&mut self) {
         if let Some(multipart) = self.multipart.take() {
-            let _ = self
+            let request = self
                 .store
                 .client
                 .abort_multipart_upload()
                 .bucket(&self.store.bucket)
                 .key(&self.key)
-                .upload_id(&multipart.upload_id)
-                .send()
-                .await;
+                .upload_id(multipart.upload_id);
+            tokio::spawn(async move {
+                let _ = request.send().await;
+            });
         }
     }
 }

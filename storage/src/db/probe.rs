@@ -1,52 +1,64 @@
 //! Health probes on a connection of their own: whether the database answers, and whether it
 //! accepts a commit right now.
 //!
-//! The probe has its own one-connection pool, so that it measures the database rather than
-//! how busy the store's pool is, and a short timeout on everything (acquiring, connecting,
-//! SQLite's busy wait), so that a database that is down or hung costs a check that long at
-//! most. It connects on first use: a probe can be made while the database is down.
+//! The probe keeps one plain connection, apart from the store's pool, so that it measures
+//! the database rather than how busy the pool is, and it makes one connection attempt per
+//! check: a refused connection fails the check at once (a pool would retry until its
+//! acquire timeout). Any error drops the connection (closing it rolls back whatever it held)
+//! and the next check connects again. SQLite's busy wait is the probe's own timeout, so a
+//! write lock held elsewhere fails the write probe after that long, not after the store's
+//! ten seconds. Callers bound each call with a timeout too (a database that accepts the
+//! connection and never answers).
 
-use super::pool::{self, PoolShape, Target};
-use super::{DatabaseOptions, begin_write};
-use crate::entity::write_probes;
+use super::DatabaseOptions;
+use super::pool::Target;
 use crate::error::StorageError;
 use crate::time::now_ms;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use sqlx::{Connection, PgConnection, SqliteConnection};
 use std::time::Duration;
+use tokio::sync::Mutex;
 
 /// A database connection kept for health checks.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DatabaseProbe {
-    db: DatabaseConnection,
+    target: Target,
+    connection: Mutex<Option<ProbeConnection>>,
+}
+
+#[derive(Debug)]
+enum ProbeConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
 }
 
 impl DatabaseProbe {
-    /// A probe of the database `options` name; each call waits at most about `timeout` for
-    /// a connection or a lock.
-    pub async fn open(
+    /// A probe of the database `options` name; SQLite waits at most `timeout` for a lock.
+    /// Connects on first use, so it can be made while the database is down.
+    pub fn open(
         options: &DatabaseOptions,
         timeout: Duration,
     ) -> Result<DatabaseProbe, StorageError> {
-        let target = Target::of(options)?;
-        let db = pool::build(
-            &target,
-            PoolShape {
-                max_connections: 1,
-                acquire_timeout: timeout,
-                eager: false,
-                sqlite_busy_timeout: Some(timeout),
-            },
-            &Arc::new(AtomicU64::new(0)),
-        )
-        .await?;
-        Ok(DatabaseProbe { db })
+        let target = match Target::of(options)? {
+            Target::Sqlite(connect) => Target::Sqlite(connect.busy_timeout(timeout)),
+            other => other,
+        };
+        Ok(DatabaseProbe {
+            target,
+            connection: Mutex::new(None),
+        })
     }
 
     /// A round trip: the database answers.
     pub async fn ping(&self) -> Result<(), StorageError> {
-        self.db.ping().await.map_err(StorageError::from)
+        let mut slot = self.connection.lock().await;
+        let result = async {
+            match connected(&self.target, &mut slot).await? {
+                ProbeConnection::Postgres(conn) => conn.ping().await,
+                ProbeConnection::Sqlite(conn) => conn.ping().await,
+            }
+        }
+        .await;
+        settle(&mut slot, result)
     }
 
     /// Write a row and remove it in one transaction, and commit: the database accepts
@@ -54,23 +66,79 @@ impl DatabaseProbe {
     /// behind.
     pub async fn write(&self) -> Result<(), StorageError> {
         let id = uuid::Uuid::now_v7().simple().to_string();
-        let txn = begin_write(&self.db).await?;
-        write_probes::ActiveModel {
-            id: Set(id.clone()),
-            written_at: Set(now_ms()),
+        let at = now_ms();
+        let mut slot = self.connection.lock().await;
+        let result = async {
+            match connected(&self.target, &mut slot).await? {
+                ProbeConnection::Postgres(conn) => {
+                    let mut txn = conn.begin().await?;
+                    sqlx::query("INSERT INTO write_probes (id, written_at) VALUES ($1, $2)")
+                        .bind(&id)
+                        .bind(at)
+                        .execute(&mut *txn)
+                        .await?;
+                    sqlx::query("DELETE FROM write_probes WHERE id = $1")
+                        .bind(&id)
+                        .execute(&mut *txn)
+                        .await?;
+                    txn.commit().await
+                }
+                ProbeConnection::Sqlite(conn) => {
+                    let mut txn = conn.begin_with("BEGIN IMMEDIATE").await?;
+                    sqlx::query("INSERT INTO write_probes (id, written_at) VALUES (?, ?)")
+                        .bind(&id)
+                        .bind(at)
+                        .execute(&mut *txn)
+                        .await?;
+                    sqlx::query("DELETE FROM write_probes WHERE id = ?")
+                        .bind(&id)
+                        .execute(&mut *txn)
+                        .await?;
+                    txn.commit().await
+                }
+            }
         }
-        .insert(&txn)
-        .await?;
-        write_probes::Entity::delete_many()
-            .filter(write_probes::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(())
+        .await;
+        settle(&mut slot, result)
     }
 
     /// Close the probe's connection.
-    pub async fn close(self) {
-        self.db.close().await.ok();
+    pub async fn close(&self) {
+        match self.connection.lock().await.take() {
+            Some(ProbeConnection::Postgres(conn)) => conn.close().await.ok(),
+            Some(ProbeConnection::Sqlite(conn)) => conn.close().await.ok(),
+            None => None,
+        };
     }
+}
+
+/// The probe's connection, connecting (one attempt) when there is none.
+async fn connected<'a>(
+    target: &Target,
+    slot: &'a mut Option<ProbeConnection>,
+) -> Result<&'a mut ProbeConnection, sqlx::Error> {
+    if slot.is_none() {
+        let connection = match target {
+            Target::Postgres(connect) => {
+                ProbeConnection::Postgres(PgConnection::connect_with(connect).await?)
+            }
+            Target::Sqlite(connect) => {
+                ProbeConnection::Sqlite(SqliteConnection::connect_with(connect).await?)
+            }
+        };
+        *slot = Some(connection);
+    }
+    slot.as_mut().ok_or(sqlx::Error::PoolClosed)
+}
+
+/// Keep the connection after a success; drop it after a failure, so the next check starts
+/// on a fresh one (never inside a transaction that failed halfway).
+fn settle(
+    slot: &mut Option<ProbeConnection>,
+    result: Result<(), sqlx::Error>,
+) -> Result<(), StorageError> {
+    if result.is_err() {
+        *slot = None;
+    }
+    result.map_err(|e| StorageError::Probe(e.to_string()))
 }

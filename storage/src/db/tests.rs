@@ -133,9 +133,7 @@ async fn the_write_probe_commits_nothing_that_stays_and_fails_fast_while_writes_
     ));
     let store = sqlite_store(&path, keyring).await;
     store.migrate().await.unwrap();
-    let probe = DatabaseProbe::open(&sqlite_options(&path), Duration::from_millis(300))
-        .await
-        .unwrap();
+    let probe = DatabaseProbe::open(&sqlite_options(&path), Duration::from_millis(300)).unwrap();
     probe.ping().await.unwrap();
     probe.write().await.unwrap();
     probe.write().await.unwrap();
@@ -179,9 +177,7 @@ async fn a_probe_of_a_database_that_is_down_fails_within_its_timeout() {
         ..sqlite_options(std::path::Path::new("unused.db"))
     };
     // Made while the database is down: it connects on first use.
-    let probe = DatabaseProbe::open(&options, Duration::from_millis(300))
-        .await
-        .unwrap();
+    let probe = DatabaseProbe::open(&options, Duration::from_millis(300)).unwrap();
     let started = std::time::Instant::now();
     assert!(probe.ping().await.is_err());
     assert!(probe.write().await.is_err());

@@ -28,4 +28,3 @@ pub(crate) mod rooms;
 pub(crate) mod screenshots;
 pub(crate) mod users;
 pub(crate) mod work_view;
-pub(crate) mod write_probes;
