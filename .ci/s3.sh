@@ -32,3 +32,5 @@ echo "export WORKROOM_TEST_FILES=s3"
 echo "export WORKROOM_TEST_S3_ENDPOINT=http://127.0.0.1:$PORT"
 echo "export WORKROOM_TEST_S3_ACCESS_KEY=$ACCESS"
 echo "export WORKROOM_TEST_S3_SECRET_KEY=$SECRET"
+# The fault suite runs s3s-fs processes of its own, which it stops and hangs.
+echo "export WORKROOM_FAULT_S3S_BIN=$BIN"

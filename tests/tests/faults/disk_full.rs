@@ -9,9 +9,10 @@
 //! killed with SIGKILL and restarted, and stopped and started cleanly, and everything the
 //! clients were told is checked after each.
 
-use crate::ledger::{Ledger, assert_none, check_files, check_workrooms};
+use crate::ledger::{Ledger, assert_none};
 use crate::load::{Load, Plan, What, describe};
 use crate::node::Node;
+use crate::scenario::{always, promises_kept, retry_and_settle, slower_than, tally, wait_for};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -82,6 +83,8 @@ async fn a_full_disk_under_sqlite_loses_nothing_acknowledged_and_recovers_withou
             uploads: Some((Duration::from_millis(200), 64 * 1024)),
             large_uploads: None,
             bids: Some(Duration::from_millis(300)),
+            connects: Some(Duration::from_millis(500)),
+            downloads: None,
         },
     );
     let seen = load.seen.clone();
@@ -90,48 +93,42 @@ async fn a_full_disk_under_sqlite_loses_nothing_acknowledged_and_recovers_withou
     let filled_at = Instant::now();
     let filler = disk.dir.join("filler");
     let filled = fill(&filler);
-    let refused = |w: &What| matches!(w, What::SendRefused(_));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let first_refusal = loop {
-        if let Some(o) = seen.first_after(filled_at, refused) {
-            break o;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the disk is full ({filled} bytes of filler) but no send was refused in 30 s:\n{}",
-            node.log_tail(30)
-        );
-        // SQLite reuses its WAL; keep taking whatever it frees.
-        let _ = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&filler)
-            .map(|mut f| f.write_all(&[0u8; 4096]));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let first_refusal = wait_for(
+        &seen,
+        filled_at,
+        Duration::from_secs(30),
+        &node,
+        &format!("a refused send after the disk filled ({filled} bytes of filler)"),
+        |w| matches!(w, What::SendRefused(_)),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let freed_at = Instant::now();
     std::fs::remove_file(&filler).expect("delete the filler");
-    let deadline = freed_at + Duration::from_secs(20);
-    let recovered = loop {
-        if let Some(o) = seen.first_after(freed_at, |w| matches!(w, What::SendAcked)) {
-            break o;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sends still fail 20 s after space was freed:\n{}",
-            node.log_tail(30)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let recovered = wait_for(
+        &seen,
+        freed_at,
+        Duration::from_secs(20),
+        &node,
+        "an acknowledged send after space was freed",
+        |w| matches!(w, What::SendAcked),
+    )
+    .await;
+    let ready_again = wait_for(
+        &seen,
+        freed_at,
+        Duration::from_secs(20),
+        &node,
+        "/readyz 200 after space was freed",
+        |w| matches!(w, What::Ready(200, _)),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stopped_at = Instant::now();
     let seen = load.stop().await;
 
-    // What clients saw, and how long recovery took.
     let during = seen.between(first_refusal.at, freed_at);
-    let ready_again = seen.first_after(freed_at, |w| matches!(w, What::Ready(200)));
-    let not_ready = seen.first_after(first_refusal.at, |w| matches!(w, What::Ready(503)));
     println!(
         "FAULT disk full (SQLite, local files): the first refused send came {} ms after the \
          disk filled; for {} ms while it stayed full clients saw:\n{}\n  recovery after \
@@ -140,63 +137,37 @@ async fn a_full_disk_under_sqlite_loses_nothing_acknowledged_and_recovers_withou
         (freed_at - first_refusal.at).as_millis(),
         describe(&during),
         (recovered.at - freed_at).as_millis(),
-        ready_again
-            .as_ref()
-            .map_or(-1, |o| (o.at - freed_at).as_millis() as i64),
+        (ready_again.at - freed_at).as_millis(),
     );
-    let whole = seen.between(filled_at - Duration::from_secs(2), stopped_at);
-    let mut problems = ledger.violations();
-    for o in &whole {
-        match &o.what {
-            What::ReadySilent(why) => problems.push(format!("/readyz did not answer: {why}")),
-            What::UploadBroken(why) => problems.push(format!("an upload got no answer: {why}")),
-            What::Disconnected(why) => problems.push(format!("a session was closed: {why}")),
-            _ => {}
-        }
-    }
-    match not_ready {
+    let mut problems = always(&seen.between(filled_at, stopped_at), true);
+    match seen.first_after(first_refusal.at, |w| matches!(w, What::Ready(503, _))) {
         Some(o) if o.at - first_refusal.at <= Duration::from_millis(1500) => {}
         other => problems.push(format!(
             "/readyz did not turn 503 within 1.5 s of the first refused send: {other:?}"
         )),
     }
-    if ready_again.is_none() {
-        problems.push("/readyz did not come back to 200 after space was freed".into());
+    if let Some(slow) = slower_than(&during, Duration::from_secs(1), "a refused send", |w| {
+        matches!(w, What::SendRefused(_))
+    }) {
+        problems.push(slow);
     }
     if node.log_lines("storage refuses writes").is_empty() {
         problems.push("no log line says storage refuses writes".into());
     }
     assert!(ledger.acked_count() > 100, "the load ran");
     let rooms = vec![room];
-    let (_, stored) = ledger.check_timeline(&node, "u2", &rooms, false).await;
-    problems.extend(stored);
-    problems.extend(check_files(&ledger, &node).await);
+    problems.extend(promises_kept(&ledger, &node, &rooms, false).await);
     assert_none("during and after the full disk", &problems, &node);
 
     node.kill9();
     node.restart().await;
-    check_everything(&ledger, &node, &rooms, "after kill -9").await;
+    let problems = promises_kept(&ledger, &node, &rooms, false).await;
+    assert_none("after kill -9", &problems, &node);
     node.terminate();
     node.restart().await;
-    check_everything(&ledger, &node, &rooms, "after a clean restart").await;
+    let problems = promises_kept(&ledger, &node, &rooms, false).await;
+    assert_none("after a clean restart", &problems, &node);
 
-    let retried = ledger.retry_unacknowledged(&node, "u1").await;
-    let (stored, mut problems) = ledger.check_timeline(&node, "u2", &rooms, false).await;
-    problems.extend(ledger.all_attempts_stored_once(&stored));
-    problems.extend(check_workrooms(&ledger, &node).await);
-    assert_none("after retrying what was refused", &problems, &node);
-    println!(
-        "  {} sends acknowledged in all, {retried} refused ones retried with their \
-         client_msg_id and stored once each; {} files and {} workrooms checked",
-        ledger.acked_count(),
-        ledger.files().len(),
-        ledger.acked_rooms().len()
-    );
-}
-
-/// Messages and files as promised (on SQLite an `unavailable` means not stored).
-async fn check_everything(ledger: &Ledger, node: &Node, rooms: &[String], when: &str) {
-    let (_, mut problems) = ledger.check_timeline(node, "u2", rooms, false).await;
-    problems.extend(check_files(ledger, node).await);
-    assert_none(when, &problems, node);
+    let retried = retry_and_settle(&ledger, &node, &rooms, false).await;
+    println!("{}", tally(&ledger, retried));
 }

@@ -61,16 +61,25 @@ pub(crate) enum What {
     Disconnected(String),
     /// A new WebSocket connection that was not established.
     ConnectRefused(String),
+    /// A new WebSocket connection that got its `hello`.
+    Connected,
     UploadStored,
     /// An error answer with a SPEC body (status, code).
     UploadRefused(u16, String),
     /// No answer at all: a transport error or a body that is not a SPEC error.
     UploadBroken(String),
-    Ready(u16),
+    /// `/readyz`'s status and what it said of the object store.
+    Ready(u16, String),
     /// `/readyz` did not answer within a second.
     ReadySilent(String),
     BidAcked,
     BidRefused(String),
+    /// A download that arrived whole and matched its hash.
+    DownloadWhole,
+    /// A download refused with this status.
+    DownloadRefused(u16),
+    /// A download that broke off, or came back with other bytes.
+    DownloadBroken(String),
 }
 
 #[derive(Debug, Clone)]
@@ -135,13 +144,19 @@ pub(crate) fn describe(observations: &[Observation]) -> String {
             What::SendLost(why) => format!("send: no reply ({why})"),
             What::Disconnected(why) => format!("connection closed by the server ({why})"),
             What::ConnectRefused(why) => format!("new connection refused ({why})"),
+            What::Connected => "new connection: hello".to_string(),
             What::UploadStored => "upload: 201".to_string(),
             What::UploadRefused(status, code) => format!("upload: {status} `{code}`"),
             What::UploadBroken(why) => format!("upload: no answer ({why})"),
-            What::Ready(status) => format!("/readyz: {status}"),
+            What::Ready(status, store) => format!("/readyz: {status}, object store {store}"),
             What::ReadySilent(_) => "/readyz: no answer within 1 s".to_string(),
             What::BidAcked => "bid accept: 200/201".to_string(),
-            What::BidRefused(why) => format!("bid accept: {}", why.split(' ').next().unwrap_or("")),
+            What::BidRefused(why) => {
+                format!("bid accept: {}", why.split([' ', ':']).next().unwrap_or(""))
+            }
+            What::DownloadWhole => "download: 200, whole".to_string(),
+            What::DownloadRefused(status) => format!("download: {status}"),
+            What::DownloadBroken(why) => format!("download: broken off ({why})"),
         };
         let entry = kinds.entry(kind).or_default();
         entry.0 += 1;
@@ -177,6 +192,10 @@ pub(crate) struct Plan {
     pub(crate) large_uploads: Option<(Duration, usize)>,
     /// Open a workroom (accept a new bid) every so often, or never.
     pub(crate) bids: Option<Duration>,
+    /// Open (and close) a new WebSocket connection every so often, or never.
+    pub(crate) connects: Option<Duration>,
+    /// Download the first acknowledged file every so often, or never.
+    pub(crate) downloads: Option<Duration>,
 }
 
 impl Load {
@@ -221,6 +240,12 @@ impl Load {
         }
         if let Some(every) = plan.bids {
             tasks.push(tokio::spawn(opener(ctx.clone(), every)));
+        }
+        if let Some(every) = plan.connects {
+            tasks.push(tokio::spawn(connector(ctx.clone(), every)));
+        }
+        if let Some(every) = plan.downloads {
+            tasks.push(tokio::spawn(downloader(ctx.clone(), every)));
         }
         tasks.push(tokio::spawn(readiness(ctx)));
         Load { seen, stop, tasks }
@@ -342,6 +367,7 @@ async fn sender(ctx: Ctx, room: String, prefix: String, every: Duration, body_by
                 }
             },
         };
+        let refused = matches!(end, Ok(SendEnd::Refused(_)));
         match end {
             Ok(end) => {
                 ctx.seen.note(
@@ -361,20 +387,52 @@ async fn sender(ctx: Ctx, room: String, prefix: String, every: Duration, body_by
                 conn = None;
             }
         }
-        if !ctx.pause(every).await {
+        // Like a client should: back off a little after `unavailable`, then go on.
+        let wait = if refused {
+            every.max(Duration::from_millis(50))
+        } else {
+            every
+        };
+        if !ctx.pause(wait).await {
             break;
         }
     }
 }
 
-/// Record every live delivery of `rooms` as u2; after a reconnect, resume from the last
-/// seq seen in each room.
+/// Record every delivery of `rooms` as u2, checking the delivery promise (C3): on one
+/// connection no seq twice; once `resumed` came, no gap and live events in order. After a
+/// reconnect it resumes from the last seq up to which it has everything.
 async fn listener(ctx: Ctx, rooms: Vec<String>) {
-    let mut last: BTreeMap<String, u64> = rooms.iter().map(|r| (r.clone(), 0)).collect();
+    #[derive(Default)]
+    struct Track {
+        /// Every seq received, over all connections.
+        all: std::collections::BTreeSet<u64>,
+        /// Seqs received on the current connection.
+        this_connection: std::collections::HashSet<u64>,
+    }
+    impl Track {
+        /// The last seq up to which every seq was received.
+        fn contiguous(&self) -> u64 {
+            let mut n = 0;
+            while self.all.contains(&(n + 1)) {
+                n += 1;
+            }
+            n
+        }
+    }
+    let mut tracks: BTreeMap<String, Track> = rooms
+        .iter()
+        .map(|r| (r.clone(), Track::default()))
+        .collect();
     'connection: while let Some(mut conn) = ctx.connect("u2").await {
-        let resume: BTreeMap<RoomId, u64> = last
-            .iter()
-            .map(|(room, seq)| (RoomId::try_from(room.as_str()).expect("room id"), *seq))
+        let mut resumed = false;
+        let resume: BTreeMap<RoomId, u64> = tracks
+            .iter_mut()
+            .map(|(room, track)| {
+                track.this_connection.clear();
+                let from = track.contiguous();
+                (RoomId::try_from(room.as_str()).expect("room id"), from)
+            })
             .collect();
         if conn
             .send(&ClientFrame::Resume {
@@ -394,18 +452,37 @@ async fn listener(ctx: Ctx, rooms: Vec<String>) {
             match next {
                 Ok(ServerFrame::Message(m)) => {
                     let room = m.room.to_string();
-                    if let Some(seen) = last.get_mut(&room) {
-                        // Every seq exactly once, in order, across reconnects (C3).
-                        if m.seq != *seen + 1 {
+                    if let Some(track) = tracks.get_mut(&room) {
+                        if !track.this_connection.insert(m.seq) {
                             ctx.ledger.violation(format!(
-                                "{room}: seq {} delivered after seq {seen}",
+                                "{room}: seq {} delivered twice on one connection",
                                 m.seq
                             ));
                         }
-                        *seen = (*seen).max(m.seq);
+                        let newest = track.all.last().copied().unwrap_or(0);
+                        if resumed && m.seq != newest + 1 && !track.all.contains(&m.seq) {
+                            ctx.ledger.violation(format!(
+                                "{room}: live seq {} after seq {newest}",
+                                m.seq
+                            ));
+                        }
+                        track.all.insert(m.seq);
                     }
                     ctx.ledger
                         .delivered(&room, m.seq, &m.msg_id, m.client_msg_id.as_deref());
+                }
+                Ok(ServerFrame::Resumed { .. }) => {
+                    resumed = true;
+                    for (room, track) in &tracks {
+                        let newest = track.all.last().copied().unwrap_or(0);
+                        if track.contiguous() != newest {
+                            ctx.ledger.violation(format!(
+                                "{room}: after resumed seqs up to {newest} are not all there \
+                                 (complete up to {})",
+                                track.contiguous()
+                            ));
+                        }
+                    }
                 }
                 Ok(_) => {}
                 Err(WsError::Timeout) => {}
@@ -440,7 +517,8 @@ async fn uploader(ctx: Ctx, room: String, prefix: &'static str, every: Duration,
             .send();
         let what = match tokio::time::timeout(Duration::from_secs(120), request).await {
             Err(_) => What::UploadBroken("no answer within 120 s".into()),
-            Ok(Err(e)) => What::UploadBroken(format!("transport error: {e}")),
+            Ok(Err(e)) if e.is_connect() => What::UploadBroken("connection refused".into()),
+            Ok(Err(_)) => What::UploadBroken("transport error".into()),
             Ok(Ok(response)) => {
                 let status = response.status().as_u16();
                 match response.json::<serde_json::Value>().await {
@@ -491,12 +569,66 @@ async fn opener(ctx: Ctx, every: Duration) {
     }
 }
 
+/// A new connection as u1 every `every`, closed once it said hello: what a client that
+/// (re)connects during the fault sees.
+async fn connector(ctx: Ctx, every: Duration) {
+    loop {
+        let started = Instant::now();
+        let attempt = async {
+            let mut conn = Connection::connect(&ctx.endpoint.ws("u1")).await?;
+            let hello = conn.next(Duration::from_secs(20)).await;
+            conn.close().await;
+            hello
+        };
+        let what = match attempt.await {
+            Ok(ServerFrame::Hello { .. }) => What::Connected,
+            Ok(other) => What::ConnectRefused(format!("{other:?}")),
+            Err(e) => What::ConnectRefused(short_ws_error(&e)),
+        };
+        ctx.seen.note(started, what);
+        if !ctx.pause(every).await {
+            break;
+        }
+    }
+}
+
+/// Download the first acknowledged file as u1 every `every`.
+async fn downloader(ctx: Ctx, every: Duration) {
+    let token = ctx.endpoint.token("u1", Role::Member);
+    loop {
+        if let Some(file) = ctx.ledger.files().first().cloned() {
+            let started = Instant::now();
+            let path = format!("/v1/rooms/{}/files/{}/content", file.room, file.id);
+            let fetch = async {
+                let response = ctx.endpoint.http.get(&path, &token).send().await?;
+                let status = response.status().as_u16();
+                let body = response.bytes().await?;
+                Ok::<_, reqwest::Error>((status, body))
+            };
+            let what = match tokio::time::timeout(Duration::from_secs(120), fetch).await {
+                Err(_) => What::DownloadBroken("no end within 120 s".into()),
+                Ok(Err(_)) => What::DownloadBroken("transport error".into()),
+                Ok(Ok((200, body))) if sha256_hex(&body) == file.sha256 => What::DownloadWhole,
+                Ok(Ok((200, _))) => What::DownloadBroken("other bytes".into()),
+                Ok(Ok((status, _))) => What::DownloadRefused(status),
+            };
+            ctx.seen.note(started, what);
+        }
+        if !ctx.pause(every).await {
+            break;
+        }
+    }
+}
+
 /// `/readyz` every 100 ms.
 async fn readiness(ctx: Ctx) {
     loop {
         let started = Instant::now();
         let what = match ctx.endpoint.readyz().await {
-            Ok((status, _)) => What::Ready(status),
+            Ok((status, body)) => What::Ready(
+                status,
+                body["object_store"].as_str().unwrap_or("?").to_string(),
+            ),
             Err(why) => What::ReadySilent(why),
         };
         ctx.seen.note(started, what);

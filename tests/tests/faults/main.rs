@@ -15,3 +15,6 @@ mod disk_full;
 mod ledger;
 mod load;
 mod node;
+mod object_store;
+mod postgres;
+mod scenario;
