@@ -127,6 +127,19 @@ impl Health {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Record a check of `dependency`: down with its cause (logged once, with what that
+    /// means for clients), or up.
+    fn checked(&self, dependency: &Dependency, result: Result<(), String>, consequence: &str) {
+        match result {
+            Ok(()) => self.recovered(dependency),
+            Err(cause) => {
+                if dependency.mark_down(self.now()) {
+                    tracing::error!(dependency = dependency.name, %cause, "{consequence}");
+                }
+            }
+        }
+    }
+
     fn recovered(&self, dependency: &Dependency) {
         if let Some(down_for) = dependency.mark_up(self.now()) {
             tracing::info!(
@@ -205,25 +218,15 @@ pub async fn check_database(
     timing: CheckTiming,
     shutdown: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(timing.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            _ = ticker.tick() => {}
-        }
-        match bounded(timing.timeout, probe.ping()).await {
-            Ok(()) => health.recovered(&health.database),
-            Err(cause) => {
-                if health.database.mark_down(health.now()) {
-                    tracing::error!(
-                        %cause,
-                        "the database does not answer: sends and new connections are refused \
-                         as `unavailable` until it does"
-                    );
-                }
-            }
-        }
+    let mut ticks = Ticks::new(timing, shutdown);
+    while ticks.next().await {
+        let pinged = bounded(timing.timeout, probe.ping()).await;
+        health.checked(
+            &health.database,
+            pinged,
+            "the database does not answer: sends and new connections are refused as \
+             `unavailable` until it does",
+        );
         if !health.writes.is_up() && health.database.is_up() {
             let failures = health.write_failures.load(Ordering::SeqCst);
             let written = bounded(timing.timeout, probe.write()).await;
@@ -244,24 +247,37 @@ pub async fn check_object_store(
     timing: CheckTiming,
     shutdown: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(timing.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    let mut ticks = Ticks::new(timing, shutdown);
+    while ticks.next().await {
+        let pinged = bounded(timing.timeout, blobs.ping()).await;
+        health.checked(
+            &health.object_store,
+            pinged,
+            "the object store is unavailable: uploads and downloads are refused as \
+             `unavailable`; messaging is unaffected",
+        );
+    }
+}
+
+/// The checks' clock: a tick every interval (a slow check delays the next one) until
+/// shutdown.
+struct Ticks {
+    ticker: tokio::time::Interval,
+    shutdown: CancellationToken,
+}
+
+impl Ticks {
+    fn new(timing: CheckTiming, shutdown: CancellationToken) -> Ticks {
+        let mut ticker = tokio::time::interval(timing.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticks { ticker, shutdown }
+    }
+
+    /// Wait for the next tick; `false` once shutting down.
+    async fn next(&mut self) -> bool {
         tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        match bounded(timing.timeout, blobs.ping()).await {
-            Ok(()) => health.recovered(&health.object_store),
-            Err(cause) => {
-                if health.object_store.mark_down(health.now()) {
-                    tracing::warn!(
-                        %cause,
-                        "the object store is unavailable: uploads and downloads are refused as \
-                         `unavailable`; messaging is unaffected"
-                    );
-                }
-            }
+            () = self.shutdown.cancelled() => false,
+            _ = self.ticker.tick() => true,
         }
     }
 }

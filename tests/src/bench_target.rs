@@ -109,8 +109,13 @@ impl BenchTarget {
 
 /// `size` bytes that do not compress (xorshift), like an encoded image or an archive.
 pub fn incompressible(size: usize) -> Vec<u8> {
+    incompressible_from(0, size)
+}
+
+/// [`incompressible`] bytes of their own for each `seed`.
+pub fn incompressible_from(seed: u64, size: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(size + 8);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D);
     while out.len() < size {
         x ^= x << 13;
         x ^= x >> 7;

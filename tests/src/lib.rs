@@ -583,6 +583,15 @@ pub async fn raw_db(config: &Config) -> sea_orm::DatabaseConnection {
         .expect("raw database connection")
 }
 
+/// The SHA-256 of `bytes` in lowercase hex, as the server records a file's.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Percent-encode a query value (everything but unreserved URL characters).
 pub fn percent_encode(value: &str) -> String {
     const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC

@@ -8,7 +8,7 @@ use std::time::Duration;
 use workroom_protocol::ServerFrame;
 use workroom_protocol::http::{FileInfo, FileLink};
 use workroom_protocol::{ErrorCode, Role};
-use workroom_tests::{TestClient, TestServer};
+use workroom_tests::{TestClient, TestServer, sha256_hex};
 
 /// Deterministic bytes that are not text and carry a PDF signature.
 fn pdf_bytes(len: usize) -> Vec<u8> {
@@ -22,14 +22,6 @@ fn pdf_bytes(len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 async fn uploaded(response: reqwest::Response) -> FileInfo {

@@ -67,12 +67,19 @@ async fn a_store_that_never_answers_times_out_as_unavailable() {
     });
     let server = TestServer::start_with(Box::new(move |c| {
         c.files.s3.endpoint = Some(format!("http://127.0.0.1:{port}"));
-        c.files.s3.timeout_secs = 1;
+        c.files.s3.timeout_secs = 2;
     }))
     .await;
+    // `timeout_secs` bounds the whole call, its retry included (not 2 s per attempt).
+    let started = std::time::Instant::now();
     tokio::time::timeout(Duration::from_secs(30), assert_upload_unavailable(&server))
         .await
         .expect("the upload gave up within its timeouts");
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "refused after {:?}, more than the 2 s timeout allows",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

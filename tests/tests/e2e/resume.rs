@@ -55,6 +55,22 @@ async fn reconnect_and_resume_replays_exactly_the_missed_events() {
     assert_eq!(event_seq(&next[0], &room), Some(12));
 }
 
+/// Resume `room` from `after` and return the seqs replayed before `resumed`.
+async fn resume(client: &mut workroom_tests::TestClient, room: &str, after: u64) -> Vec<u64> {
+    client
+        .conn
+        .send_text(&json!({"type": "resume", "id": "r", "rooms": {room: after}}).to_string())
+        .await
+        .unwrap();
+    let mut replayed = Vec::new();
+    loop {
+        match client.conn.next(WAIT).await.unwrap() {
+            ServerFrame::Resumed { .. } => return replayed,
+            other => replayed.push(event_seq(&other, room).expect("timeline events")),
+        }
+    }
+}
+
 /// A member who reconnects while the room is busy: events committed after `hello` are
 /// delivered live before the client's `resume` is read. The resume then sends only what this
 /// connection has not delivered, so every seq still arrives exactly once.
@@ -72,17 +88,7 @@ async fn a_resume_after_live_events_sends_nothing_twice() {
     let live = back.collect_events(&room, 1).await;
     assert_eq!(event_seq(&live[0], &room), Some(3));
 
-    back.conn
-        .send_text(&json!({"type": "resume", "id": "r", "rooms": {room.clone(): 0}}).to_string())
-        .await
-        .unwrap();
-    let mut replayed = Vec::new();
-    loop {
-        match back.conn.next(WAIT).await.unwrap() {
-            ServerFrame::Resumed { .. } => break,
-            other => replayed.push(event_seq(&other, &room).expect("timeline events")),
-        }
-    }
+    let replayed = resume(&mut back, &room, 0).await;
     assert_eq!(
         replayed,
         vec![1, 2],
@@ -91,17 +97,7 @@ async fn a_resume_after_live_events_sends_nothing_twice() {
 
     // Asked again: everything after seq 1 was delivered on this connection, so nothing is
     // sent twice (`history` is the way to read older messages again).
-    back.conn
-        .send_text(&json!({"type": "resume", "id": "r", "rooms": {room.clone(): 1}}).to_string())
-        .await
-        .unwrap();
-    let mut again = Vec::new();
-    loop {
-        match back.conn.next(WAIT).await.unwrap() {
-            ServerFrame::Resumed { .. } => break,
-            other => again.push(event_seq(&other, &room).expect("timeline events")),
-        }
-    }
+    let again = resume(&mut back, &room, 1).await;
     assert!(again.is_empty(), "{again:?}");
 
     u1.send(&room, "a4", "live again").await;

@@ -395,7 +395,7 @@ pub(crate) async fn check_files(ledger: &Ledger, node: &Node) -> Vec<String> {
         match node.http.get(&path, &token).send().await {
             Ok(response) if response.status() == 200 => {
                 let bytes = response.bytes().await.unwrap_or_default();
-                if crate::load::sha256_hex(&bytes) != file.sha256 {
+                if workroom_tests::sha256_hex(&bytes) != file.sha256 {
                     problems.push(format!("file {} downloads with other bytes", file.id));
                 }
             }

@@ -15,17 +15,10 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use workroom_client::{Connection, WsError};
 use workroom_protocol::{ClientFrame, ClientMsgId, Role, RoomId, ServerFrame};
+use workroom_tests::sha256_hex;
 
 /// How long a sender waits for the reply to one send before it counts it lost.
 const REPLY_WAIT: Duration = Duration::from_secs(20);
-
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// The body sent under `cmid`: recognisable and `size` bytes long.
 fn body_for(cmid: &str, size: usize) -> String {
@@ -35,20 +28,6 @@ fn body_for(cmid: &str, size: usize) -> String {
     }
     body.truncate(size.max(cmid.len() + 1));
     body
-}
-
-/// Deterministic bytes of file `n` (not text, so they are kept as a binary file).
-fn file_bytes(n: u64, size: usize) -> Vec<u8> {
-    let mut out = b"%PDF-1.7\n".to_vec();
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ n;
-    while out.len() < size {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(size);
-    out
 }
 
 /// What one client saw.
@@ -220,23 +199,17 @@ impl Load {
             )));
         }
         tasks.push(tokio::spawn(listener(ctx.clone(), plan.rooms.clone())));
-        if let Some((every, size)) = plan.uploads {
-            tasks.push(tokio::spawn(uploader(
-                ctx.clone(),
-                plan.rooms[0].clone(),
-                "f",
-                every,
-                size,
-            )));
-        }
-        if let Some((every, size)) = plan.large_uploads {
-            tasks.push(tokio::spawn(uploader(
-                ctx.clone(),
-                plan.rooms[0].clone(),
-                "F",
-                every,
-                size,
-            )));
+        for (prefix, uploads) in [("f", plan.uploads), ("F", plan.large_uploads)] {
+            if let Some((every, size)) = uploads {
+                let room = plan.rooms[0].clone();
+                tasks.push(tokio::spawn(uploader(
+                    ctx.clone(),
+                    room,
+                    prefix,
+                    every,
+                    size,
+                )));
+            }
         }
         if let Some(every) = plan.bids {
             tasks.push(tokio::spawn(opener(ctx.clone(), every)));
@@ -502,17 +475,17 @@ async fn uploader(ctx: Ctx, room: String, prefix: &'static str, every: Duration,
     let mut n = 0u64;
     loop {
         n += 1;
-        let bytes = file_bytes(n + if prefix == "F" { 1 << 32 } else { 0 }, size);
+        let seed = n + if prefix == "F" { 1 << 32 } else { 0 };
+        let bytes = workroom_tests::bench_target::incompressible_from(seed, size);
         let sha256 = sha256_hex(&bytes);
         let started = Instant::now();
         let request = ctx
             .endpoint
             .http
             .post(
-                &format!("/v1/rooms/{room}/files?name={prefix}{n}.pdf"),
+                &format!("/v1/rooms/{room}/files?name={prefix}{n}.bin"),
                 &token,
             )
-            .header("content-type", "application/pdf")
             .body(bytes)
             .send();
         let what = match tokio::time::timeout(Duration::from_secs(120), request).await {
