@@ -15,10 +15,12 @@
 //!
 //! Invariant: a reply (ack, or "recorded") is sent only after the transaction committed.
 //!
-//! Every batch reports its outcome to [`Health`]: the first refused commit turns `/readyz`
-//! to 503. While the health check sees the database not answering at all, batches are
-//! refused at once (their senders get `unavailable` and retry with the same
-//! `client_msg_id`) instead of each waiting out the pool's acquire timeout.
+//! Every batch the database could not take at all (an outage: unreachable, out of disk,
+//! refusing writes) is reported to [`Health`], so the first one turns `/readyz` to 503; a
+//! batch that committed with no outage reported meanwhile turns it back. While the health
+//! check sees the database not answering, batches are refused at once (their senders get
+//! `unavailable` and retry with the same `client_msg_id`) instead of each waiting out the
+//! pool's acquire timeout.
 
 use crate::events::event_frame;
 use crate::health::Health;
@@ -288,16 +290,21 @@ impl Batch {
     async fn commit(&mut self, store: &Store, hub: &Hub, health: &Health) {
         let started = Instant::now();
         let (results, recorded) = if health.database_up() {
-            store
+            let failures = health.write_failures();
+            let outcome = store
                 .append_batch_with_audit(&self.events, &self.audit)
-                .await
+                .await;
+            match outage(&outcome.0, &outcome.1) {
+                Some(cause) => {
+                    tracing::debug!(%cause, events = self.events.len(), "a batch was not committed");
+                    health.commit_failed(&cause);
+                }
+                None => health.commit_succeeded(failures),
+            }
+            outcome
         } else {
             refuse_all(self.events.len(), "the database does not answer")
         };
-        if let Some(cause) = storage_failure(&results, &recorded) {
-            tracing::debug!(%cause, events = self.events.len(), "a batch was not committed");
-            health.commit_failed(&cause);
-        }
         metrics::histogram!("workroom_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("workroom_commit_batch_size").record(self.events.len() as f64);
         self.audit.clear();
@@ -328,24 +335,30 @@ fn refuse_all(
     Result<(), StorageError>,
 ) {
     let results = (0..events)
-        .map(|_| Err(AppendError::Storage(cause.to_string())))
+        .map(|_| Err(AppendError::Unavailable(cause.to_string())))
         .collect();
     (results, Err(StorageError::Connect(cause.to_string())))
 }
 
-/// The cause when the database refused (part of) the batch, as opposed to refusing single
-/// events for what they are (a closed room, a bad attachment).
-fn storage_failure(
+/// The cause when the database could not take (part of) the batch at all, as opposed to
+/// refusing events for what they are (a closed room, a bad attachment) or a conflict.
+fn outage(
     results: &[Result<AppendOutcome, AppendError>],
     recorded: &Result<(), StorageError>,
 ) -> Option<String> {
     results
         .iter()
         .find_map(|result| match result {
-            Err(AppendError::Storage(cause)) => Some(cause.clone()),
+            Err(AppendError::Unavailable(cause)) => Some(cause.clone()),
             _ => None,
         })
-        .or_else(|| recorded.as_ref().err().map(ToString::to_string))
+        .or_else(|| {
+            recorded
+                .as_ref()
+                .err()
+                .filter(|e| e.is_outage())
+                .map(ToString::to_string)
+        })
 }
 
 /// A queued request whose event went into the batch: who to answer, and where to publish.
@@ -376,10 +389,17 @@ pub fn append_error_reply(error: &AppendError) -> (ErrorCode, Cow<'static, str>)
             "only the author may change a message".into(),
         ),
         AppendError::TargetDeleted => (ErrorCode::Conflict, "the message was deleted".into()),
-        // The cause is logged once by the committer's health report, not per reply.
-        AppendError::Storage(_) => (
+        // An outage is logged once by the committer's health report, not per reply.
+        AppendError::Unavailable(_) => (
             ErrorCode::Unavailable,
             "storage is unavailable; retry with the same client_msg_id".into(),
         ),
+        AppendError::Storage(cause) => {
+            tracing::error!(%cause, "commit failed");
+            (
+                ErrorCode::Unavailable,
+                "storage is unavailable; retry with the same client_msg_id".into(),
+            )
+        }
     }
 }

@@ -11,7 +11,9 @@
 //!
 //! Recording never sits on the request path: records go through a bounded queue to one
 //! writer task that commits them in batches. A full queue makes new connections wait
-//! (backpressure) rather than drop security records.
+//! (backpressure) rather than drop security records; a batch the database refuses (it is
+//! down, or its disk is full) is logged and dropped, not retried, and records still queued
+//! when the process dies are lost.
 
 use aws_lc_rs::hmac;
 use axum::extract::connect_info::Connected;

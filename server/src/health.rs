@@ -8,10 +8,10 @@
 //! - **database**: a ping on the probe's own connection every `health.check_interval_ms`,
 //!   bounded by `health.check_timeout_ms` (`DatabaseProbe`, apart from the store's pool, so
 //!   a busy pool does not look like a database that is down);
-//! - **writes**: every commit the committer makes reports a failure at once (the first
-//!   refused commit turns `/readyz` to 503); while writes are failing, every interval a probe
-//!   write (a row inserted and removed in one commit) tells when they are accepted again, so
-//!   recovery needs no traffic, and a commit that fails meanwhile keeps them failing;
+//! - **writes**: every committer batch the database could not take reports it at once (the
+//!   first one turns `/readyz` to 503); writes count as accepted again after a batch that
+//!   committed, or, without traffic, a probe write (a row inserted and removed in one commit)
+//!   every interval, provided no batch was refused meanwhile;
 //! - **object store**: its ping (S3 `HeadBucket`, a small local file) every interval.
 //!
 //! A node is ready when it is not draining, the database answers and accepts writes. A
@@ -96,6 +96,19 @@ impl Health {
     /// The object store answered its last check.
     pub fn object_store_up(&self) -> bool {
         self.object_store.is_up()
+    }
+
+    /// How many commits were refused so far: pass it to [`Health::commit_succeeded`].
+    pub fn write_failures(&self) -> u64 {
+        self.write_failures.load(Ordering::SeqCst)
+    }
+
+    /// A commit went through. When no commit was refused since `failures_before` was read
+    /// (just before this one began), the database takes writes again.
+    pub fn commit_succeeded(&self, failures_before: u64) {
+        if !self.writes.is_up() && self.write_failures() == failures_before {
+            self.recovered(&self.writes);
+        }
     }
 
     /// A commit was refused by the database (`cause` for the log, which says it once).
@@ -220,7 +233,7 @@ pub async fn check_database(
 ) {
     let mut ticks = Ticks::new(timing, shutdown);
     while ticks.next().await {
-        let pinged = bounded(timing.timeout, probe.ping()).await;
+        let pinged = probe.ping().await.map_err(|e| e.to_string());
         health.checked(
             &health.database,
             pinged,
@@ -229,7 +242,7 @@ pub async fn check_database(
         );
         if !health.writes.is_up() && health.database.is_up() {
             let failures = health.write_failures.load(Ordering::SeqCst);
-            let written = bounded(timing.timeout, probe.write()).await;
+            let written = probe.write().await;
             if written.is_ok() && health.write_failures.load(Ordering::SeqCst) == failures {
                 health.recovered(&health.writes);
             }

@@ -4,6 +4,7 @@ mod audit;
 mod contacts;
 pub mod error;
 pub mod extract;
+mod fail_fast;
 mod files;
 mod marketplace;
 mod moderation;
@@ -88,6 +89,11 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.limits.max_http_body_bytes;
+    let max_file = state.config.files.max_file_bytes;
+    let max_screenshot = state.config.tracker.max_screenshot_bytes;
+    // Inside the upload routes' draining layer, so a refused upload still gets its answer.
+    let fail_fast_layer =
+        axum::middleware::from_fn_with_state(state.clone(), fail_fast::while_database_down);
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -193,16 +199,27 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit", get(audit::list))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(fail_fast_layer.clone())
         // Uploads stream with their own limits (files.max_file_bytes), not the JSON limit.
         .merge(
             Router::new()
-                .route("/v1/rooms/{room}/files", post(files::upload))
-                .route("/v1/tracker/screenshots", post(screenshots::post))
-                .layer(DefaultBodyLimit::disable())
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    refused_upload::drain_refused,
-                )),
+                .route(
+                    "/v1/rooms/{room}/files",
+                    post(files::upload).layer(fail_fast_layer.clone()).layer(
+                        axum::middleware::from_fn(move |r, n| {
+                            refused_upload::drain_refused(max_file, r, n)
+                        }),
+                    ),
+                )
+                .route(
+                    "/v1/tracker/screenshots",
+                    post(screenshots::post).layer(fail_fast_layer).layer(
+                        axum::middleware::from_fn(move |r, n| {
+                            refused_upload::drain_refused(max_screenshot, r, n)
+                        }),
+                    ),
+                )
+                .layer(DefaultBodyLimit::disable()),
         )
         // Outermost last: every request is recorded in the connection log and runs inside
         // the policy guard.

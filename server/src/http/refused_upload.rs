@@ -1,51 +1,69 @@
 //! A refused upload still gets its answer. Most HTTP clients send the whole body before they
 //! read the response; a server that answers early and closes the connection leaves them
 //! with a reset (`SSLEOFError`, an HTTP/2 stream reset) instead of the error body. So on the
-//! upload routes, whatever refused the request (authentication, the policy, a limit, the
-//! object store failing before or in the middle of the body), the rest of the body is read
-//! and dropped before the answer goes out: up to `files.max_file_bytes` and
+//! upload routes, whatever refused the request (the policy, a limit, the object store
+//! failing before or in the middle of the body), the rest of the body is read and dropped
+//! before the answer goes out: up to the route's largest accepted body and
 //! [`DRAIN_TIMEOUT`]. A body declared larger than that is not read (the client gets the
-//! answer, then a closed connection).
+//! answer, then a closed connection). A request refused as unauthenticated gets at most
+//! [`UNAUTHENTICATED_DRAIN`] bytes read: strangers cannot make the server read 100 MiB.
 //!
-//! A client that sent `Expect: 100-continue` has sent no body yet: hyper sends `100
-//! Continue` only once the handler reads the body, so a refusal made before that reaches
-//! the client as the final answer and nothing is drained.
+//! A client that sent `Expect: 100-continue` has sent no body until the handler reads it
+//! (hyper sends `100 Continue` then): a refusal made before that is its final answer and
+//! nothing is drained; one made after the body started is drained like any other.
 
-use crate::app::AppState;
 use axum::body::{Body, BodyDataStream};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::StreamExt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// The longest a refused body is read and dropped.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most read of a body refused because its sender is not authenticated.
+const UNAUTHENTICATED_DRAIN: u64 = 64 * 1024;
+const UNAUTHENTICATED_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Middleware of the upload routes: hand the handler a body whose unread rest stays here,
-/// and drain that rest when the answer is a refusal.
-pub(super) async fn drain_refused(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let bound = state.config.files.max_file_bytes;
-    let drainable = !expects_continue(request.headers())
-        && declared_length(request.headers()).is_none_or(|n| n <= bound);
+/// Middleware of an upload route whose bodies are at most `bound` bytes: hand the handler
+/// a body whose unread rest stays here, and drain that rest when the answer is a refusal.
+pub(super) async fn drain_refused(bound: u64, request: Request, next: Next) -> Response {
+    let expects_continue = expects_continue(request.headers());
+    let declared_fits = declared_length(request.headers()).is_none_or(|n| n <= bound);
     let (parts, body) = request.into_parts();
     let rest = Arc::new(Mutex::new(body.into_data_stream()));
-    let handed = futures_util::stream::unfold(rest.clone(), |rest| async move {
-        let next = rest.lock().await.next().await;
-        next.map(|chunk| (chunk, rest))
-    });
+    let started = Arc::new(AtomicBool::new(false));
+    let handed = {
+        let started = started.clone();
+        futures_util::stream::unfold(rest.clone(), move |rest| {
+            started.store(true, Ordering::Relaxed);
+            async move {
+                let next = rest.lock().await.next().await;
+                next.map(|chunk| (chunk, rest))
+            }
+        })
+    };
     let response = next
         .run(Request::from_parts(parts, Body::from_stream(handed)))
         .await;
-    if drainable && !response.status().is_success() {
-        drain(&mut *rest.lock().await, bound).await;
+    let sent = started.load(Ordering::Relaxed) || !expects_continue;
+    if response.status().is_success() || !sent {
+        return response;
+    }
+    let mut rest = rest.lock().await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        drain(
+            &mut rest,
+            UNAUTHENTICATED_DRAIN,
+            UNAUTHENTICATED_DRAIN_TIMEOUT,
+        )
+        .await;
+    } else if declared_fits {
+        drain(&mut rest, bound, DRAIN_TIMEOUT).await;
     }
     response
 }
@@ -63,10 +81,10 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Read and drop what is left of `body`, up to `bound` bytes and [`DRAIN_TIMEOUT`].
-async fn drain(body: &mut BodyDataStream, bound: u64) {
+/// Read and drop what is left of `body`, up to `bound` bytes and `timeout`.
+async fn drain(body: &mut BodyDataStream, bound: u64, timeout: Duration) {
     let mut seen = 0u64;
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+    let _ = tokio::time::timeout(timeout, async {
         while let Some(Ok(data)) = body.next().await {
             seen += data.len() as u64;
             if seen > bound {

@@ -7,8 +7,10 @@
 //! Delivery is driven by a per-room cursor (`next_seq`): a live event below the cursor is a
 //! duplicate and dropped; one above it means something was missed (published before we
 //! subscribed, or lost by a kick) and the gap is filled from the database first. Resume is
-//! the same mechanism started from the client's last seen seq. So a client sees every seq
-//! of a room exactly once, in order.
+//! the same mechanism started from the client's last seen seq, except that it never sends
+//! again what this connection already delivered (`delivered_from`). So a client sees every
+//! seq of a room exactly once, in order; the one exception to the order is a resume read
+//! after live events went out, whose older seqs then follow those newer ones.
 
 use crate::policy::{self, Act, Caller, Denied, Resource, guard};
 
@@ -705,6 +707,10 @@ impl Session {
                     if let Some(state) = self.rooms.get_mut(room)
                         && state.next_seq == seq
                     {
+                        // Passed over, not delivered: it does not count as a delivery.
+                        if state.delivered_from == seq {
+                            state.delivered_from = seq + 1;
+                        }
                         state.next_seq = seq + 1;
                     }
                     return Ok(());
@@ -759,13 +765,14 @@ impl Session {
     }
 
     /// Send stored events of `room` after `after_seq` (up to `until`, inclusive) in order,
-    /// advancing the cursor.
+    /// advancing the cursor. `false` when the database failed part of the way (the client
+    /// got an `error` saying so).
     async fn replay(
         &mut self,
         room: &RoomId,
         after_seq: u64,
         until: Option<u64>,
-    ) -> Result<(), Gone> {
+    ) -> Result<bool, Gone> {
         let mut after = after_seq;
         let reader_purpose = policy::session_purpose(self.identity.role);
         loop {
@@ -778,19 +785,19 @@ impl Session {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::error!(error = %e, "replay failed");
-                    return self
-                        .error(
-                            None,
-                            ErrorCode::Unavailable,
-                            "storage is unavailable; resume later",
-                        )
-                        .await;
+                    self.error(
+                        None,
+                        ErrorCode::Unavailable,
+                        "storage is unavailable; resume later",
+                    )
+                    .await?;
+                    return Ok(false);
                 }
             };
             let full = page.len() as u64 == REPLAY_PAGE;
             for event in page {
                 if until.is_some_and(|u| event.seq > u) {
-                    return Ok(());
+                    return Ok(true);
                 }
                 after = event.seq;
                 if let Some(state) = self.rooms.get_mut(room) {
@@ -804,7 +811,7 @@ impl Session {
                 self.writer.feed(Utf8Bytes::from(frame.to_json())).await?;
             }
             if !full || until.is_some_and(|u| after >= u) {
-                return Ok(());
+                return Ok(true);
             }
         }
     }
@@ -841,9 +848,14 @@ impl Session {
                     state.next_seq = state.next_seq.max(from.min(old_next));
                 }
             } else if from < state.delivered_from {
+                // Only once all of them went out: after a failure part of the way, a later
+                // resume from the client's last seen seq sends the rest.
                 let until = state.delivered_from - 1;
-                state.delivered_from = from;
-                self.replay(&room, last_seen, Some(until)).await?;
+                if self.replay(&room, last_seen, Some(until)).await?
+                    && let Some(state) = self.rooms.get_mut(&room)
+                {
+                    state.delivered_from = from;
+                }
             }
         }
         self.writer

@@ -19,6 +19,7 @@ pub(super) fn guard(inner: BlobReader, limit: Duration) -> BlobReader {
         inner,
         limit,
         deadline: Box::pin(tokio::time::sleep(limit)),
+        armed: false,
     })
 }
 
@@ -26,6 +27,9 @@ struct StallGuard {
     inner: BlobReader,
     limit: Duration,
     deadline: Pin<Box<Sleep>>,
+    /// The deadline runs only while a read is waiting: time in which nobody read (the
+    /// client applying backpressure) does not count against the store.
+    armed: bool,
 }
 
 impl AsyncRead for StallGuard {
@@ -36,17 +40,22 @@ impl AsyncRead for StallGuard {
     ) -> Poll<io::Result<()>> {
         match self.inner.as_mut().poll_read(cx, buf) {
             Poll::Ready(result) => {
-                let next = Instant::now() + self.limit;
-                self.deadline.as_mut().reset(next);
+                self.armed = false;
                 Poll::Ready(result)
             }
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the object store stopped sending",
-                ))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                if !self.armed {
+                    self.armed = true;
+                    let deadline = Instant::now() + self.limit;
+                    self.deadline.as_mut().reset(deadline);
+                }
+                self.deadline.as_mut().poll(cx).map(|()| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the object store stopped sending",
+                    ))
+                })
+            }
         }
     }
 }
@@ -71,6 +80,26 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(150));
         assert!(started.elapsed() < Duration::from_secs(2));
         drop(writer);
+    }
+
+    /// A client that stops reading for a while (backpressure) is not the store stalling:
+    /// only time spent waiting in a read counts.
+    #[tokio::test]
+    async fn time_nobody_reads_does_not_count() {
+        let (mut writer, reader) = tokio::io::duplex(64);
+        let mut guarded = guard(Box::pin(reader), Duration::from_millis(200));
+        writer.write_all(b"abc").await.unwrap();
+        let mut first = [0u8; 3];
+        guarded.read_exact(&mut first).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            writer.write_all(b"def").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        });
+        let mut second = [0u8; 3];
+        guarded.read_exact(&mut second).await.unwrap();
+        assert_eq!(&second, b"def");
     }
 
     #[tokio::test]

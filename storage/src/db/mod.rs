@@ -9,25 +9,13 @@ pub use probe::DatabaseProbe;
 use crate::error::StorageError;
 use crate::keyring::Keyring;
 use crate::migration::Migrator;
-use pool::{PoolShape, SQLITE_POOL_SIZE, Target};
+use pool::{SQLITE_POOL_SIZE, Target};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-/// [`Store::begin_write`] on any pool of ours.
-async fn begin_write(
-    db: &DatabaseConnection,
-) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
-    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    })
-    .await
-}
 
 /// Which database the store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,12 +76,8 @@ impl Store {
         let discarded = Arc::new(AtomicU64::new(0));
         let db = pool::build(
             &target,
-            PoolShape {
-                max_connections,
-                acquire_timeout: options.acquire_timeout,
-                eager: true,
-                sqlite_busy_timeout: None,
-            },
+            max_connections,
+            options.acquire_timeout,
             &discarded,
         )
         .await?;
@@ -109,7 +93,13 @@ impl Store {
     /// (`IMMEDIATE`), so a read-then-write transaction waits for the lock (busy timeout)
     /// instead of failing with `SQLITE_BUSY` when another process wrote in between.
     pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
-        begin_write(&self.db).await
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
     }
 
     /// How many pooled connections were closed instead of reused because they were still
@@ -191,11 +181,6 @@ impl Store {
             .iter()
             .map(|m| m.name().to_string())
             .collect())
-    }
-
-    /// A cheap round trip, for readiness checks.
-    pub async fn ping(&self) -> Result<(), StorageError> {
-        self.db.ping().await.map_err(StorageError::from)
     }
 
     /// Close the pool, waiting for in-flight queries.

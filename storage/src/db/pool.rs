@@ -1,9 +1,6 @@
-//! Connection pools: where the database is, how a connection is set up, and the rule that a
-//! connection is handed out only when it is outside any transaction.
-//!
-//! Two pools are built from the same target: the store's own (requests, the committer, the
-//! background tasks) and a one-connection pool for health probes, so that a probe measures
-//! the database and not how busy the store's pool is.
+//! The store's connection pool: where the database is, how a connection is set up, and the
+//! rule that a connection is handed out only when it is outside any transaction. The health
+//! probe (`probe.rs`) connects to the same [`Target`] on a connection of its own.
 
 use super::{DatabaseOptions, SqliteSync};
 use crate::error::StorageError;
@@ -84,56 +81,35 @@ fn sqlite_setup(connect: SqliteConnectOptions, sync: SqliteSync) -> SqliteConnec
         .pragma("secure_delete", "on")
 }
 
-/// A pool's shape.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PoolShape {
-    /// Most connections (PostgreSQL; SQLite always has [`SQLITE_POOL_SIZE`] for the store).
-    pub(crate) max_connections: u32,
-    /// Longest wait for a connection, connecting included.
-    pub(crate) acquire_timeout: Duration,
-    /// Connect now (and fail now when the database is down), or on first use.
-    pub(crate) eager: bool,
-    /// SQLite only: a busy timeout other than the store's (probes must not wait 10 s).
-    pub(crate) sqlite_busy_timeout: Option<Duration>,
-}
-
-/// Build a pool on `target`; `discarded` counts connections refused by [`is_clean`].
+/// The store's pool on `target`: at most `max_connections`, each wait for one bounded by
+/// `acquire_timeout`, connected now (so a database that is down fails the start), handing
+/// out only clean connections; `discarded` counts those refused by [`is_clean`].
 pub(crate) async fn build(
     target: &Target,
-    shape: PoolShape,
+    max_connections: u32,
+    acquire_timeout: Duration,
     discarded: &Arc<AtomicU64>,
 ) -> Result<DatabaseConnection, StorageError> {
     let failed = |e: sqlx::Error| StorageError::Connect(e.to_string());
     match target {
         Target::Postgres(connect) => {
-            let options = PgPoolOptions::new()
-                .max_connections(shape.max_connections)
-                .acquire_timeout(shape.acquire_timeout)
-                .before_acquire(clean_only(discarded));
-            let pool = if shape.eager {
-                options
-                    .connect_with(connect.clone())
-                    .await
-                    .map_err(failed)?
-            } else {
-                options.connect_lazy_with(connect.clone())
-            };
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(acquire_timeout)
+                .before_acquire(clean_only(discarded))
+                .connect_with(connect.clone())
+                .await
+                .map_err(failed)?;
             Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
         }
         Target::Sqlite(connect) => {
-            let mut connect = connect.clone();
-            if let Some(busy) = shape.sqlite_busy_timeout {
-                connect = connect.busy_timeout(busy);
-            }
-            let options = SqlitePoolOptions::new()
-                .max_connections(shape.max_connections)
-                .acquire_timeout(shape.acquire_timeout)
-                .before_acquire(clean_only(discarded));
-            let pool = if shape.eager {
-                options.connect_with(connect).await.map_err(failed)?
-            } else {
-                options.connect_lazy_with(connect)
-            };
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(acquire_timeout)
+                .before_acquire(clean_only(discarded))
+                .connect_with(connect.clone())
+                .await
+                .map_err(failed)?;
             Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
         }
     }

@@ -22,6 +22,7 @@ use tokio::sync::Mutex;
 #[derive(Debug)]
 pub struct DatabaseProbe {
     target: Target,
+    timeout: Duration,
     connection: Mutex<Option<ProbeConnection>>,
 }
 
@@ -32,8 +33,9 @@ enum ProbeConnection {
 }
 
 impl DatabaseProbe {
-    /// A probe of the database `options` name; SQLite waits at most `timeout` for a lock.
-    /// Connects on first use, so it can be made while the database is down.
+    /// A probe of the database `options` name; each check fails after `timeout` (and SQLite
+    /// waits at most that long for a lock). Connects on first use, so it can be made while
+    /// the database is down.
     pub fn open(
         options: &DatabaseOptions,
         timeout: Duration,
@@ -44,6 +46,7 @@ impl DatabaseProbe {
         };
         Ok(DatabaseProbe {
             target,
+            timeout,
             connection: Mutex::new(None),
         })
     }
@@ -51,12 +54,12 @@ impl DatabaseProbe {
     /// A round trip: the database answers.
     pub async fn ping(&self) -> Result<(), StorageError> {
         let mut slot = self.connection.lock().await;
-        let result = async {
+        let result = within(self.timeout, async {
             match connected(&self.target, &mut slot).await? {
                 ProbeConnection::Postgres(conn) => conn.ping().await,
                 ProbeConnection::Sqlite(conn) => conn.ping().await,
             }
-        }
+        })
         .await;
         settle(&mut slot, result)
     }
@@ -68,7 +71,7 @@ impl DatabaseProbe {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let at = now_ms();
         let mut slot = self.connection.lock().await;
-        let result = async {
+        let result = within(self.timeout, async {
             match connected(&self.target, &mut slot).await? {
                 ProbeConnection::Postgres(conn) => {
                     let mut txn = conn.begin().await?;
@@ -97,7 +100,7 @@ impl DatabaseProbe {
                     txn.commit().await
                 }
             }
-        }
+        })
         .await;
         settle(&mut slot, result)
     }
@@ -117,22 +120,38 @@ async fn connected<'a>(
     target: &Target,
     slot: &'a mut Option<ProbeConnection>,
 ) -> Result<&'a mut ProbeConnection, sqlx::Error> {
-    if slot.is_none() {
-        let connection = match target {
-            Target::Postgres(connect) => {
-                ProbeConnection::Postgres(PgConnection::connect_with(connect).await?)
-            }
-            Target::Sqlite(connect) => {
-                ProbeConnection::Sqlite(SqliteConnection::connect_with(connect).await?)
-            }
-        };
-        *slot = Some(connection);
+    if let Some(connection) = slot {
+        return Ok(connection);
     }
-    slot.as_mut().ok_or(sqlx::Error::PoolClosed)
+    let connection = match target {
+        Target::Postgres(connect) => {
+            ProbeConnection::Postgres(PgConnection::connect_with(connect).await?)
+        }
+        Target::Sqlite(connect) => {
+            ProbeConnection::Sqlite(SqliteConnection::connect_with(connect).await?)
+        }
+    };
+    Ok(slot.insert(connection))
 }
 
-/// Keep the connection after a success; drop it after a failure, so the next check starts
-/// on a fresh one (never inside a transaction that failed halfway).
+/// `check`, or a timeout error after `limit` (a database that accepted the connection and
+/// never answers).
+async fn within(
+    limit: Duration,
+    check: impl Future<Output = Result<(), sqlx::Error>>,
+) -> Result<(), sqlx::Error> {
+    tokio::time::timeout(limit, check)
+        .await
+        .unwrap_or_else(|_| {
+            Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {} ms", limit.as_millis()),
+            )))
+        })
+}
+
+/// Keep the connection after a success; drop it after a failure or a timeout, so the next
+/// check starts on a fresh one (never inside a transaction that failed or stopped halfway).
 fn settle(
     slot: &mut Option<ProbeConnection>,
     result: Result<(), sqlx::Error>,

@@ -118,8 +118,24 @@ pub enum AppendError {
     TargetDeleted,
     #[error("attachment {0}")]
     BadAttachment(String),
+    /// The database could not take the batch at all (unreachable, out of disk, refusing
+    /// writes, no connection in time: [`StorageError::is_outage`]).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The batch failed for another reason (a concurrent change, an internal error).
     #[error("storage failure: {0}")]
     Storage(String),
+}
+
+impl AppendError {
+    /// The whole batch failed with `error`.
+    fn batch_failed(error: &StorageError) -> AppendError {
+        if error.is_outage() {
+            AppendError::Unavailable(error.to_string())
+        } else {
+            AppendError::Storage(error.to_string())
+        }
+    }
 }
 
 fn kind_str(kind: &NewEventKind) -> &'static str {
@@ -181,8 +197,9 @@ pub type PriorBody = (i32, Result<String, Unreadable>);
 impl Store {
     /// Append a batch of events in one transaction. Returns one result per input, in order.
     ///
-    /// A failure of the whole transaction (e.g. the database is down) fails every item with
-    /// `AppendError::Storage`, and nothing of the batch is stored. A unique violation (another
+    /// A failure of the whole transaction fails every item with `AppendError::Unavailable`
+    /// (the database is down, full, or gave no connection in time) or `AppendError::Storage`
+    /// (anything else), and nothing of the batch is stored. A unique violation (another
     /// process stored the same client_msg_id between our check and our insert) makes the
     /// batch retry item by item, so one racing duplicate cannot fail its neighbours.
     pub async fn append_batch(
@@ -199,17 +216,14 @@ impl Store {
                         Ok(mut r) => r
                             .pop()
                             .unwrap_or(Err(AppendError::Storage("empty batch result".into()))),
-                        Err(e) => Err(AppendError::Storage(e.to_string())),
+                        Err(e) => Err(AppendError::batch_failed(&e)),
                     });
                 }
                 out
             }
             Err(e) => {
-                let message = e.to_string();
-                items
-                    .iter()
-                    .map(|_| Err(AppendError::Storage(message.clone())))
-                    .collect()
+                let failed = AppendError::batch_failed(&e);
+                items.iter().map(|_| Err(failed.clone())).collect()
             }
         }
     }
@@ -249,11 +263,8 @@ impl Store {
                 (results, self.append_audit(audit).await.map(|_| ()))
             }
             Err(e) => {
-                let message = e.to_string();
-                let results = items
-                    .iter()
-                    .map(|_| Err(AppendError::Storage(message.clone())))
-                    .collect();
+                let failed = AppendError::batch_failed(&e);
+                let results = items.iter().map(|_| Err(failed.clone())).collect();
                 (results, Err(e))
             }
         }

@@ -141,7 +141,11 @@ async fn a_forged_checkpoint_is_caught_by_its_signature() {
 
 #[tokio::test]
 async fn the_chain_stays_linear_with_concurrent_writers_in_two_processes() {
-    let a = TestServer::start().await;
+    // The 40 writers below serialise on the chain; in a debug build on two cores, with two
+    // processes on one PostgreSQL, the burst takes ~2.5 s, longer than the default wait for
+    // a pooled connection (database.acquire_timeout_ms), which would shed part of it with
+    // `unavailable`. This test is about the chain, so it waits.
+    let a = TestServer::start_with(Box::new(|c| c.database.acquire_timeout_ms = 20_000)).await;
     let b = a.start_sibling().await;
 
     const EACH: usize = 20;

@@ -740,6 +740,33 @@ async fn a_refused_upload_of_any_size_gets_its_answer_and_not_a_reset() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("\"code\":\"too_large\""), "{answer}");
 
+    // With `Expect: 100-continue`, a refusal in the middle of the body (after `100
+    // Continue`) is drained like any other.
+    let expecting = format!(
+        "POST /v1/rooms/{room}/files?name=big HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\
+         Expect: 100-continue\r\n\r\n",
+        server.member("u1"),
+    );
+    let answer = raw_https_send_after(
+        &server,
+        expecting.as_bytes(),
+        Some("HTTP/1.1 100"),
+        &chunked_body(80 << 20),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    // A stranger (no token) cannot make the server read 40 MiB: it reads a little, answers
+    // and closes.
+    let stranger = format!(
+        "POST /v1/rooms/{room}/files?name=big HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Length: {}\r\n\r\n",
+        40 << 20
+    );
+    let answer = raw_https_exchange(&server, stranger.as_bytes(), 40 << 20).await;
+    assert!(answer.starts_with("the body could not be sent"), "{answer}");
+
     // A client that asks `Expect: 100-continue` gets the refusal instead of `100 Continue`,
     // and sends no body at all.
     let answer = raw_https_exchange(&server, head("Expect: 100-continue\r\n").as_bytes(), 0).await;
@@ -757,8 +784,15 @@ async fn a_refused_upload_of_any_size_gets_its_answer_and_not_a_reset() {
     .await;
 }
 
+const WAIT_FOR_INTERIM: Duration = Duration::from_secs(10);
+
 /// Like [`raw_https_exchange`], the body sent in 64 KiB chunks of chunked encoding.
 async fn raw_https_chunked(server: &TestServer, head: &[u8], body_len: usize) -> String {
+    raw_https_send(server, head, &chunked_body(body_len)).await
+}
+
+/// `body_len` bytes in 64 KiB chunks of chunked encoding, with the final empty chunk.
+fn chunked_body(body_len: usize) -> Vec<u8> {
     let chunk = [
         format!("{:x}\r\n", 64 * 1024).into_bytes(),
         vec![b'x'; 64 * 1024],
@@ -770,7 +804,7 @@ async fn raw_https_chunked(server: &TestServer, head: &[u8], body_len: usize) ->
         body.extend_from_slice(&chunk);
     }
     body.extend_from_slice(b"0\r\n\r\n");
-    raw_https_send(server, head, &body).await
+    body
 }
 
 /// On a fresh TLS connection, write `head` and then `body_len` bytes before reading
@@ -781,6 +815,17 @@ async fn raw_https_exchange(server: &TestServer, head: &[u8], body_len: usize) -
 }
 
 async fn raw_https_send(server: &TestServer, head: &[u8], body: &[u8]) -> String {
+    raw_https_send_after(server, head, None, body).await
+}
+
+/// [`raw_https_send`], first waiting for `interim` (a `100 Continue`) when given; its
+/// absence is the answer.
+async fn raw_https_send_after(
+    server: &TestServer,
+    head: &[u8],
+    interim: Option<&str>,
+    body: &[u8],
+) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let mut config = (*server.tls).clone();
@@ -789,6 +834,17 @@ async fn raw_https_send(server: &TestServer, head: &[u8], body: &[u8]) -> String
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector.connect(name, tcp).await.unwrap();
     tls.write_all(head).await.unwrap();
+    if let Some(interim) = interim {
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(WAIT_FOR_INTERIM, tls.read(&mut buf))
+            .await
+            .expect("an interim answer")
+            .unwrap();
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if !got.starts_with(interim) {
+            return got;
+        }
+    }
     for chunk in body.chunks(64 * 1024) {
         // Like many clients (Python's requests among them), a failed write is the end:
         // the answer is never read.

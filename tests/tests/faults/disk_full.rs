@@ -163,7 +163,7 @@ async fn a_full_disk_under_sqlite_loses_nothing_acknowledged_and_recovers_withou
     node.restart().await;
     let problems = promises_kept(&ledger, &node, &rooms, false).await;
     assert_none("after kill -9", &problems, &node);
-    node.terminate();
+    node.terminate().await;
     node.restart().await;
     let problems = promises_kept(&ledger, &node, &rooms, false).await;
     assert_none("after a clean restart", &problems, &node);

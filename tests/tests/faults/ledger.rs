@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 use workroom_client::Connection;
-use workroom_protocol::{ClientFrame, ClientMsgId, Role, RoomId, ServerFrame};
+use workroom_protocol::{ClientFrame, ClientMsgId, RoomId, ServerFrame};
 
 /// How long a check waits for one frame.
 const WAIT: Duration = Duration::from_secs(20);
@@ -48,6 +48,8 @@ struct Book {
     /// Live deliveries seen by listeners: (room, seq) → (msg_id, client_msg_id).
     delivered: HashMap<(String, u64), (String, Option<String>)>,
     files: Vec<AckedFile>,
+    /// Uploads answered with an error, or not answered.
+    uploads_refused: usize,
     /// Workrooms by bid: the room once acknowledged.
     bids: BTreeMap<String, Option<String>>,
     /// Contradictions seen as they happened (one seq acknowledged for two messages...).
@@ -129,6 +131,14 @@ impl Ledger {
 
     pub(crate) fn file_acked(&self, file: AckedFile) {
         self.book().files.push(file);
+    }
+
+    pub(crate) fn upload_refused(&self) {
+        self.book().uploads_refused += 1;
+    }
+
+    pub(crate) fn uploads_refused(&self) -> usize {
+        self.book().uploads_refused
     }
 
     pub(crate) fn bid_ended(&self, bid: &str, room: Option<String>) {
@@ -381,118 +391,6 @@ async fn read_rooms(node: &Node, user: &str, rooms: &[String]) -> HashMap<String
         );
     }
     out
-}
-
-/// Every acknowledged file downloads whole, and the database holds a row for exactly the
-/// acknowledged ones (a refused upload left none).
-pub(crate) async fn check_files(ledger: &Ledger, node: &Node) -> Vec<String> {
-    use sea_orm::ConnectionTrait;
-    let mut problems = Vec::new();
-    let files = ledger.files();
-    let token = node.token("u1", Role::Member);
-    for file in &files {
-        let path = format!("/v1/rooms/{}/files/{}/content", file.room, file.id);
-        match node.http.get(&path, &token).send().await {
-            Ok(response) if response.status() == 200 => {
-                let bytes = response.bytes().await.unwrap_or_default();
-                if workroom_tests::sha256_hex(&bytes) != file.sha256 {
-                    problems.push(format!("file {} downloads with other bytes", file.id));
-                }
-            }
-            Ok(response) => problems.push(format!(
-                "acknowledged file {} answers {}",
-                file.id,
-                response.status()
-            )),
-            Err(e) => problems.push(format!("acknowledged file {}: {e}", file.id)),
-        }
-    }
-    let rooms: HashSet<&str> = files.iter().map(|f| f.room.as_str()).collect();
-    let db = node.raw_db().await;
-    for room in rooms {
-        let rows = db
-            .query_one_raw(sea_orm::Statement::from_sql_and_values(
-                db.get_database_backend(),
-                match db.get_database_backend() {
-                    sea_orm::DbBackend::Postgres => {
-                        "SELECT COUNT(*) AS n FROM files WHERE room_id = $1"
-                    }
-                    _ => "SELECT COUNT(*) AS n FROM files WHERE room_id = ?",
-                },
-                [room.into()],
-            ))
-            .await
-            .expect("count file rows")
-            .and_then(|row| row.try_get::<i64>("", "n").ok())
-            .unwrap_or(-1);
-        let acked = files.iter().filter(|f| f.room == room).count() as i64;
-        if rows != acked {
-            problems.push(format!(
-                "{room}: {acked} uploads acknowledged, {rows} file rows stored"
-            ));
-        }
-    }
-    db.close().await.ok();
-    problems
-}
-
-/// Every acknowledged workroom is still there (its bid answers with the same room), every
-/// refused bid succeeds now, each room has exactly one `room.opened` audit entry, and
-/// `workroom audit verify` passes.
-pub(crate) async fn check_workrooms(ledger: &Ledger, node: &Node) -> Vec<String> {
-    let mut problems = Vec::new();
-    for bid in ledger.unacked_bids() {
-        match node.accept_bid(&bid).await {
-            Ok(room) => ledger.bid_ended(&bid, Some(room)),
-            Err(why) => problems.push(format!("bid {bid} still refused: {why}")),
-        }
-    }
-    let rooms = ledger.acked_rooms();
-    for (bid, room) in &rooms {
-        match node.accept_bid(bid).await {
-            Ok(again) if again == *room => {}
-            Ok(again) => problems.push(format!("bid {bid} was room {room}, now {again}")),
-            Err(why) => problems.push(format!("bid {bid}: {why}")),
-        }
-    }
-    let auditor = node.token("auditor", Role::Auditor);
-    let mut opened: HashMap<String, usize> = HashMap::new();
-    let mut after = 0u64;
-    loop {
-        let page: serde_json::Value = node
-            .http
-            .get(
-                &format!("/v1/audit?action=room.opened&limit=1000&after_seq={after}"),
-                &auditor,
-            )
-            .send()
-            .await
-            .expect("audit page")
-            .json()
-            .await
-            .expect("audit JSON");
-        for entry in page["entries"].as_array().cloned().unwrap_or_default() {
-            let target = entry["target"].as_str().unwrap_or_default();
-            let room = target.strip_prefix("room:").unwrap_or(target);
-            *opened.entry(room.to_string()).or_default() += 1;
-        }
-        match page["next_after_seq"].as_u64() {
-            Some(next) => after = next,
-            None => break,
-        }
-    }
-    for (bid, room) in &rooms {
-        let entries = opened.get(room).copied().unwrap_or(0);
-        if entries != 1 {
-            problems.push(format!(
-                "room {room} (bid {bid}) has {entries} room.opened entries"
-            ));
-        }
-    }
-    if let Err(why) = node.audit_verify() {
-        problems.push(format!("audit verify failed: {why}"));
-    }
-    problems
 }
 
 /// Fail with every problem, and the server's log, when there are any.

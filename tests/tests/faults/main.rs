@@ -11,7 +11,9 @@
 //! by `.ci/run` with `--ignored --test-threads=1 --nocapture`, where a missing requirement
 //! fails them.
 
+mod checks;
 mod disk_full;
+mod drivers;
 mod ledger;
 mod load;
 mod node;

@@ -120,7 +120,7 @@ impl Node {
     }
 
     /// SIGTERM and wait for the process to drain and exit.
-    pub(crate) fn terminate(&mut self) {
+    pub(crate) async fn terminate(&mut self) {
         if let Some(mut child) = self.child.take() {
             signal(child.id(), "TERM");
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -129,7 +129,7 @@ impl Node {
                     let _ = child.kill();
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
             let _ = child.wait();
         }

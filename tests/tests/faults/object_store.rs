@@ -122,7 +122,13 @@ async fn node_on(s3: &S3Server, data: &std::path::Path, logs: &std::path::Path) 
 #[tokio::test]
 #[ignore = "fault injection: stops an S3 server; run by .ci/run"]
 async fn the_s3_server_stopped_under_load_leaves_messaging_alone_and_uploads_answered() {
-    store_fault("stopped (killed)", |s3| s3.kill(), |s3| Box::pin(s3.run())).await;
+    store_fault(
+        "stopped (killed)",
+        false,
+        |s3| s3.kill(),
+        |s3| Box::pin(s3.run()),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -130,6 +136,7 @@ async fn the_s3_server_stopped_under_load_leaves_messaging_alone_and_uploads_ans
 async fn the_s3_server_hung_under_load_leaves_messaging_alone_and_uploads_answered() {
     store_fault(
         "hung (SIGSTOP)",
+        true,
         |s3| signal(s3.pid(), "STOP"),
         |s3| {
             signal(s3.pid(), "CONT");
@@ -141,8 +148,11 @@ async fn the_s3_server_hung_under_load_leaves_messaging_alone_and_uploads_answer
 
 type Resume<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
 
+/// `stalls`: the store may stop in the middle of a download's body, which is then cut off
+/// (a store that refuses connections answers every download with `503`).
 async fn store_fault(
     name: &str,
+    stalls: bool,
     break_it: impl FnOnce(&mut S3Server),
     mend_it: impl for<'a> FnOnce(&'a mut S3Server) -> Resume<'a>,
 ) {
@@ -226,6 +236,9 @@ async fn store_fault(
             What::SendLost(why) => problems.push(format!("a send got no reply: {why}")),
             What::Ready(status, _) if *status != 200 => {
                 problems.push(format!("/readyz said {status}: messaging still works"));
+            }
+            What::DownloadBroken(why) if !stalls => {
+                problems.push(format!("a download broke off instead of a 503: {why}"));
             }
             _ => {}
         }

@@ -10,12 +10,13 @@ use crate::ledger::{Ledger, assert_none};
 use crate::load::{Load, Plan, What, describe};
 use crate::node::Node;
 use crate::scenario::{always, promises_kept, retry_and_settle, slower_than, tally, wait_for};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::process::Command;
 
-/// `WORKROOM_FAULT_PG_CTL` followed by `args`, e.g. `stop -m immediate`.
-fn pg_ctl(args: &[&str]) {
+/// `WORKROOM_FAULT_PG_CTL` followed by `args`, e.g. `stop -m immediate`. Awaited, not
+/// blocking: the load and its clocks keep running on the test's runtime meanwhile.
+async fn pg_ctl(args: &[&str]) {
     let ctl = std::env::var("WORKROOM_FAULT_PG_CTL").unwrap_or_else(|_| {
         panic!(
             "this case stops and starts PostgreSQL: set WORKROOM_FAULT_PG_CTL (e.g. \
@@ -28,6 +29,7 @@ fn pg_ctl(args: &[&str]) {
         .args(words)
         .args(args)
         .status()
+        .await
         .expect("run the PostgreSQL control command");
     assert!(status.success(), "`{ctl} {}` failed", args.join(" "));
 }
@@ -96,7 +98,7 @@ async fn database_stopped_under_load(mode: &str) {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let stopped_at = Instant::now();
-    pg_ctl(&["stop", "-m", mode]);
+    pg_ctl(&["stop", "-m", mode]).await;
     let down_after = stopped_at.elapsed();
     let not_ready = wait_for(
         &seen,
@@ -110,7 +112,7 @@ async fn database_stopped_under_load(mode: &str) {
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     let starting_at = Instant::now();
-    pg_ctl(&["start"]);
+    pg_ctl(&["start"]).await;
     let started_at = Instant::now();
     let up_after = started_at - starting_at;
     let recovered = wait_for(

@@ -2,7 +2,8 @@
 //! window (readiness always answers within a second, no upload goes without an answer),
 //! and the checks of every promise after the fault and after each restart.
 
-use crate::ledger::{Ledger, assert_none, check_files, check_workrooms};
+use crate::checks::{check_files, check_workrooms};
+use crate::ledger::{Ledger, assert_none};
 use crate::load::{Observation, Seen, What};
 use crate::node::Node;
 use std::time::{Duration, Instant};
@@ -83,7 +84,7 @@ pub(crate) async fn promises_kept(
         .check_timeline(node, "u2", rooms, refused_may_be_stored)
         .await;
     problems.extend(stored);
-    problems.extend(check_files(ledger, node).await);
+    problems.extend(check_files(ledger, node, refused_may_be_stored).await);
     problems
 }
 
