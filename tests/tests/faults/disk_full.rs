@@ -102,6 +102,16 @@ async fn a_full_disk_under_sqlite_loses_nothing_acknowledged_and_recovers_withou
         |w| matches!(w, What::SendRefused(_)),
     )
     .await;
+    let metrics = node
+        .http
+        .inner
+        .get(node.http.url("/metrics"))
+        .send()
+        .await
+        .expect("/metrics")
+        .text()
+        .await
+        .unwrap_or_default();
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let freed_at = Instant::now();
@@ -153,6 +163,14 @@ async fn a_full_disk_under_sqlite_loses_nothing_acknowledged_and_recovers_withou
     }
     if node.log_lines("storage refuses writes").is_empty() {
         problems.push("no log line says storage refuses writes".into());
+    }
+    for line in [
+        "workroom_dependency_up{dependency=\"database_writes\"} 0",
+        "workroom_storage_write_failures_total",
+    ] {
+        if !metrics.contains(line) {
+            problems.push(format!("/metrics while the disk was full lacks `{line}`"));
+        }
     }
     assert!(ledger.acked_count() > 100, "the load ran");
     let rooms = vec![room];
