@@ -25,6 +25,9 @@ pub struct Inner {
     pub config: Config,
     /// The database; every read and write goes through its repositories.
     pub store: Store,
+    /// The one clock of every time-driven rule (the store's): tokens, grants, links,
+    /// retention, rate limits.
+    pub clock: workroom_storage::Clock,
     /// Bearer-token verification, read-only.
     pub verifier: TokenVerifier,
     /// Live fan-out registry; sessions register and deregister themselves.

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use workroom_storage::audit::{AuditCheckpoint, ChainFault, ChainReport, ChainVerifier};
-use workroom_storage::{StorageError, Store, now_ms};
+use workroom_storage::{StorageError, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -158,7 +158,7 @@ pub async fn checkpoint_now(
         return Ok(None);
     }
     store
-        .insert_audit_checkpoint(&signer.sign(head.seq, &head.hash, now_ms()))
+        .insert_audit_checkpoint(&signer.sign(head.seq, &head.hash, store.clock().now_ms()))
         .await?;
     Ok(Some(head.seq))
 }

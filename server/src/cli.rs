@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use workroom_protocol::Role;
+use workroom_storage::Clock;
 
 #[derive(Debug, Parser)]
 #[command(name = "workroom", version, about = "Secure workroom messaging server")]
@@ -175,7 +176,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let config = load(&common, None)?;
             init_tracing(&config);
             runtime()?.block_on(async {
-                let (store, _) = crate::server::open_store(&config).await?;
+                let (store, _) = crate::server::open_store(&config, Clock::system()).await?;
                 let applied = store.migrate().await?;
                 println!("applied {applied} migration(s)");
                 store.close().await.ok();
@@ -213,6 +214,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 account.as_deref(),
                 acts_for.as_deref(),
                 ttl,
+                Clock::system().now_secs(),
             )?;
             println!("{token}");
             Ok(())
@@ -226,7 +228,7 @@ async fn audit(config: Config, action: AuditAction) -> anyhow::Result<()> {
         println!("{}\t{}", signer.key_id(), signer.public_key_hex());
         return Ok(());
     }
-    let (store, _) = crate::server::open_store(&config).await?;
+    let (store, _) = crate::server::open_store(&config, Clock::system()).await?;
     store.migrate().await?;
     let result = match action {
         AuditAction::Verify => {
@@ -261,7 +263,7 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
         let id = crate::keys::add_master_key(&config)?;
         println!("added master key {id}");
     }
-    let (store, _) = crate::server::open_store(&config).await?;
+    let (store, _) = crate::server::open_store(&config, Clock::system()).await?;
     store.migrate().await?;
     match action {
         KeysAction::List => {
@@ -362,7 +364,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
     let data_dir = config.data_dir.clone();
-    crate::server::run(listener, config, shutdown, |prepared, addr| {
+    crate::server::run(listener, config, Clock::system(), shutdown, |prepared, addr| {
         tracing::info!(%addr, migrations = prepared.migrations_applied, "listening");
         println!("workroom listening on https://{addr} (wss://{addr}/v1/ws)");
         println!(

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use workroom_storage::{ConnectionRecord, Keyring, SessionUser, Store, now_ms};
+use workroom_storage::{ConnectionRecord, Keyring, SessionUser, Store};
 
 const PURPOSE: &str = "workroom/connection-addresses/v1";
 /// Records queued before new connections wait.
@@ -81,6 +81,8 @@ pub struct ConnLog {
     /// Newest master key's derivation first: it hashes new records; all are tried on lookup.
     keys: Vec<hmac::Key>,
     tx: mpsc::Sender<Item>,
+    /// Stamps the records (the store's clock).
+    clock: workroom_storage::Clock,
 }
 
 impl std::fmt::Debug for ConnLog {
@@ -110,8 +112,10 @@ impl ConnLog {
         shutdown: CancellationToken,
     ) -> ConnLog {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let clock = store.clock().clone();
         tracker.spawn(write_records(store, rx, shutdown));
         ConnLog {
+            clock,
             keys: keyring
                 .derived_keys(PURPOSE)
                 .iter()
@@ -146,7 +150,7 @@ impl ConnLog {
         let record = ConnectionRecord {
             session_id: conn.session.id.clone(),
             address_hash: self.hash(conn.addr.ip()),
-            connected_at: now_ms(),
+            connected_at: self.clock.now_ms(),
         };
         let _ = self.tx.send(Item::Connection(record)).await;
     }
@@ -164,7 +168,7 @@ impl ConnLog {
         let link = SessionUser {
             session_id: conn.session.id.clone(),
             user_id: user.to_string(),
-            first_seen: now_ms(),
+            first_seen: self.clock.now_ms(),
         };
         let _ = self.tx.send(Item::User(link)).await;
     }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use workroom_protocol::Purpose;
+use workroom_storage::Store;
 use workroom_storage::audit::Actor;
-use workroom_storage::{Store, now_ms};
 
 /// Run until `shutdown` fires.
 pub async fn record_expiries(
@@ -29,7 +29,7 @@ pub async fn record_expiries(
             _ = ticker.tick() => {}
         }
         let recorded = store
-            .record_expired_grants(now_ms(), |grant| {
+            .record_expired_grants(store.clock().now_ms(), |grant| {
                 system
                     .entry(
                         "grant.expired",

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use workroom_storage::{DatabaseOptions, DatabaseProbe, StorageError, Store};
+use workroom_storage::{Clock, DatabaseOptions, DatabaseProbe, StorageError, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -50,11 +50,11 @@ pub struct Prepared {
     pub migrations_applied: usize,
 }
 
-/// Open the database with the configured options and keyring. The flag says whether the
-/// dev master key file was generated just now.
-pub async fn open_store(config: &Config) -> Result<(Store, bool), ServerError> {
+/// Open the database with the configured options and keyring, on `clock`. The flag says
+/// whether the dev master key file was generated just now.
+pub async fn open_store(config: &Config, clock: Clock) -> Result<(Store, bool), ServerError> {
     let (keyring, created) = crate::keys::load_keyring(config)?;
-    let store = Store::open(&database_options(config), Arc::new(keyring)).await?;
+    let store = Store::open(&database_options(config), Arc::new(keyring), clock).await?;
     Ok((store, created))
 }
 
@@ -69,16 +69,18 @@ fn database_options(config: &Config) -> DatabaseOptions {
     }
 }
 
-/// Serve until `shutdown` fires, then drain. `on_ready` is called once the listener is
+/// Serve until `shutdown` fires, then drain. Every time-driven rule reads `clock` (the
+/// system's in production; tests move theirs). `on_ready` is called once the listener is
 /// about to accept, with what was prepared.
 pub async fn run(
     listener: std::net::TcpListener,
     config: Config,
+    clock: Clock,
     shutdown: CancellationToken,
     on_ready: impl FnOnce(&Prepared, SocketAddr),
 ) -> Result<(), ServerError> {
     let local_addr = listener.local_addr()?;
-    let (store, master_key_created) = open_store(&config).await?;
+    let (store, master_key_created) = open_store(&config, clock.clone()).await?;
     let migrations_applied = store.migrate().await?;
     let blobs = crate::blobs::open_blob_store(&config).await?;
     let links = crate::links::LinkSigner::new(store.keyring());
@@ -89,7 +91,7 @@ pub async fn run(
     } else {
         (None, false)
     };
-    let verifier = TokenVerifier::new(&config.auth, dev_key.as_ref())?;
+    let verifier = TokenVerifier::new(&config.auth, dev_key.as_ref(), clock.clone())?;
     let (tls_config, tls) = crate::tls::server_config(&config)?;
 
     let hub = Arc::new(Hub::new());
@@ -154,15 +156,20 @@ pub async fn run(
         format!("https://localhost:{}", local_addr.port()),
     ];
     let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
-    let screenshot_limiter =
-        crate::ratelimit::RateLimiter::new(config.tracker.per_minute, config.tracker.burst);
+    let screenshot_limiter = crate::ratelimit::RateLimiter::new(
+        config.tracker.per_minute,
+        config.tracker.burst,
+        clock.clone(),
+    );
     let share_limiter = crate::ratelimit::RateLimiter::new(
         config.tracker.share_per_minute,
         config.tracker.share_burst,
+        clock.clone(),
     );
     let state = AppState::new(Inner {
         config,
         store: store.clone(),
+        clock,
         verifier,
         hub,
         health,

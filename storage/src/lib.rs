@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod blob;
+pub mod clock;
 mod db;
 mod entity;
 mod error;
@@ -19,6 +20,7 @@ mod migration;
 pub mod repo;
 mod time;
 
+pub use clock::{Clock, ClockControl};
 pub use db::{Backend, DatabaseOptions, DatabaseProbe, SqliteSync, Store};
 pub use error::StorageError;
 pub use keyring::{KeyScope, Keyring, MasterKey, MasterKeySet, Unreadable};
@@ -35,4 +37,3 @@ pub use repo::messages::{
 pub use repo::reports::{NewReport, ReportError, ReportFilter, ReportRow};
 pub use repo::rooms::{AcceptOutcome, EndOutcome, MemberRow, PartyInput};
 pub use repo::screenshots::{NewScreenshot, ScreenshotFilter, ScreenshotRow};
-pub use time::now_ms;

@@ -74,6 +74,7 @@ impl BenchTarget {
             None,
             acts_for,
             6 * 3600,
+            workroom_storage::Clock::system().now_secs(),
         )?)
     }
 

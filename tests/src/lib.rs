@@ -23,6 +23,7 @@ use workroom_protocol::http::RoomCreated;
 use workroom_protocol::{ClientFrame, ClientMsgId, Role, RoomId, ServerFrame};
 use workroom_server::auth::DevKey;
 use workroom_server::config::Config;
+use workroom_storage::{Clock, ClockControl};
 
 pub mod bench_target;
 
@@ -127,6 +128,9 @@ pub struct TestServer {
     pub data_dir: tempfile::TempDir,
     pub tls: Arc<rustls::ClientConfig>,
     pub http: HttpClient,
+    /// The server's clock: move it forward to let tokens, grants, links and retention run
+    /// out instead of sleeping.
+    pub clock: ClockControl,
     dev_key: DevKey,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -173,15 +177,17 @@ impl TestServer {
         let listener = std::net::TcpListener::bind(config.listen_addr()).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shutdown = CancellationToken::new();
+        let (clock, control) = Clock::adjustable();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let task = {
             let config = config.clone();
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
-                let result = workroom_server::server::run(listener, config, shutdown, |_, _| {
-                    let _ = ready_tx.send(());
-                })
-                .await;
+                let result =
+                    workroom_server::server::run(listener, config, clock, shutdown, |_, _| {
+                        let _ = ready_tx.send(());
+                    })
+                    .await;
                 if let Err(e) = result {
                     eprintln!("test server failed: {e}");
                 }
@@ -199,6 +205,7 @@ impl TestServer {
             data_dir,
             tls,
             http,
+            clock: control,
             dev_key,
             shutdown,
             task: Some(task),
@@ -313,6 +320,7 @@ impl TestServer {
                 account,
                 acts_for,
                 ttl,
+                self.clock.clock().now_secs(),
             )
             .expect("mint")
     }
@@ -324,10 +332,7 @@ impl TestServer {
 
     /// Claims a valid member token would carry.
     pub fn claims(&self, sub: &str) -> workroom_protocol::Claims {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let now = self.clock.clock().now_secs();
         workroom_protocol::Claims {
             sub: sub.to_string(),
             role: Role::Member,
@@ -581,6 +586,28 @@ pub async fn raw_db(config: &Config) -> sea_orm::DatabaseConnection {
     sea_orm::Database::connect(url)
         .await
         .expect("raw database connection")
+}
+
+/// Wait until `check` yields something: it runs at once and then every 20 ms, for at most
+/// `limit`; past that the test fails naming `what`. The one way tests wait for the server to
+/// get somewhere (a background task, a batched writer, a process starting); time itself is
+/// moved with [`TestServer::clock`], never waited for.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The SHA-256 of `bytes` in lowercase hex, as the server records a file's.

@@ -85,7 +85,8 @@ impl DevKey {
         jsonwebtoken::encode(&header, claims, &key).map_err(|e| DevKeyError::Sign(e.to_string()))
     }
 
-    /// Build and sign a token valid for `ttl_secs` from now.
+    /// Build and sign a token valid for `ttl_secs` from `now` (Unix seconds, from the clock
+    /// the server that will verify it reads).
     #[allow(clippy::too_many_arguments)]
     pub fn mint(
         &self,
@@ -96,8 +97,8 @@ impl DevKey {
         account: Option<&str>,
         acts_for: Option<&str>,
         ttl_secs: u64,
+        now: u64,
     ) -> Result<String, DevKeyError> {
-        let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: sub.to_string(),
             role,

@@ -3,7 +3,8 @@
 //! The key is chosen by the token's `kid`, and the algorithm comes from our configuration for
 //! that key, never from the token: a header that names another algorithm is refused before
 //! any signature check (no `alg: none`, no RS256-public-key-as-HMAC-secret confusion).
-//! `iss`, `aud`, `exp` and `nbf` are required and checked with a small leeway; `typ` must be
+//! `iss`, `aud` and `exp` are required; `exp` and `nbf` are checked with a small leeway
+//! against the server's clock (so tests can let a token expire by moving it); `typ` must be
 //! `JWT` when present.
 
 use super::dev_key::{DEV_KID, DevKey};
@@ -13,6 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use workroom_protocol::Claims;
+use workroom_storage::Clock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifierError {
@@ -38,6 +40,9 @@ struct PinnedKey {
 /// Verifies bearer tokens. Built once at start from configuration; shared read-only.
 pub struct TokenVerifier {
     keys: HashMap<String, PinnedKey>,
+    /// `exp` and `nbf` are checked against this clock, with `leeway` seconds either way.
+    clock: Clock,
+    leeway: u64,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -49,12 +54,16 @@ impl std::fmt::Debug for TokenVerifier {
 }
 
 impl TokenVerifier {
-    pub fn new(config: &AuthConfig, dev_key: Option<&DevKey>) -> Result<Self, VerifierError> {
+    pub fn new(
+        config: &AuthConfig,
+        dev_key: Option<&DevKey>,
+        clock: Clock,
+    ) -> Result<Self, VerifierError> {
         let validation_for = |algorithm: Algorithm| {
             let mut v = Validation::new(algorithm);
-            v.leeway = config.leeway_secs;
-            v.validate_exp = true;
-            v.validate_nbf = true;
+            // Times are checked below against our clock, not the library's.
+            v.validate_exp = false;
+            v.validate_nbf = false;
             v.set_audience(&[&config.audience]);
             v.set_issuer(&[&config.issuer]);
             v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -102,7 +111,11 @@ impl TokenVerifier {
                 },
             );
         }
-        Ok(TokenVerifier { keys })
+        Ok(TokenVerifier {
+            keys,
+            clock,
+            leeway: config.leeway_secs,
+        })
     }
 
     /// Verify a compact JWS and return who it speaks for.
@@ -121,6 +134,16 @@ impl TokenVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, &pinned.key, &pinned.validation)
             .map_err(|e| AuthError::Rejected(e.kind().to_string_lossy()))?;
         let claims = data.claims;
+        let now = self.clock.now_secs();
+        if claims.exp.saturating_add(self.leeway) < now {
+            return Err(AuthError::Rejected("ExpiredSignature".into()));
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
+        {
+            return Err(AuthError::Rejected("ImmatureSignature".into()));
+        }
         if claims.sub.is_empty() || claims.jti.is_empty() {
             return Err(AuthError::Rejected("empty sub or jti".into()));
         }

@@ -20,7 +20,7 @@ use workroom_protocol::contacts::{
     ContactDetails, ReleaseRequest, Released, ReleasedContact, ReleasedContacts,
 };
 use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
-use workroom_storage::{Contact, ReleaseError, RoomParty, RoomSides, now_ms};
+use workroom_storage::{Contact, ReleaseError, RoomParty, RoomSides};
 
 impl From<ReleaseError> for ApiError {
     fn from(error: ReleaseError) -> Self {
@@ -129,7 +129,7 @@ async fn contacts_in(
         Some(closed_at) => {
             let keep = i64::try_from(state.config.retention.closed_room_secs.saturating_mul(1000))
                 .unwrap_or(i64::MAX);
-            now_ms() < closed_at.saturating_add(keep)
+            state.clock.now_ms() < closed_at.saturating_add(keep)
         }
     };
     let _ = policy::decide(

@@ -307,7 +307,7 @@ pub(super) async fn link(
 /// checks again that the user may still read it.
 pub(super) fn signed_link(state: &AppState, file_id: &str, user: &str) -> FileLink {
     let ttl = i64::try_from(state.config.files.link_ttl_secs).unwrap_or(300);
-    let expires = workroom_storage::now_ms() / 1000 + ttl;
+    let expires = state.clock.now_ms() / 1000 + ttl;
     let sig = state.links.sign(file_id, user, expires);
     FileLink {
         url: format!(
@@ -335,7 +335,7 @@ pub(super) async fn signed_content(
     ApiQuery(query): ApiQuery<LinkQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let now = workroom_storage::now_ms() / 1000;
+    let now = state.clock.now_ms() / 1000;
     let refused = || ApiError::new(ErrorCode::Forbidden, "the link is invalid or has expired");
     let claims = state
         .links

@@ -27,7 +27,7 @@ use workroom_protocol::moderation::{
 use workroom_protocol::{ErrorCode, Purpose, RoomId};
 use workroom_storage::audit::NewAuditEntry;
 use workroom_storage::{
-    GrantChangeError, GrantRow, NewEvent, NewEventKind, NewGrant, StoredEvent, Unreadable, now_ms,
+    GrantChangeError, GrantRow, NewEvent, NewEventKind, NewGrant, StoredEvent, Unreadable,
 };
 
 /// Write the record of an allowed read before it happens (a no-op for acts the policy does
@@ -199,7 +199,7 @@ pub(super) async fn open_grant(
             "needs_approval": new.needs_approval,
         }),
     );
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let grant = state.store.open_grant(&new, now, entry).await?;
     tracing::info!(grant = %grant.id, room = %grant.room_id, "moderator grant opened");
     Ok((StatusCode::CREATED, Json(grant_view(grant, now))))
@@ -219,7 +219,7 @@ pub(super) async fn list_grants(
     ApiQuery(query): ApiQuery<GrantListQuery>,
 ) -> Result<Json<GrantList>, ApiError> {
     moderation_list(&identity, Act::ListGrants)?;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let grants = state.store.grants(query.room.as_deref()).await?;
     Ok(Json(GrantList {
         grants: grants
@@ -238,7 +238,7 @@ pub(super) async fn get_grant(
 ) -> Result<Json<GrantView>, ApiError> {
     moderation_list(&identity, Act::ListGrants)?;
     let grant = load_grant(&state, &id).await?;
-    Ok(Json(grant_view(grant, now_ms())))
+    Ok(Json(grant_view(grant, state.clock.now_ms())))
 }
 
 /// A grant a moderator wants to change (`ApproveGrant`, `RevokeGrant`), once the policy
@@ -252,7 +252,7 @@ async fn grant_to_change(
     // Only moderators learn whether a grant exists.
     moderation_list(identity, Act::ListGrants)?;
     let grant = load_grant(state, id).await?;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let _ = policy::decide(
         Caller::Token(identity),
         act,
@@ -331,7 +331,7 @@ async fn under_grant(
         Resource::Grant {
             grant: &grant,
             scope: Some(scope),
-            now: now_ms(),
+            now: state.clock.now_ms(),
         },
     )?;
     Ok((grant, decision))
@@ -413,7 +413,7 @@ pub(super) async fn grant_file(
         Resource::GrantFile {
             grant: &grant,
             file: &stored.meta,
-            now: now_ms(),
+            now: state.clock.now_ms(),
         },
     )?;
     let details = json!({ "grant": grant.id, "file": stored.meta.id });

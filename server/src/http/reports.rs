@@ -22,7 +22,7 @@ use workroom_protocol::moderation::{
     ReportSummary,
 };
 use workroom_protocol::{ErrorCode, Purpose, RoomId};
-use workroom_storage::{ReportError, ReportFilter, ReportRow, Unreadable, now_ms};
+use workroom_storage::{ReportError, ReportFilter, ReportRow, Unreadable};
 
 /// At most this many messages in one report.
 const MAX_REPORTED: usize = 50;
@@ -118,7 +118,10 @@ pub(super) async fn file_report(
         &new.case_id,
         json!({ "report": new.id, "messages": new.msg_ids.len() }),
     );
-    let report = state.store.file_report(&new, now_ms(), entry).await?;
+    let report = state
+        .store
+        .file_report(&new, state.clock.now_ms(), entry)
+        .await?;
     Ok((StatusCode::CREATED, Json(status(report))))
 }
 
@@ -220,7 +223,7 @@ pub(super) async fn read_report(
     // Recorded (and moved to in_review) before anything is shown.
     state
         .store
-        .record_report_read(&report.id, now_ms(), entry)
+        .record_report_read(&report.id, state.clock.now_ms(), entry)
         .await?;
     let room = RoomId::try_from(report.room_id.as_str())
         .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))?;
@@ -286,7 +289,7 @@ pub(super) async fn close_report(
     );
     state
         .store
-        .close_report(&report.id, body.outcome.trim(), now_ms(), entry)
+        .close_report(&report.id, body.outcome.trim(), state.clock.now_ms(), entry)
         .await?;
     let report = state
         .store

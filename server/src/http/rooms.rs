@@ -186,7 +186,7 @@ pub(super) async fn ended_grants(
             "grant transparency is turned off on this server",
         ));
     }
-    let now = workroom_storage::now_ms();
+    let now = state.clock.now_ms();
     let grants = state.store.grants(Some(room_id.as_str())).await?;
     Ok(Json(EndedGrantList {
         grants: grants

@@ -168,7 +168,7 @@ fn capture_time(state: &AppState, text: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::new(ErrorCode::Invalid, "captured_at: an RFC 3339 time"))?;
     let captured = i64::try_from(captured_at.unix_timestamp_nanos() / 1_000_000)
         .map_err(|_| ApiError::new(ErrorCode::Invalid, "captured_at: out of range"))?;
-    let now = workroom_storage::now_ms();
+    let now = state.clock.now_ms();
     let max_age_ms = i64::try_from(state.config.tracker.max_capture_age_secs)
         .unwrap_or(i64::MAX / 1000)
         .saturating_mul(1000);

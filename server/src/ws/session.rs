@@ -298,7 +298,11 @@ impl Session {
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         let mut last_heard = Instant::now();
-        let expiry = token_deadline(self.identity.expires_at);
+        let clock = self.state.clock.clone();
+        let token_expiry_ms = i64::try_from(self.identity.expires_at)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000);
+        let expiry = clock.sleep_until(token_expiry_ms);
         tokio::pin!(expiry);
         let shutdown = self.state.shutdown.clone();
         let kick = self.conn.kick.clone();
@@ -317,7 +321,7 @@ impl Session {
                         .await;
                     return;
                 }
-                () = tokio::time::sleep_until(self.next_watch_deadline()), if self.watching() => {
+                () = clock.sleep_until(self.next_watch_expiry()), if self.watching() => {
                     Box::pin(self.end_expired_watches()).await
                 }
                 () = &mut expiry => {
@@ -1004,15 +1008,6 @@ impl Session {
 }
 
 /// When the token expires, as a sleep future.
-fn token_deadline(expires_at: u64) -> tokio::time::Sleep {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let left = Duration::from_secs(expires_at.saturating_sub(now));
-    tokio::time::sleep(left)
-}
-
 /// Whether a read error is tungstenite refusing an over-long message or frame.
 fn is_too_large(error: axum::Error) -> bool {
     match error.into_inner().downcast::<tungstenite::Error>() {

@@ -19,7 +19,6 @@ pub use verify::{ChainFault, ChainReport, ChainVerifier, verify_chain};
 use crate::Store;
 use crate::entity::{audit_checkpoints, audit_entries};
 use crate::error::StorageError;
-use crate::time::now_ms;
 use aws_lc_rs::digest;
 use sea_orm::ColumnTrait;
 use sea_orm::{
@@ -197,8 +196,9 @@ pub fn checkpoint_message(seq: u64, hash: &str, at: i64, key_id: &str) -> Vec<u8
 
 /// Append entries inside the caller's write transaction (the act and its record commit
 /// together). Returns the new seqs.
-pub(crate) async fn append_in<C: ConnectionTrait>(
+async fn append_in<C: ConnectionTrait>(
     conn: &C,
+    at: i64,
     entries: &[NewAuditEntry],
 ) -> Result<Vec<u64>, StorageError> {
     if entries.is_empty() {
@@ -221,7 +221,6 @@ pub(crate) async fn append_in<C: ConnectionTrait>(
         Some(h) => (u64::try_from(h.seq).unwrap_or(0), h.hash),
         None => (0, GENESIS.to_string()),
     };
-    let at = now_ms();
     let mut seqs = Vec::with_capacity(entries.len());
     let mut rows = Vec::with_capacity(entries.len());
     for new in entries {
@@ -266,10 +265,20 @@ pub(crate) async fn append_in<C: ConnectionTrait>(
 }
 
 impl Store {
+    /// Append entries inside the caller's write transaction (the act and its record commit
+    /// together), stamped with the store's clock. Returns the new seqs.
+    pub(crate) async fn append_audit_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        entries: &[NewAuditEntry],
+    ) -> Result<Vec<u64>, StorageError> {
+        append_in(conn, self.clock.now_ms(), entries).await
+    }
+
     /// Append entries in a transaction of their own.
     pub async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<Vec<u64>, StorageError> {
         let txn = self.begin_write().await?;
-        let seqs = append_in(&txn, entries).await?;
+        let seqs = self.append_audit_in(&txn, entries).await?;
         txn.commit().await?;
         Ok(seqs)
     }

@@ -6,6 +6,7 @@ mod probe;
 
 pub use probe::DatabaseProbe;
 
+use crate::clock::Clock;
 use crate::error::StorageError;
 use crate::keyring::Keyring;
 use crate::migration::Migrator;
@@ -54,6 +55,8 @@ pub struct Store {
     pub(crate) db: DatabaseConnection,
     backend: Backend,
     pub(crate) keyring: Arc<Keyring>,
+    /// The time every row and audit entry is stamped with.
+    pub(crate) clock: Clock,
     /// Pooled connections closed because they were still inside a transaction.
     discarded: Arc<AtomicU64>,
 }
@@ -63,6 +66,7 @@ impl Store {
     pub async fn open(
         options: &DatabaseOptions,
         keyring: Arc<Keyring>,
+        clock: Clock,
     ) -> Result<Store, StorageError> {
         let target = Target::of(options)?;
         let backend = match target {
@@ -85,6 +89,7 @@ impl Store {
             db,
             backend,
             keyring,
+            clock,
             discarded,
         })
     }
@@ -106,6 +111,11 @@ impl Store {
     /// inside a transaction (after a failed `COMMIT` or `ROLLBACK`).
     pub fn discarded_connections(&self) -> u64 {
         self.discarded.load(Ordering::Relaxed)
+    }
+
+    /// The clock rows and audit entries are stamped with.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn backend(&self) -> Backend {

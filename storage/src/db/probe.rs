@@ -12,8 +12,8 @@
 
 use super::DatabaseOptions;
 use super::pool::Target;
+use crate::clock::system_now_ms;
 use crate::error::StorageError;
-use crate::time::now_ms;
 use sqlx::{Connection, PgConnection, SqliteConnection};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -69,7 +69,7 @@ impl DatabaseProbe {
     /// behind.
     pub async fn write(&self) -> Result<(), StorageError> {
         let id = uuid::Uuid::now_v7().simple().to_string();
-        let at = now_ms();
+        let at = system_now_ms();
         let mut slot = self.connection.lock().await;
         let result = within(self.timeout, async {
             match connected(&self.target, &mut slot).await? {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::audit::Actor;
+use crate::clock::Clock;
 use crate::db::pool::SQLITE_POOL_SIZE;
 use crate::keyring::{MasterKey, MasterKeySet};
 use crate::{AppendOutcome, NewEvent, NewEventKind, PartyInput};
@@ -17,6 +18,7 @@ async fn sqlite_store(path: &std::path::Path, keyring: Arc<Keyring>) -> Store {
             acquire_timeout: Duration::from_secs(5),
         },
         keyring,
+        Clock::system(),
     )
     .await
     .unwrap()

@@ -34,7 +34,7 @@ impl MasterKey {
         fill_random(bytes.as_mut());
         let mut tag = [0u8; 3];
         fill_random(&mut tag);
-        let secs = crate::now_ms() / 1000;
+        let secs = crate::clock::system_now_ms() / 1000;
         MasterKey {
             id: format!("mk-{secs}-{:02x}{:02x}{:02x}", tag[0], tag[1], tag[2]),
             bytes,

@@ -22,7 +22,6 @@ pub use master::{KEY_LEN, MasterKey, MasterKeyError, MasterKeySet};
 use crate::Store;
 use crate::entity::data_keys;
 use crate::error::StorageError;
-use crate::time::now_ms;
 use master::fill_random;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -222,7 +221,7 @@ impl Store {
             id: Set(id.clone()),
             master_key_id: Set(Some(master_id)),
             wrapped: Set(Some(wrapped)),
-            created_at: Set(now_ms()),
+            created_at: Set(self.clock.now_ms()),
             rewrapped_at: Set(None),
             destroyed_at: Set(None),
         })
@@ -280,7 +279,7 @@ impl Store {
     /// under it is unrecoverable. Returns false when there was no live key.
     pub async fn destroy_data_key(&self, scope: KeyScope<'_>) -> Result<bool, StorageError> {
         let id = scope.key_id();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         // Keep a tombstone row (also for a key never made), so that a later write cannot
         // create a fresh key for an erased room or person.
         data_keys::Entity::insert(data_keys::ActiveModel {
@@ -347,7 +346,10 @@ impl Store {
                 data_keys::Entity::update_many()
                     .col_expr(data_keys::Column::MasterKeyId, Expr::value(master_id))
                     .col_expr(data_keys::Column::Wrapped, Expr::value(wrapped))
-                    .col_expr(data_keys::Column::RewrappedAt, Expr::value(now_ms()))
+                    .col_expr(
+                        data_keys::Column::RewrappedAt,
+                        Expr::value(self.clock.now_ms()),
+                    )
                     .filter(data_keys::Column::Id.eq(row.id.as_str()))
                     .filter(data_keys::Column::MasterKeyId.eq(row.master_key_id.clone()))
                     .exec(&txn)

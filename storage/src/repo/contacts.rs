@@ -5,12 +5,11 @@
 //! released to them, in that room only.
 
 use crate::Store;
-use crate::audit::{NewAuditEntry, append_in as append_audit_in};
+use crate::audit::NewAuditEntry;
 use crate::entity::{contact_releases, contacts};
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::repo::sealing::person_item;
-use crate::time::now_ms;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
@@ -63,7 +62,7 @@ impl Store {
         contacts::Entity::insert(contacts::ActiveModel {
             user_id: Set(user_id.to_string()),
             details_sealed: Set(sealed),
-            updated_at: Set(now_ms()),
+            updated_at: Set(self.clock.now_ms()),
             purpose: Set(Purpose::Participation.as_str().to_string()),
         })
         .on_conflict(
@@ -121,7 +120,7 @@ impl Store {
         if !on_file {
             return Err(ReleaseError::NoDetails);
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut newly = false;
         // Both directions, always in the same order (whoever asks), each a no-op when it
         // exists: two requests racing on two nodes wait on each other's row instead of
@@ -151,7 +150,7 @@ impl Store {
             newly |= inserted > 0;
         }
         if newly {
-            append_audit_in(&txn, &[entry]).await?;
+            self.append_audit_in(&txn, &[entry]).await?;
         }
         txn.commit().await?;
         Ok(newly)

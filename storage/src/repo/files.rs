@@ -18,7 +18,6 @@ use crate::entity::{files, rooms};
 use crate::error::StorageError;
 use crate::keyring::{CHUNK_OVERHEAD, KEY_LEN, KeyScope, SealingKey, Unreadable, open_text};
 use crate::repo::sealing::{file_key_item, file_name_item};
-use crate::time::now_ms;
 use aws_lc_rs::digest;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -614,7 +613,7 @@ impl FileUpload {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect::<String>();
-        let now = now_ms();
+        let now = self.store.clock.now_ms();
         let row = files::Model {
             id: self.id.clone(),
             room_id: self.new.room_id.clone(),

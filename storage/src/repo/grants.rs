@@ -5,12 +5,11 @@
 //! working the moment it expires, whether or not `grant.expired` has been recorded yet.
 
 use crate::Store;
-use crate::audit::{NewAuditEntry, append_in as append_audit_in};
+use crate::audit::NewAuditEntry;
 use crate::entity::grants;
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::repo::sealing::grant_reason_item;
-use crate::time::now_ms;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -140,7 +139,7 @@ impl Store {
         grants::Entity::insert(grants::ActiveModel::from(model.clone()))
             .exec_without_returning(&txn)
             .await?;
-        append_audit_in(&txn, &[entry]).await?;
+        self.append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(self.grant_row(model).await)
     }
@@ -227,13 +226,13 @@ impl Store {
         }
         let model = query.one(&txn).await?.ok_or(GrantChangeError::NotFound)?;
         // The state as of now, after any racing change committed.
-        let now = now.max(now_ms());
+        let now = now.max(self.clock.now_ms());
         let state = self.grant_row(model.clone()).await.state(now);
         if !allowed(state) {
             return Err(GrantChangeError::WrongState(state));
         }
         let updated = change(model).update(&txn).await?;
-        append_audit_in(&txn, &[entry]).await?;
+        self.append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(self.grant_row(updated).await)
     }
@@ -266,7 +265,7 @@ impl Store {
                 continue;
             }
             let row = self.grant_row(model).await;
-            append_audit_in(&txn, &[entry_for(&row)]).await?;
+            self.append_audit_in(&txn, &[entry_for(&row)]).await?;
             txn.commit().await?;
             recorded.push(row);
         }

@@ -9,13 +9,13 @@
 //! in id order so that two batches can never deadlock.
 
 use crate::Store;
-use crate::audit::{NewAuditEntry, append_in as append_audit_in};
+use crate::audit::NewAuditEntry;
 use crate::entity::{files, messages, prior_versions, rooms};
 use crate::error::{StorageError, is_unique_violation};
 use crate::keyring::{KeyScope, SealingKey, Unreadable, open_text};
 use crate::repo::files::withdraw_message_files;
 use crate::repo::sealing::message_body_item;
-use crate::time::{now_ms, to_seq};
+use crate::time::to_seq;
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
@@ -251,7 +251,7 @@ impl Store {
             } else {
                 append_in(self, &txn, items).await?
             };
-            append_audit_in(&txn, audit).await?;
+            self.append_audit_in(&txn, audit).await?;
             txn.commit().await?;
             Ok::<_, StorageError>(results)
         }
@@ -484,7 +484,7 @@ async fn append_in(
             results[i] = Some(Err(AppendError::RoomErased));
         }
     }
-    let now = now_ms();
+    let now = store.clock.now_ms();
     let mut rows: Vec<messages::ActiveModel> = Vec::new();
     let mut stored: Vec<(usize, StoredEvent)> = Vec::new();
     let allocated = allocate_seqs(txn, &by_room).await?;

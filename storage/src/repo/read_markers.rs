@@ -3,7 +3,7 @@
 use crate::Store;
 use crate::entity::{read_markers, rooms};
 use crate::error::StorageError;
-use crate::time::{now_ms, to_seq};
+use crate::time::to_seq;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use workroom_protocol::Purpose;
@@ -26,7 +26,7 @@ impl Store {
             room_id: Set(room_id.to_string()),
             user_id: Set(user_id.to_string()),
             seq: Set(seq),
-            updated_at: Set(now_ms()),
+            updated_at: Set(self.clock.now_ms()),
             purpose: Set(Purpose::Participation.as_str().to_string()),
         };
         // Two single-statement steps keep "only forward" true under concurrent writers:
@@ -37,7 +37,10 @@ impl Store {
             .await?;
         read_markers::Entity::update_many()
             .col_expr(read_markers::Column::Seq, Expr::value(seq))
-            .col_expr(read_markers::Column::UpdatedAt, Expr::value(now_ms()))
+            .col_expr(
+                read_markers::Column::UpdatedAt,
+                Expr::value(self.clock.now_ms()),
+            )
             .filter(read_markers::Column::RoomId.eq(room_id))
             .filter(read_markers::Column::UserId.eq(user_id))
             .filter(read_markers::Column::Seq.lt(seq))

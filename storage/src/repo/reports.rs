@@ -3,7 +3,7 @@
 //! moderators. Filing, reading and closing each commit with their audit entry.
 
 use crate::Store;
-use crate::audit::{NewAuditEntry, append_in as append_audit_in};
+use crate::audit::NewAuditEntry;
 use crate::entity::{messages, report_messages, reports};
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
@@ -115,7 +115,7 @@ impl Store {
         report_messages::Entity::insert_many(links)
             .exec_without_returning(&txn)
             .await?;
-        append_audit_in(&txn, &[entry]).await?;
+        self.append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(self.report_row(model, new.msg_ids.clone()).await)
     }
@@ -189,7 +189,7 @@ impl Store {
             .filter(reports::Column::State.eq(ReportState::Open.as_str()))
             .exec(&txn)
             .await?;
-        append_audit_in(&txn, &[entry]).await?;
+        self.append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -224,7 +224,7 @@ impl Store {
             .filter(reports::Column::Id.eq(id))
             .exec(&txn)
             .await?;
-        append_audit_in(&txn, &[entry]).await?;
+        self.append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(())
     }

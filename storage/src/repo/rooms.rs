@@ -6,13 +6,12 @@
 //! writer (perhaps another server process) raced us; the retry then finds the winner's row.
 
 use crate::Store;
-use crate::audit::{Actor, append_in as append_audit_in};
+use crate::audit::Actor;
 use crate::entity::{account_members, accounts, project_shared_rooms, room_parties, rooms, users};
 use crate::error::{StorageError, is_unique_violation};
 use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::repo::access::AccountRole;
 use crate::repo::sealing::person_item;
-use crate::time::now_ms;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
 use workroom_protocol::Purpose;
@@ -114,7 +113,7 @@ impl Store {
                             )
                         })
                         .collect();
-                    append_audit_in(&txn, &entries).await.map(|_| outcome)
+                    self.append_audit_in(&txn, &entries).await.map(|_| outcome)
                 }
                 Err(e) => Err(e),
             };
@@ -149,7 +148,7 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or(StorageError::NotFound)?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut newly_closed = Vec::new();
         let closed_at = match room.closed_at {
             Some(at) => at,
@@ -195,7 +194,7 @@ impl Store {
                 )
             })
             .collect();
-        append_audit_in(&txn, &entries).await?;
+        self.append_audit_in(&txn, &entries).await?;
         txn.commit().await?;
         Ok(EndOutcome {
             room_id: room.id,
@@ -217,7 +216,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<Vec<String>, StorageError> {
         let txn = self.begin_write().await?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         ensure_account(&txn, account_id, now).await?;
         upsert_user(self, &txn, user_id, name, email, now).await?;
         account_members::Entity::insert(account_members::ActiveModel {
@@ -244,7 +243,7 @@ impl Store {
             Purpose::Participation.as_str(),
             details,
         );
-        append_audit_in(&txn, &[entry]).await?;
+        self.append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(rooms)
     }
@@ -273,7 +272,7 @@ impl Store {
             Purpose::Participation.as_str(),
             serde_json::json!({"user": user_id}),
         );
-        append_audit_in(&txn, &[entry]).await?;
+        self.append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(rooms)
     }
@@ -407,7 +406,7 @@ async fn accept_bid_in(
             changed_rooms: Vec::new(),
         });
     }
-    let now = now_ms();
+    let now = store.clock.now_ms();
     for party in [client, contractor] {
         ensure_account(txn, &party.account, now).await?;
         upsert_user(

@@ -4,13 +4,12 @@
 //! un-sharing commit with their audit entry.
 
 use crate::Store;
-use crate::audit::{NewAuditEntry, append_in as append_audit_in};
+use crate::audit::NewAuditEntry;
 use crate::entity::{files, screenshots};
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::repo::files::{FileCompanion, FileMeta};
 use crate::repo::sealing::screenshot_memo_item;
-use crate::time::now_ms;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -122,7 +121,7 @@ impl FileCompanion for NewScreenshot {
             activity: i16::from(self.activity),
             memo_sealed,
             shared: true,
-            created_at: now_ms(),
+            created_at: store.clock.now_ms(),
             purpose: Purpose::PaymentGuarantee.as_str().to_string(),
         };
         screenshots::Entity::insert(screenshots::ActiveModel::from(model.clone()))
@@ -221,7 +220,7 @@ impl Store {
             .rows_affected
             > 0;
         if changed {
-            append_audit_in(&txn, &[entry]).await?;
+            self.append_audit_in(&txn, &[entry]).await?;
         }
         txn.commit().await?;
         Ok(changed)

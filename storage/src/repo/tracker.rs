@@ -3,10 +3,9 @@
 //! tokens that act for them.
 
 use crate::Store;
-use crate::audit::{NewAuditEntry, append_in as append_audit_in};
+use crate::audit::NewAuditEntry;
 use crate::entity::{revoked_bots, work_view};
 use crate::error::StorageError;
-use crate::time::now_ms;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use workroom_protocol::Purpose;
@@ -23,7 +22,7 @@ impl Store {
         work_view::Entity::insert(work_view::ActiveModel {
             user_id: Set(user_id.to_string()),
             enabled: Set(enabled),
-            updated_at: Set(now_ms()),
+            updated_at: Set(self.clock.now_ms()),
             purpose: Set(Purpose::PaymentGuarantee.as_str().to_string()),
         })
         .on_conflict(
@@ -33,7 +32,7 @@ impl Store {
         )
         .exec_without_returning(&txn)
         .await?;
-        append_audit_in(&txn, &[entry]).await?;
+        self.append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -58,7 +57,7 @@ impl Store {
         let inserted = revoked_bots::Entity::insert(revoked_bots::ActiveModel {
             jti: Set(jti.to_string()),
             acts_for: Set(acts_for.to_string()),
-            revoked_at: Set(now_ms()),
+            revoked_at: Set(self.clock.now_ms()),
         })
         .on_conflict(
             OnConflict::columns([revoked_bots::Column::Jti, revoked_bots::Column::ActsFor])
@@ -69,7 +68,7 @@ impl Store {
         .await?;
         let newly = inserted > 0;
         if newly {
-            append_audit_in(&txn, &[entry]).await?;
+            self.append_audit_in(&txn, &[entry]).await?;
         }
         txn.commit().await?;
         Ok(newly)

@@ -25,7 +25,8 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = args.server.load()?;
-    let (store, _) = workroom_server::server::open_store(&config).await?;
+    let (store, _) =
+        workroom_server::server::open_store(&config, workroom_storage::Clock::system()).await?;
     store.migrate().await?;
     let started = Instant::now();
     let mut tasks = Vec::new();

@@ -188,6 +188,7 @@ async fn an_open_session_ends_when_its_token_expires() {
         ServerFrame::Hello { .. }
     ));
     let started = std::time::Instant::now();
+    server.clock.advance(Duration::from_secs(3));
     let frame = conn.next(Duration::from_secs(10)).await.unwrap();
     assert!(
         matches!(

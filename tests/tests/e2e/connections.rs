@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::net::IpAddr;
 use std::time::Duration;
-use workroom_tests::TestServer;
+use workroom_tests::{TestServer, eventually};
 
 const CLIENT_ADDRESS: &str = "127.0.0.2";
 
@@ -89,16 +89,18 @@ async fn connections_are_pseudonymised_and_linked_to_users_only_under_a_grant() 
         grant["id"].as_str().unwrap()
     );
     let lookup = |address: &str| Some(json!({ "address": address }));
-    let mut found = serde_json::Value::Null;
-    for _ in 0..50 {
-        let (status, body) = call(&server, "POST", &lookup_path, &m1, lookup(CLIENT_ADDRESS)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        if !body["connections"].as_array().unwrap().is_empty() {
-            found = body;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await; // the log is written in batches
-    }
+    // The log is written in batches.
+    let found = eventually(
+        Duration::from_secs(3),
+        "the connection recorded",
+        || async {
+            let (status, body) =
+                call(&server, "POST", &lookup_path, &m1, lookup(CLIENT_ADDRESS)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            (!body["connections"].as_array().unwrap().is_empty()).then_some(body)
+        },
+    )
+    .await;
     let connections = found["connections"].as_array().expect("recorded");
     assert!(connections.iter().all(|c| c["user"] == "u1"), "{found}");
     let hash = connections[0]["address_hash"].as_str().unwrap();
@@ -267,8 +269,7 @@ async fn no_log_line_carries_a_client_address_or_contact_details() {
         .get(format!("http://127.0.0.1:{port}/healthz"))
         .send()
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(child);
+    child.terminate().await;
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.is_empty(), "control: the server logged");
     // The client address, and the contact details.

@@ -329,7 +329,7 @@ async fn no_path_to_details_for_team_members_strangers_other_roles_or_past_reten
     let (status, _) = call(&server, "GET", &read, &server.member("u1"), None).await;
     assert_eq!(status, StatusCode::OK);
     server.end_contract("b1").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    server.clock.advance(std::time::Duration::from_millis(1200));
     for (method, path) in [("GET", &read), ("POST", &release)] {
         let (status, body) =
             call(&server, method, path, &server.member("u1"), Some(json!({}))).await;

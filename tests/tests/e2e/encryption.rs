@@ -264,7 +264,10 @@ async fn nothing_readable_is_stored_in_the_database_files_or_the_object_store() 
 async fn a_database_written_in_clear_by_the_core_release_is_sealed_by_the_migration() {
     let (config, dir) = TestServer::prepare(Box::new(|_| {})).await;
     // The schema of the core release, with rows it wrote in clear.
-    let (store, _) = workroom_server::server::open_store(&config).await.unwrap();
+    let (store, _) =
+        workroom_server::server::open_store(&config, workroom_storage::Clock::system())
+            .await
+            .unwrap();
     store.migrate_to("m0001_core").await.unwrap();
     store.close().await.unwrap();
     let db = workroom_tests::raw_db(&config).await;
@@ -301,9 +304,10 @@ async fn a_database_written_in_clear_by_the_core_release_is_sealed_by_the_migrat
     let people = members(&server, "ub", "rm_legacy").await;
     assert_eq!(member(&people, "ua")["email"], "legacy-alice@mail.example");
     assert_eq!(member(&people, "ua")["name"], "Legacy Alice");
-    let (store, _) = workroom_server::server::open_store(&server.config)
-        .await
-        .unwrap();
+    let (store, _) =
+        workroom_server::server::open_store(&server.config, workroom_storage::Clock::system())
+            .await
+            .unwrap();
     assert_eq!(
         store
             .message_versions("rm_legacy", "m_legacy1")

@@ -8,7 +8,7 @@ use std::time::Duration;
 use workroom_protocol::ServerFrame;
 use workroom_protocol::http::{FileInfo, FileLink};
 use workroom_protocol::{ErrorCode, Role};
-use workroom_tests::{TestClient, TestServer, sha256_hex};
+use workroom_tests::{TestClient, TestServer, eventually, sha256_hex};
 
 /// Deterministic bytes that are not text and carry a PDF signature.
 fn pdf_bytes(len: usize) -> Vec<u8> {
@@ -563,7 +563,7 @@ async fn signed_links_work_without_a_token_until_they_expire_or_access_ends() {
     // Expiry: a fresh link for u1 works, then stops after its TTL.
     let url = mint_link(&server, &u1, &room, &info.id).await;
     assert_eq!(open_link(&server, &url).await.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    server.clock.advance(Duration::from_millis(3100));
     let (status, _) = error_code(open_link(&server, &url).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
@@ -627,11 +627,10 @@ async fn the_sweeper_removes_orphaned_objects_and_keeps_referenced_ones() {
         .unwrap();
     orphan.finish().await.unwrap();
     assert_eq!(stored_objects(&server).await, 2);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while stored_objects(&server).await > 1 {
-        assert!(tokio::time::Instant::now() < deadline, "orphan not swept");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(Duration::from_secs(15), "the orphan swept", || async {
+        (stored_objects(&server).await <= 1).then_some(())
+    })
+    .await;
     let left = store.list("files/").await.unwrap();
     assert!(left[0].key.ends_with(&info.id), "{left:?}");
     assert_eq!(
@@ -677,9 +676,12 @@ async fn an_unwritable_store_makes_uploads_unavailable_and_leaves_no_row() {
         (status, code),
         (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
     );
-    let (store, _) = workroom_tests::workroom_server::server::open_store(&server.config)
-        .await
-        .unwrap();
+    let (store, _) = workroom_tests::workroom_server::server::open_store(
+        &server.config,
+        workroom_storage::Clock::system(),
+    )
+    .await
+    .unwrap();
     assert_eq!(store.room_file_usage(&room).await.unwrap(), 0, "no row");
     assert_eq!(get(&server, "", "/healthz").await.status(), StatusCode::OK);
 
@@ -692,22 +694,22 @@ async fn an_unwritable_store_makes_uploads_unavailable_and_leaves_no_row() {
 
 /// `/readyz`'s body once `done` holds (within 10 s); each answer must come within a second.
 async fn wait_for_readiness(server: &TestServer, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let response = tokio::time::timeout(
-            Duration::from_secs(1),
-            server.http.inner.get(server.http.url("/readyz")).send(),
-        )
-        .await
-        .expect("/readyz answers within a second")
-        .unwrap();
-        let body: Value = response.json().await.unwrap();
-        if done(&body) {
-            return body;
-        }
-        assert!(std::time::Instant::now() < deadline, "{body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "the readiness looked for",
+        || async {
+            let response = tokio::time::timeout(
+                Duration::from_secs(1),
+                server.http.inner.get(server.http.url("/readyz")).send(),
+            )
+            .await
+            .expect("/readyz answers within a second")
+            .unwrap();
+            let body: Value = response.json().await.unwrap();
+            done(&body).then_some(body)
+        },
+    )
+    .await
 }
 
 #[tokio::test]

@@ -32,9 +32,12 @@ async fn assert_upload_unavailable(server: &TestServer) {
         client.send(&room, "c1", "still here").await,
         workroom_tests::workroom_protocol::ServerFrame::Ack { .. }
     ));
-    let (store, _) = workroom_tests::workroom_server::server::open_store(&server.config)
-        .await
-        .unwrap();
+    let (store, _) = workroom_tests::workroom_server::server::open_store(
+        &server.config,
+        workroom_storage::Clock::system(),
+    )
+    .await
+    .unwrap();
     assert_eq!(store.room_file_usage(&room).await.unwrap(), 0);
 }
 
@@ -139,22 +142,18 @@ async fn without_configured_keys_the_standard_aws_chain_supplies_credentials() {
         out.trim().to_string()
     };
     let cert = dir.path().join("tls/cert.pem");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let http = loop {
-        if let Ok(pem) = std::fs::read(&cert) {
-            let tls = workroom_tests::workroom_client::client_config(&pem).unwrap();
-            let http = workroom_tests::workroom_client::HttpClient::new(
-                &format!("https://localhost:{port}"),
-                tls,
-            )
-            .unwrap();
-            if http.inner.get(http.url("/healthz")).send().await.is_ok() {
-                break http;
-            }
-        }
-        assert!(std::time::Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let http = workroom_tests::eventually(Duration::from_secs(30), "the server up", || async {
+        let pem = std::fs::read(&cert).ok()?;
+        let tls = workroom_tests::workroom_client::client_config(&pem).unwrap();
+        let http = workroom_tests::workroom_client::HttpClient::new(
+            &format!("https://localhost:{port}"),
+            tls,
+        )
+        .unwrap();
+        let up = http.inner.get(http.url("/healthz")).send().await.is_ok();
+        up.then_some(http)
+    })
+    .await;
     let body = serde_json::json!({
         "project": "p1",
         "client": {"user": "u1", "account": "a1", "name": "C", "email": "c@example.com"},

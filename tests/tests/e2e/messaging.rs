@@ -292,9 +292,12 @@ async fn authors_edit_and_delete_and_the_room_shows_the_latest_state() {
     assert!(messages[1].deleted && messages[1].body.is_empty());
 
     // Prior versions stay stored.
-    let (store, _) = workroom_tests::workroom_server::server::open_store(&server.config)
-        .await
-        .unwrap();
+    let (store, _) = workroom_tests::workroom_server::server::open_store(
+        &server.config,
+        workroom_storage::Clock::system(),
+    )
+    .await
+    .unwrap();
     let ServerFrame::Message(_) = &events[0] else {
         panic!()
     };

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 use workroom_protocol::{ErrorCode, Role, ServerFrame};
-use workroom_tests::{TestClient, TestServer};
+use workroom_tests::{TestClient, TestServer, eventually};
 
 pub(crate) fn moderator(server: &TestServer, id: &str) -> String {
     server.token(id, Role::Moderator, None)
@@ -434,6 +434,7 @@ async fn an_expired_grant_reads_nothing_and_its_live_view_ends_on_time() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    server.clock.advance(Duration::from_secs(2));
     let ended = session
         .expect(|f| matches!(f, ServerFrame::WatchEnded { .. }))
         .await;
@@ -459,14 +460,11 @@ async fn an_expired_grant_reads_nothing_and_its_live_view_ends_on_time() {
         .await;
     assert_eq!(listed["state"], "expired");
     // `grant.expired` is recorded once by the expiry recorder.
-    let mut recorded = 0;
-    for _ in 0..50 {
-        recorded = count(&audit_actions(&server).await, "grant.expired");
-        if recorded > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let recorded = eventually(Duration::from_secs(5), "grant.expired recorded", || async {
+        let n = count(&audit_actions(&server).await, "grant.expired");
+        (n > 0).then_some(n)
+    })
+    .await;
     assert_eq!(recorded, 1);
     let actions = audit_actions(&server).await;
     assert_eq!(count(&actions, "moderation.live_view_ended"), 1);

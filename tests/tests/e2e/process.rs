@@ -35,6 +35,19 @@ pub(crate) fn token(dir: &std::path::Path, sub: &str, role: &str) -> String {
 
 pub(crate) struct Child(pub(crate) std::process::Child);
 
+impl Child {
+    /// SIGTERM, then wait until the process has drained and exited (its log complete).
+    pub(crate) async fn terminate(mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        workroom_tests::eventually(Duration::from_secs(30), "the server exited", || {
+            let exited = self.0.try_wait().ok().flatten().is_some();
+            async move { exited.then_some(()) }
+        })
+        .await;
+    }
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -73,15 +86,13 @@ pub(crate) async fn spawn_server_with(
         command.env("WORKROOM_DATABASE_URL", url);
     }
     let child = Child(command.spawn().unwrap());
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && dir.join("tls/cert.pem").exists()
-        {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not start");
+    workroom_tests::eventually(Duration::from_secs(10), "the server up", || async {
+        let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && dir.join("tls/cert.pem").exists();
+        up.then_some(())
+    })
+    .await;
+    child
 }
 
 #[test]

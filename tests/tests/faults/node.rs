@@ -200,7 +200,16 @@ impl Endpoint {
     pub(crate) fn token(&self, sub: &str, role: Role) -> String {
         let acts_for = (role == Role::Bot).then_some(sub);
         self.dev_key
-            .mint("workroom-dev", "workroom", sub, role, None, acts_for, 7200)
+            .mint(
+                "workroom-dev",
+                "workroom",
+                sub,
+                role,
+                None,
+                acts_for,
+                7200,
+                workroom_storage::Clock::system().now_secs(),
+            )
             .expect("mint")
     }
 

@@ -15,7 +15,6 @@ use crate::policy::{self, Act, Caller, Resource};
 use serde_json::json;
 use workroom_protocol::moderation::{GrantScope, GrantState};
 use workroom_protocol::{ErrorCode, Purpose, RoomId, ServerFrame};
-use workroom_storage::now_ms;
 
 impl Session {
     pub(super) fn watching(&self) -> bool {
@@ -27,7 +26,7 @@ impl Session {
         self.rooms
             .get(room)
             .and_then(|r| r.watch.as_ref())
-            .is_some_and(|w| w.expires_at <= now_ms())
+            .is_some_and(|w| w.expires_at <= self.state.clock.now_ms())
     }
 
     pub(super) fn watched_room(&self, grant: &str) -> Option<RoomId> {
@@ -37,22 +36,13 @@ impl Session {
             .map(|(room, _)| room.clone())
     }
 
-    /// When the first live view runs out (far in the future when there is none).
-    pub(super) fn next_watch_deadline(&self) -> tokio::time::Instant {
-        let now = now_ms();
-        let soonest = self
-            .rooms
+    /// When the first live view runs out, in Unix ms (never when there is none).
+    pub(super) fn next_watch_expiry(&self) -> i64 {
+        self.rooms
             .values()
             .filter_map(|r| r.watch.as_ref().map(|w| w.expires_at))
-            .min();
-        let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
-        match soonest {
-            Some(at) => {
-                let left = u64::try_from(at.saturating_sub(now)).unwrap_or(0);
-                tokio::time::Instant::now() + std::time::Duration::from_millis(left)
-            }
-            None => far,
-        }
+            .min()
+            .unwrap_or(i64::MAX)
     }
 
     pub(super) async fn on_watch(
@@ -67,7 +57,7 @@ impl Session {
             }
             Err(e) => return self.storage_failed(id, "loading a grant", &e).await,
         };
-        let now = now_ms();
+        let now = self.state.clock.now_ms();
         let decision = policy::decide(
             Caller::Token(&self.identity),
             Act::WatchUnderGrant,
@@ -192,7 +182,7 @@ impl Session {
     }
 
     pub(super) async fn end_expired_watches(&mut self) -> Result<(), Gone> {
-        let now = now_ms();
+        let now = self.state.clock.now_ms();
         let expired: Vec<RoomId> = self
             .rooms
             .iter()
@@ -212,7 +202,7 @@ impl Session {
             .iter()
             .filter_map(|(room, r)| r.watch.as_ref().map(|w| (room.clone(), w.grant.clone())))
             .collect();
-        let now = now_ms();
+        let now = self.state.clock.now_ms();
         for (room, grant_id) in watched {
             let reason = match self.state.store.grant(&grant_id).await {
                 Ok(Some(grant)) => match grant.state(now) {
