@@ -55,7 +55,7 @@ enum Command {
         #[command(flatten)]
         common: Common,
         #[command(subcommand)]
-        action: AuditAction,
+        action: AuditCommand,
     },
     /// Print a JWT signed with the data dir's dev key.
     Token {
@@ -76,7 +76,7 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-enum AuditAction {
+enum AuditCommand {
     /// Check every entry and every signed checkpoint; exit non-zero naming the first entry
     /// that was altered, removed or reordered.
     Verify,
@@ -222,16 +222,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn audit(config: Config, action: AuditAction) -> anyhow::Result<()> {
+async fn audit(config: Config, action: AuditCommand) -> anyhow::Result<()> {
     let (signer, _) = crate::audit::AuditSigner::load_or_create(&config)?;
-    if let AuditAction::PublicKey = action {
+    if let AuditCommand::PublicKey = action {
         println!("{}\t{}", signer.key_id(), signer.public_key_hex());
         return Ok(());
     }
     let (store, _) = crate::server::open_store(&config, Clock::system()).await?;
     store.migrate().await?;
     let result = match action {
-        AuditAction::Verify => {
+        AuditCommand::Verify => {
             let keys = crate::audit::verification_keys(&config, &signer)?;
             crate::audit::verify(&store, &keys).await.map(|report| {
                 println!(
@@ -240,13 +240,15 @@ async fn audit(config: Config, action: AuditAction) -> anyhow::Result<()> {
                 );
             })
         }
-        AuditAction::Checkpoint => crate::audit::checkpoint_now(&store, &signer)
-            .await
-            .map(|seq| match seq {
-                Some(seq) => println!("checkpoint signed at entry {seq}"),
-                None => println!("nothing new to checkpoint"),
-            }),
-        AuditAction::PublicKey => Ok(()),
+        AuditCommand::Checkpoint => {
+            crate::audit::checkpoint_now(&store, &signer)
+                .await
+                .map(|seq| match seq {
+                    Some(seq) => println!("checkpoint signed at entry {seq}"),
+                    None => println!("nothing new to checkpoint"),
+                })
+        }
+        AuditCommand::PublicKey => Ok(()),
     };
     store.close().await.ok();
     Ok(result?)
@@ -284,9 +286,9 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
             let newest = store.keyring().masters().newest().id().to_string();
             store
                 .append_audit(&[operator().entry(
-                    "keys.rewrapped",
+                    workroom_storage::audit::AuditAction::KeysRewrapped,
                     "keyring",
-                    "operations",
+                    workroom_protocol::Purpose::Operations,
                     serde_json::json!({"master_key": newest, "rewrapped": report.rewrapped}),
                 )])
                 .await?;
@@ -313,9 +315,9 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
             crate::keys::remove_master_key(&config, &id)?;
             store
                 .append_audit(&[operator().entry(
-                    "keys.retired",
+                    workroom_storage::audit::AuditAction::KeysRetired,
                     "keyring",
-                    "operations",
+                    workroom_protocol::Purpose::Operations,
                     serde_json::json!({"master_key": id}),
                 )])
                 .await?;
@@ -337,9 +339,9 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
             let destroyed = store.destroy_data_key(scope).await?;
             store
                 .append_audit(&[operator().entry(
-                    "keys.destroyed",
+                    workroom_storage::audit::AuditAction::KeysDestroyed,
                     &scope.key_id(),
-                    "operations",
+                    workroom_protocol::Purpose::Operations,
                     serde_json::json!({"had_live_key": destroyed}),
                 )])
                 .await?;

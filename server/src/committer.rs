@@ -33,7 +33,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use workroom_protocol::{ErrorCode, Purpose, RoomId};
+use workroom_protocol::{ErrorCode, RoomId};
 use workroom_storage::audit::NewAuditEntry;
 use workroom_storage::{AppendError, AppendOutcome, NewEvent, StorageError, Store};
 
@@ -315,7 +315,7 @@ impl Batch {
             if let Ok(AppendOutcome::Stored(event)) = &result {
                 metrics::counter!("workroom_messages_committed_total").increment(1);
                 let text = Utf8Bytes::from(event_frame(&waiter.room, event).to_json());
-                let purpose = Purpose::parse(&event.purpose).unwrap_or(Purpose::Participation);
+                let purpose = event.purpose;
                 hub.publish_event(&waiter.room, event.seq, text, purpose);
             }
             metrics::histogram!("workroom_ack_latency_seconds")

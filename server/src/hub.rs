@@ -31,8 +31,9 @@ pub struct LiveEvent {
     /// The session uses it to drop duplicates and fill gaps.
     pub seq: u64,
     pub text: Utf8Bytes,
-    /// What the event was collected for: a session skips what its purpose may not read.
-    pub purpose: Purpose,
+    /// What the event was collected for: a session skips what its purpose may not read
+    /// (and, when the purpose is unknown, `None`, every session skips it).
+    pub purpose: Option<Purpose>,
 }
 
 /// An ephemeral frame (typing, read marker, contact release, screenshot) and the room it is
@@ -178,7 +179,13 @@ impl Hub {
     }
 
     /// Deliver a timeline event to every connection listening to the room.
-    pub fn publish_event(&self, room: &RoomId, seq: u64, text: Utf8Bytes, purpose: Purpose) {
+    pub fn publish_event(
+        &self,
+        room: &RoomId,
+        seq: u64,
+        text: Utf8Bytes,
+        purpose: Option<Purpose>,
+    ) {
         let mut shard = lock(&self.rooms[self.shard_of(room)]);
         if let Some(subs) = shard.get_mut(room) {
             let event = Arc::new(LiveEvent {

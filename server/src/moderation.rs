@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use workroom_protocol::Purpose;
 use workroom_storage::Store;
 use workroom_storage::audit::Actor;
+use workroom_storage::audit::AuditAction;
 
 /// Run until `shutdown` fires.
 pub async fn record_expiries(
@@ -32,9 +33,9 @@ pub async fn record_expiries(
             .record_expired_grants(store.clock().now_ms(), |grant| {
                 system
                     .entry(
-                        "grant.expired",
+                        AuditAction::GrantExpired,
                         &format!("room:{}", grant.room_id),
-                        Purpose::Moderation.as_str(),
+                        Purpose::Moderation,
                         json!({ "grant": grant.id, "moderator": grant.moderator_id }),
                     )
                     .with_case(&grant.case_id)

@@ -33,14 +33,14 @@ impl Identity {
     /// An audit entry of this identity's act on a room, filed under a moderation case.
     pub fn case_entry(
         &self,
-        action: &str,
+        action: workroom_storage::audit::AuditAction,
         room: &str,
         purpose: workroom_protocol::Purpose,
         case_id: &str,
         details: serde_json::Value,
     ) -> workroom_storage::audit::NewAuditEntry {
         self.actor()
-            .entry(action, &format!("room:{room}"), purpose.as_str(), details)
+            .entry(action, &format!("room:{room}"), purpose, details)
             .with_case(case_id)
     }
 }

@@ -20,6 +20,7 @@ use workroom_protocol::contacts::{
     ContactDetails, ReleaseRequest, Released, ReleasedContact, ReleasedContacts,
 };
 use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
+use workroom_storage::audit::AuditAction;
 use workroom_storage::{Contact, ReleaseError, RoomParty, RoomSides};
 
 impl From<ReleaseError> for ApiError {
@@ -202,9 +203,9 @@ pub(super) async fn release(
         ));
     }
     let entry = identity.actor().entry(
-        "contact.released",
+        AuditAction::ContactReleased,
         &format!("room:{room_id}"),
-        Purpose::Participation.as_str(),
+        Purpose::Participation,
         json!({ "between": [identity.user, other] }),
     );
     let newly = state

@@ -342,7 +342,7 @@ pub(super) async fn signed_content(
         .verify(&file, &query.user, query.expires, &query.sig, now)
         .ok_or_else(refused)?;
     let stored = state.store.file(&claims.file).await?.ok_or_else(refused)?;
-    if stored.meta.purpose == Purpose::PaymentGuarantee.as_str() {
+    if stored.meta.purpose == Some(Purpose::PaymentGuarantee) {
         // A Tracker screenshot: readable by the link's user only while they may see it (the
         // client side loses it the moment it is un-shared).
         let room = &stored.meta.room_id;

@@ -25,6 +25,7 @@ use workroom_protocol::moderation::{
     ModeratedMessage, NewNotice, NoticePosted, OpenGrant, PriorVersion,
 };
 use workroom_protocol::{ErrorCode, Purpose, RoomId};
+use workroom_storage::audit::AuditAction;
 use workroom_storage::audit::NewAuditEntry;
 use workroom_storage::{
     GrantChangeError, GrantRow, NewEvent, NewEventKind, NewGrant, StoredEvent, Unreadable,
@@ -81,7 +82,7 @@ pub(super) async fn moderated_messages(
     let mut versions = state.store.prior_versions(room.as_str(), &ids).await?;
     Ok(events
         .iter()
-        .filter(|e| policy::readable_name(&e.purpose, Purpose::Moderation))
+        .filter(|e| policy::readable_stored(e.purpose, Purpose::Moderation))
         .map(|e| ModeratedMessage {
             message: message_view(room, e),
             versions: versions
@@ -188,7 +189,7 @@ pub(super) async fn open_grant(
     };
     debug_assert!(decision.audited);
     let entry = identity.case_entry(
-        "grant.opened",
+        AuditAction::GrantOpened,
         &new.room_id,
         Purpose::Moderation,
         &new.case_id,
@@ -275,7 +276,7 @@ pub(super) async fn approve_grant(
 ) -> Result<Json<GrantView>, ApiError> {
     let (grant, now) = grant_to_change(&state, &identity, &id, Act::ApproveGrant).await?;
     let entry = identity.case_entry(
-        "grant.approved",
+        AuditAction::GrantApproved,
         &grant.room_id,
         Purpose::Moderation,
         &grant.case_id,
@@ -297,7 +298,7 @@ pub(super) async fn revoke_grant(
 ) -> Result<Json<GrantView>, ApiError> {
     let (grant, now) = grant_to_change(&state, &identity, &id, Act::RevokeGrant).await?;
     let entry = identity.case_entry(
-        "grant.revoked",
+        AuditAction::GrantRevoked,
         &grant.room_id,
         Purpose::Moderation,
         &grant.case_id,
@@ -369,7 +370,7 @@ pub(super) async fn grant_history(
         .clamp(1, HISTORY_MAX_LIMIT);
     let before = query.before_seq.unwrap_or(u64::MAX);
     let entry = identity.case_entry(
-        "moderation.history_read",
+        AuditAction::ModerationHistoryRead,
         room.as_str(),
         Purpose::Moderation,
         &grant.case_id,
@@ -432,7 +433,7 @@ pub(super) async fn record_download(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let entry = identity.case_entry(
-        "moderation.file_downloaded",
+        AuditAction::ModerationFileDownloaded,
         room,
         Purpose::Moderation,
         case_id,
@@ -484,7 +485,7 @@ pub(super) async fn grant_connections(
     };
     let limit = query.limit.unwrap_or(200).clamp(1, 1000);
     let entry = identity.case_entry(
-        "moderation.connections_read",
+        AuditAction::ModerationConnectionsRead,
         &grant.room_id,
         Purpose::Security,
         &grant.case_id,
@@ -550,7 +551,7 @@ pub(super) async fn post_notice(
     let room = RoomId::try_from(grant.room_id.as_str())
         .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))?;
     let entry = identity.case_entry(
-        "moderation.notice_posted",
+        AuditAction::ModerationNoticePosted,
         room.as_str(),
         Purpose::Moderation,
         &grant.case_id,

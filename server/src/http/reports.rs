@@ -22,6 +22,7 @@ use workroom_protocol::moderation::{
     ReportSummary,
 };
 use workroom_protocol::{ErrorCode, Purpose, RoomId};
+use workroom_storage::audit::AuditAction;
 use workroom_storage::{ReportError, ReportFilter, ReportRow, Unreadable};
 
 /// At most this many messages in one report.
@@ -112,7 +113,7 @@ pub(super) async fn file_report(
         msg_ids,
     };
     let entry = identity.case_entry(
-        "report.filed",
+        AuditAction::ReportFiled,
         room_id.as_str(),
         Purpose::Moderation,
         &new.case_id,
@@ -214,7 +215,7 @@ pub(super) async fn read_report(
         Resource::Report(&report),
     )?;
     let entry = identity.case_entry(
-        "moderation.report_read",
+        AuditAction::ModerationReportRead,
         &report.room_id,
         Purpose::Moderation,
         &report.case_id,
@@ -281,7 +282,7 @@ pub(super) async fn close_report(
     )?;
     check_prose("outcome", &body.outcome, 1, 2000)?;
     let entry = identity.case_entry(
-        "report.closed",
+        AuditAction::ReportClosed,
         &report.room_id,
         Purpose::Moderation,
         &report.case_id,

@@ -157,7 +157,7 @@ pub(super) async fn history(
     Ok(Json(HistoryPage {
         messages: rows
             .iter()
-            .filter(|e| policy::readable_name(&e.purpose, Purpose::Participation))
+            .filter(|e| policy::readable_stored(e.purpose, Purpose::Participation))
             .map(|e| message_view(&room_id, e))
             .collect(),
         room: room_id,

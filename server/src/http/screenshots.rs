@@ -33,6 +33,7 @@ use time::format_description::well_known::Rfc3339;
 use workroom_protocol::http::FileLink;
 use workroom_protocol::tracker::{ScreenshotList, ScreenshotView};
 use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
+use workroom_storage::audit::AuditAction;
 use workroom_storage::{
     NewFile, NewScreenshot, RoomAccessRow, RoomSides, ScreenshotFilter, ScreenshotRow,
 };
@@ -427,14 +428,14 @@ async fn set_shared(
         ));
     }
     let action = if shared {
-        "screenshot.shared"
+        AuditAction::ScreenshotShared
     } else {
-        "screenshot.unshared"
+        AuditAction::ScreenshotUnshared
     };
     let entry = identity.actor().entry(
         action,
         &format!("room:{room}"),
-        Purpose::PaymentGuarantee.as_str(),
+        Purpose::PaymentGuarantee,
         json!({ "screenshot": shot.id }),
     );
     let changed = state
@@ -490,9 +491,9 @@ pub(super) async fn review(
     let decision = review_decision(&identity, &room)?;
     let (after, limit) = query.checked()?;
     let entry = identity.actor().entry(
-        "screenshots.reviewed",
+        AuditAction::ScreenshotsReviewed,
         &format!("room:{room}"),
-        Purpose::PaymentGuarantee.as_str(),
+        Purpose::PaymentGuarantee,
         json!({ "after": after, "limit": limit }),
     );
     record(&state, decision, entry).await?;
@@ -520,9 +521,9 @@ pub(super) async fn review_content(
         .filter(|shot| shot.room_id == room)
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))?;
     let entry = identity.actor().entry(
-        "screenshot.review_downloaded",
+        AuditAction::ScreenshotReviewDownloaded,
         &format!("room:{room}"),
-        Purpose::PaymentGuarantee.as_str(),
+        Purpose::PaymentGuarantee,
         json!({ "screenshot": shot.id }),
     );
     record(&state, decision, entry).await?;

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use workroom_protocol::Purpose;
+use workroom_storage::audit::AuditAction;
 
 /// `GET`/`PUT /v1/me/work-view`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,9 +47,9 @@ pub(super) async fn put_work_view(
 ) -> Result<Json<WorkView>, ApiError> {
     allowed(&identity, Act::KeepWorkView, Purpose::PaymentGuarantee)?;
     let entry = identity.actor().entry(
-        "tracker.work_view",
+        AuditAction::TrackerWorkView,
         &format!("user:{}", identity.user),
-        Purpose::PaymentGuarantee.as_str(),
+        Purpose::PaymentGuarantee,
         json!({ "on": body.on }),
     );
     state
@@ -68,9 +69,9 @@ pub(super) async fn revoke_bot(
     allowed(&identity, Act::RevokeOwnBot, Purpose::Security)?;
     check_id("jti", &jti)?;
     let entry = identity.actor().entry(
-        "bot.revoked",
+        AuditAction::BotRevoked,
         &format!("user:{}", identity.user),
-        Purpose::Security.as_str(),
+        Purpose::Security,
         json!({ "jti": jti }),
     );
     state.store.revoke_bot(&jti, &identity.user, entry).await?;

@@ -367,7 +367,13 @@ pub fn readable(collected: Purpose, read: Purpose) -> bool {
 
 /// [`readable`] for a stored purpose name; an unknown name is never readable.
 pub fn readable_name(collected: &str, read: Purpose) -> bool {
-    Purpose::parse(collected).is_some_and(|p| readable(p, read))
+    readable_stored(Purpose::parse(collected), read)
+}
+
+/// [`readable`] for an item read back from storage: one whose purpose this server does not
+/// know (`None`) is readable for no purpose (fail closed).
+pub fn readable_stored(collected: Option<Purpose>, read: Purpose) -> bool {
+    collected.is_some_and(|p| readable(p, read))
 }
 
 fn role_refusal(act: Act, role: Option<Role>) -> Denied {
@@ -511,7 +517,7 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
                 // Any file that was attached in that room; withdrawn ones stay evidence.
                 if file.room_id == grant.room_id
                     && file.msg_id.is_some()
-                    && readable_name(&file.purpose, Purpose::Moderation)
+                    && readable_stored(file.purpose, Purpose::Moderation)
                 {
                     Ok(())
                 } else {
@@ -589,7 +595,7 @@ fn check_resource(caller: Caller<'_>, act: Act, resource: Resource<'_>) -> Resul
         Resource::ReportFile { report, file } => match act {
             Act::ReadReportedFile => {
                 let carried_by_reported = file.room_id == report.room_id
-                    && readable_name(&file.purpose, Purpose::Moderation)
+                    && readable_stored(file.purpose, Purpose::Moderation)
                     && file
                         .msg_id
                         .as_ref()
@@ -709,7 +715,7 @@ fn check_file(file: &FileMeta, room_id: &str, user: &str) -> Result<(), Denied> 
     if file.room_id != room_id || file.deleted_at.is_some() {
         return Err(NO_SUCH_FILE);
     }
-    if !readable_name(&file.purpose, Purpose::Participation) {
+    if !readable_stored(file.purpose, Purpose::Participation) {
         return Err(NO_SUCH_FILE);
     }
     if file.msg_id.is_some() || file.uploader_id == user {

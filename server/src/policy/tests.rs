@@ -35,7 +35,7 @@ fn file(uploader: &str, msg_id: Option<&str>, deleted: bool) -> FileMeta {
         msg_id: msg_id.map(str::to_string),
         created_at: 0,
         deleted_at: deleted.then_some(1),
-        purpose: "participation".into(),
+        purpose: Some(Purpose::Participation),
     }
 }
 
@@ -126,7 +126,7 @@ fn files_are_seen_once_attached_and_lost_with_their_message() {
     let deleted = file("u1", Some("m"), true);
     assert_eq!(check("u1", &deleted, "r"), Err(ErrorCode::NotFound));
     let mut screenshot = file("u1", Some("m"), false);
-    screenshot.purpose = "payment_guarantee".into();
+    screenshot.purpose = Some(Purpose::PaymentGuarantee);
     assert_eq!(
         check("u2", &screenshot, "r"),
         Err(ErrorCode::NotFound),
@@ -308,6 +308,10 @@ fn purposes_do_not_mix() {
         );
     }
     assert!(!readable_name("unknown", Purpose::Participation));
+    // An item whose stored purpose this server does not know is readable for no purpose.
+    for read in Purpose::ALL {
+        assert!(!readable_stored(None, *read), "{read:?}");
+    }
 }
 
 #[test]

@@ -707,7 +707,10 @@ impl Session {
                 if self.watch_expired(room) {
                     return self.end_watch(room, "expired", None).await;
                 }
-                if !policy::readable(event.purpose, policy::session_purpose(self.identity.role)) {
+                if !policy::readable_stored(
+                    event.purpose,
+                    policy::session_purpose(self.identity.role),
+                ) {
                     if let Some(state) = self.rooms.get_mut(room)
                         && state.next_seq == seq
                     {
@@ -808,7 +811,7 @@ impl Session {
                     state.next_seq = state.next_seq.max(event.seq + 1);
                 }
                 // An item collected for another purpose is skipped (its seq still counts).
-                if !policy::readable_name(&event.purpose, reader_purpose) {
+                if !policy::readable_stored(event.purpose, reader_purpose) {
                     continue;
                 }
                 let frame = event_frame(room, &event);
@@ -894,7 +897,7 @@ impl Session {
             Ok(rows) => {
                 let messages = rows
                     .iter()
-                    .filter(|e| policy::readable_name(&e.purpose, Purpose::Participation))
+                    .filter(|e| policy::readable_stored(e.purpose, Purpose::Participation))
                     .map(|e| message_view(&room, e))
                     .collect();
                 self.writer

@@ -12,8 +12,10 @@
 //!
 //! There is no update or delete path for entries anywhere in the code.
 
+mod action;
 mod verify;
 
+pub use action::AuditAction;
 pub use verify::{ChainFault, ChainReport, ChainVerifier, verify_chain};
 
 use crate::Store;
@@ -24,6 +26,7 @@ use sea_orm::ColumnTrait;
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
+use workroom_protocol::Purpose;
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -48,9 +51,9 @@ impl Actor {
     /// An entry by this actor with no case or request id.
     pub fn entry(
         &self,
-        action: &str,
+        action: AuditAction,
         target: &str,
-        purpose: &str,
+        purpose: Purpose,
         details: serde_json::Value,
     ) -> NewAuditEntry {
         NewAuditEntry::new(&self.id, &self.role, action, target, purpose, details)
@@ -62,9 +65,9 @@ impl Actor {
 pub struct NewAuditEntry {
     pub actor: String,
     pub actor_role: String,
-    pub action: String,
+    pub action: AuditAction,
     pub target: String,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub case_id: Option<String>,
     pub request_id: Option<String>,
     pub details: serde_json::Value,
@@ -75,17 +78,17 @@ impl NewAuditEntry {
     pub fn new(
         actor: &str,
         actor_role: &str,
-        action: &str,
+        action: AuditAction,
         target: &str,
-        purpose: &str,
+        purpose: Purpose,
         details: serde_json::Value,
     ) -> NewAuditEntry {
         NewAuditEntry {
             actor: actor.into(),
             actor_role: actor_role.into(),
-            action: action.into(),
+            action,
             target: target.into(),
-            purpose: purpose.into(),
+            purpose,
             case_id: None,
             request_id: None,
             details,
@@ -230,9 +233,9 @@ async fn append_in<C: ConnectionTrait>(
             at,
             actor: new.actor.clone(),
             actor_role: new.actor_role.clone(),
-            action: new.action.clone(),
+            action: new.action.as_str().to_string(),
             target: new.target.clone(),
-            purpose: new.purpose.clone(),
+            purpose: new.purpose.as_str().to_string(),
             case_id: new.case_id.clone(),
             request_id: new.request_id.clone(),
             // serde_json's map is sorted by key: this is canonical.

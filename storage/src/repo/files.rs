@@ -136,8 +136,9 @@ pub struct FileMeta {
     pub msg_id: Option<String>,
     pub created_at: i64,
     pub deleted_at: Option<i64>,
-    /// What the file was collected for (C5).
-    pub purpose: String,
+    /// What the file was collected for (C5); `None` when the stored name is not a purpose
+    /// this server knows, and then no read purpose may see it.
+    pub purpose: Option<Purpose>,
 }
 
 /// A file row, for reading its content.
@@ -224,7 +225,7 @@ fn to_meta(row: &files::Model, room_key: Option<&SealingKey>) -> FileMeta {
         msg_id: row.msg_id.clone(),
         created_at: row.created_at,
         deleted_at: row.deleted_at,
-        purpose: row.purpose.clone(),
+        purpose: Purpose::parse(&row.purpose),
     }
 }
 

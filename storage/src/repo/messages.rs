@@ -80,8 +80,9 @@ pub struct StoredEvent {
     pub unreadable: Option<Unreadable>,
     pub attachments: Vec<String>,
     pub notice: bool,
-    /// What the event was collected for (C5).
-    pub purpose: String,
+    /// What the event was collected for (C5); `None` when the stored name is not a purpose
+    /// this server knows, and then no read purpose may see it.
+    pub purpose: Option<Purpose>,
 }
 
 /// A successful append.
@@ -185,7 +186,7 @@ fn to_event(m: messages::Model, key: Option<&SealingKey>) -> StoredEvent {
         unreadable,
         attachments,
         notice: m.notice,
-        purpose: m.purpose,
+        purpose: Purpose::parse(&m.purpose),
     }
 }
 
@@ -563,7 +564,7 @@ async fn append_in(
                     unreadable: None,
                     attachments,
                     notice: item.notice,
-                    purpose: Purpose::Participation.as_str().to_string(),
+                    purpose: Some(Purpose::Participation),
                 },
             ));
         }

@@ -7,6 +7,7 @@
 
 use crate::Store;
 use crate::audit::Actor;
+use crate::audit::AuditAction;
 use crate::entity::{account_members, accounts, project_shared_rooms, room_parties, rooms, users};
 use crate::error::{StorageError, is_unique_violation};
 use crate::keyring::{KeyScope, Unreadable, open_text};
@@ -100,15 +101,15 @@ impl Store {
                         .iter()
                         .map(|room| {
                             let action = if *room == outcome.room_id {
-                                "room.opened"
+                                AuditAction::RoomOpened
                             } else {
-                                "room.members_changed"
+                                AuditAction::RoomMembersChanged
                             };
                             let details = serde_json::json!({"bid": bid_id, "project": project_id});
                             actor.entry(
                                 action,
                                 &format!("room:{room}"),
-                                Purpose::Participation.as_str(),
+                                Purpose::Participation,
                                 details,
                             )
                         })
@@ -187,9 +188,9 @@ impl Store {
             .map(|room| {
                 let details = serde_json::json!({"bid": bid_id});
                 actor.entry(
-                    "room.closed",
+                    AuditAction::RoomClosed,
                     &format!("room:{room}"),
-                    Purpose::Participation.as_str(),
+                    Purpose::Participation,
                     details,
                 )
             })
@@ -238,9 +239,9 @@ impl Store {
         let rooms = rooms_of_account(&txn, account_id).await?;
         let details = serde_json::json!({"user": user_id, "role": role.as_str()});
         let entry = actor.entry(
-            "account.member_put",
+            AuditAction::AccountMemberPut,
             &format!("account:{account_id}"),
-            Purpose::Participation.as_str(),
+            Purpose::Participation,
             details,
         );
         self.append_audit_in(&txn, &[entry]).await?;
@@ -267,9 +268,9 @@ impl Store {
         }
         let rooms = rooms_of_account(&txn, account_id).await?;
         let entry = actor.entry(
-            "account.member_removed",
+            AuditAction::AccountMemberRemoved,
             &format!("account:{account_id}"),
-            Purpose::Participation.as_str(),
+            Purpose::Participation,
             serde_json::json!({"user": user_id}),
         );
         self.append_audit_in(&txn, &[entry]).await?;

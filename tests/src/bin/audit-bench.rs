@@ -38,9 +38,10 @@ async fn main() -> anyhow::Result<()> {
                 let entry = NewAuditEntry::new(
                     &format!("bench-{writer}"),
                     "service",
-                    "bench.append",
+                    // An entry like a membership change (the bench measures appends).
+                    workroom_storage::audit::AuditAction::AccountMemberPut,
                     &format!("account:a{writer}"),
-                    "participation",
+                    workroom_protocol::Purpose::Participation,
                     serde_json::json!({"i": i}),
                 );
                 store.append_audit(&[entry]).await?;

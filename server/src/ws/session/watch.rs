@@ -15,6 +15,7 @@ use crate::policy::{self, Act, Caller, Resource};
 use serde_json::json;
 use workroom_protocol::moderation::{GrantScope, GrantState};
 use workroom_protocol::{ErrorCode, Purpose, RoomId, ServerFrame};
+use workroom_storage::audit::AuditAction;
 
 impl Session {
     pub(super) fn watching(&self) -> bool {
@@ -85,7 +86,7 @@ impl Session {
             Err(e) => return self.storage_failed(id, "loading a room", &e).await,
         };
         let entry = self.identity.case_entry(
-            "moderation.live_view_started",
+            AuditAction::ModerationLiveViewStarted,
             room.as_str(),
             Purpose::Moderation,
             &grant.case_id,
@@ -169,7 +170,7 @@ impl Session {
             })
             .await;
         let entry = self.identity.case_entry(
-            "moderation.live_view_ended",
+            AuditAction::ModerationLiveViewEnded,
             room.as_str(),
             Purpose::Moderation,
             &watch.case_id,
