@@ -1,5 +1,5 @@
-//! Audit trail signing and checking: the Ed25519 checkpoint key, the checkpointer task and
-//! `workroom audit verify`. The chain itself lives in `workroom_storage::audit`.
+//! Audit trail signing and checking: the Ed25519 checkpoint key, signing a checkpoint now
+//! (the periodic checkpointer is `tasks::checkpoints`) and `workroom audit verify`. The chain itself lives in `workroom_storage::audit`.
 //!
 //! Checkpoints are made every `audit.checkpoint_every_entries` entries or every
 //! `audit.checkpoint_interval_secs` seconds when the chain grew, and once more at shutdown,
@@ -7,12 +7,10 @@
 //! same head; the second insert is dropped.
 
 use crate::config::Config;
-use crate::files::write_secret;
+use crate::key_files::write_secret;
 use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 use workroom_storage::audit::{AuditCheckpoint, ChainFault, ChainReport, ChainVerifier};
 use workroom_storage::{StorageError, Store};
 
@@ -161,47 +159,6 @@ pub async fn checkpoint_now(
         .insert_audit_checkpoint(&signer.sign(head.seq, &head.hash, store.clock().now_ms()))
         .await?;
     Ok(Some(head.seq))
-}
-
-/// Checkpoint every N entries or T seconds while the chain grows. The last checkpoint at
-/// shutdown is made by `server::run` once sessions and committers have written their last
-/// entries.
-pub async fn run_checkpointer(
-    store: Store,
-    signer: std::sync::Arc<AuditSigner>,
-    every_entries: u64,
-    interval: Duration,
-    shutdown: CancellationToken,
-) {
-    let mut last_seq = 0u64;
-    let mut last_at = Instant::now();
-    let mut tick = tokio::time::interval(interval.min(Duration::from_secs(1)));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        let head = match store.audit_head().await {
-            Ok(head) => head.map_or(0, |h| h.seq),
-            Err(error) => {
-                tracing::warn!(%error, "audit checkpointer could not read the head");
-                continue;
-            }
-        };
-        let due =
-            head > last_seq && (head - last_seq >= every_entries || last_at.elapsed() >= interval);
-        if !due {
-            continue;
-        }
-        match checkpoint_now(&store, &signer).await {
-            Ok(Some(seq)) => {
-                last_seq = seq;
-                last_at = Instant::now();
-            }
-            Ok(None) => last_seq = head,
-            Err(error) => tracing::warn!(%error, "audit checkpoint failed; will retry"),
-        }
-    }
 }
 
 /// Check the whole chain and every checkpoint.

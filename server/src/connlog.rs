@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use workroom_storage::{ConnectionRecord, Keyring, SessionUser, Store};
+use workroom_storage::{Clock, ConnectionRecord, Keyring, SessionUser};
 
 const PURPOSE: &str = "workroom/connection-addresses/v1";
 /// Records queued before new connections wait.
@@ -76,6 +76,39 @@ enum Item {
     User(SessionUser),
 }
 
+/// The records waiting for the writer task, in arrival order.
+pub struct Queued(mpsc::Receiver<Item>);
+
+/// One batch for the database: connections, and users seen on connections.
+pub type Batch = (Vec<ConnectionRecord>, Vec<SessionUser>);
+
+impl Queued {
+    /// The next batch (up to 512 records), waiting for at least one; once `shutdown` fired,
+    /// what is still queued, then `None`.
+    pub async fn next_batch(&mut self, shutdown: &CancellationToken) -> Option<Batch> {
+        let mut items = Vec::with_capacity(BATCH);
+        let received = tokio::select! {
+            n = self.0.recv_many(&mut items, BATCH) => n,
+            () = shutdown.cancelled() => {
+                self.0.close();
+                self.0.recv_many(&mut items, QUEUE).await
+            }
+        };
+        if received == 0 {
+            return None;
+        }
+        let mut connections = Vec::new();
+        let mut users = Vec::new();
+        for item in items {
+            match item {
+                Item::Connection(c) => connections.push(c),
+                Item::User(u) => users.push(u),
+            }
+        }
+        Some((connections, users))
+    }
+}
+
 /// Hashes addresses and queues records for the writer.
 pub struct ConnLog {
     /// Newest master key's derivation first: it hashes new records; all are tried on lookup.
@@ -104,17 +137,10 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 impl ConnLog {
-    /// Start the writer task; it stops when `shutdown` fires, after writing what is queued.
-    pub fn start(
-        keyring: &Keyring,
-        store: Store,
-        tracker: &tokio_util::task::TaskTracker,
-        shutdown: CancellationToken,
-    ) -> ConnLog {
+    /// The log, and the queue its writer task (`tasks::connection_log`) drains.
+    pub fn new(keyring: &Keyring, clock: Clock) -> (ConnLog, Queued) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let clock = store.clock().clone();
-        tracker.spawn(write_records(store, rx, shutdown));
-        ConnLog {
+        let log = ConnLog {
             clock,
             keys: keyring
                 .derived_keys(PURPOSE)
@@ -122,7 +148,8 @@ impl ConnLog {
                 .map(|k| hmac::Key::new(hmac::HMAC_SHA256, k.as_ref()))
                 .collect(),
             tx,
-        }
+        };
+        (log, Queued(rx))
     }
 
     /// The keyed hash of an address under the newest key (hex).
@@ -172,50 +199,6 @@ impl ConnLog {
         };
         let _ = self.tx.send(Item::User(link)).await;
     }
-}
-
-async fn write_records(store: Store, mut rx: mpsc::Receiver<Item>, shutdown: CancellationToken) {
-    let mut items = Vec::with_capacity(BATCH);
-    loop {
-        let received = tokio::select! {
-            n = rx.recv_many(&mut items, BATCH) => n,
-            () = shutdown.cancelled() => {
-                rx.close();
-                rx.recv_many(&mut items, QUEUE).await
-            }
-        };
-        if received == 0 {
-            return;
-        }
-        let mut connections = Vec::new();
-        let mut users = Vec::new();
-        for item in items.drain(..) {
-            match item {
-                Item::Connection(c) => connections.push(c),
-                Item::User(u) => users.push(u),
-            }
-        }
-        if let Err(e) = store.record_connections(&connections, &users).await {
-            tracing::warn!(error = %e, records = connections.len() + users.len(), "connection log write failed");
-        }
-        metrics::counter!("workroom_connection_records_total")
-            .increment((connections.len() + users.len()) as u64);
-    }
-}
-
-/// Axum middleware: record the connection on its first request.
-pub async fn record(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if let Some(axum::extract::ConnectInfo(conn)) = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<ClientConn>>()
-    {
-        state.connlog.connection(conn).await;
-    }
-    next.run(request).await
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! What the server knows about what it depends on: whether the database answers, whether it
+//! What the server knows about what it depends on (kept current by `tasks::health_checks`): whether the database answers, whether it
 //! accepts commits, and whether the object store answers. Background checks keep it
 //! current, so `/readyz` answers from memory at once whatever state the dependencies are in,
 //! and the paths that need a dependency refuse at once while it is known to be down instead
@@ -19,20 +19,16 @@
 //! messaging works and every node shares the same store.
 
 use serde::Serialize;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
-use workroom_storage::blob::BlobStore;
-use workroom_storage::{DatabaseProbe, Store};
 
 /// The dependencies' states. Shared by the checks (writers) and the server (readers).
 #[derive(Debug)]
 pub struct Health {
     epoch: Instant,
-    database: Dependency,
-    writes: Dependency,
-    object_store: Dependency,
+    pub(crate) database: Dependency,
+    pub(crate) writes: Dependency,
+    pub(crate) object_store: Dependency,
     /// Commits refused so far; the write probe declares recovery only when none was refused
     /// while it ran.
     write_failures: AtomicU64,
@@ -40,7 +36,7 @@ pub struct Health {
 
 /// One dependency: up or down, and since when it is down (for the recovery log line).
 #[derive(Debug)]
-struct Dependency {
+pub(crate) struct Dependency {
     /// The `dependency` label of `workroom_dependency_up` and the name in log lines.
     name: &'static str,
     up: AtomicBool,
@@ -142,7 +138,12 @@ impl Health {
 
     /// Record a check of `dependency`: down with its cause (logged once, with what that
     /// means for clients), or up.
-    fn checked(&self, dependency: &Dependency, result: Result<(), String>, consequence: &str) {
+    pub(crate) fn checked(
+        &self,
+        dependency: &Dependency,
+        result: Result<(), String>,
+        consequence: &str,
+    ) {
         match result {
             Ok(()) => self.recovered(dependency),
             Err(cause) => {
@@ -153,7 +154,7 @@ impl Health {
         }
     }
 
-    fn recovered(&self, dependency: &Dependency) {
+    pub(crate) fn recovered(&self, dependency: &Dependency) {
         if let Some(down_for) = dependency.mark_up(self.now()) {
             tracing::info!(
                 dependency = dependency.name,
@@ -173,7 +174,7 @@ impl Dependency {
         }
     }
 
-    fn is_up(&self) -> bool {
+    pub(crate) fn is_up(&self) -> bool {
         self.up.load(Ordering::SeqCst)
     }
 
@@ -211,99 +212,6 @@ impl Dependency {
         } else {
             0.0
         });
-    }
-}
-
-/// How often and how patiently the checks run.
-#[derive(Debug, Clone, Copy)]
-pub struct CheckTiming {
-    pub interval: Duration,
-    pub timeout: Duration,
-}
-
-/// Check the database every interval until `shutdown`: ping it, and while writes are
-/// failing, probe whether it accepts a commit again. Also exports how many pooled
-/// connections the store had to close (`workroom_db_connections_discarded_total`).
-pub async fn check_database(
-    health: Arc<Health>,
-    probe: DatabaseProbe,
-    store: Store,
-    timing: CheckTiming,
-    shutdown: CancellationToken,
-) {
-    let mut ticks = Ticks::new(timing, shutdown);
-    while ticks.next().await {
-        let pinged = probe.ping().await.map_err(|e| e.to_string());
-        health.checked(
-            &health.database,
-            pinged,
-            "the database does not answer: sends and new connections are refused as \
-             `unavailable` until it does",
-        );
-        if !health.writes.is_up() && health.database.is_up() {
-            let failures = health.write_failures.load(Ordering::SeqCst);
-            let written = probe.write().await;
-            if written.is_ok() && health.write_failures.load(Ordering::SeqCst) == failures {
-                health.recovered(&health.writes);
-            }
-        }
-        metrics::counter!("workroom_db_connections_discarded_total")
-            .absolute(store.discarded_connections());
-    }
-    probe.close().await;
-}
-
-/// Check the object store every interval until `shutdown`.
-pub async fn check_object_store(
-    health: Arc<Health>,
-    blobs: BlobStore,
-    timing: CheckTiming,
-    shutdown: CancellationToken,
-) {
-    let mut ticks = Ticks::new(timing, shutdown);
-    while ticks.next().await {
-        let pinged = bounded(timing.timeout, blobs.ping()).await;
-        health.checked(
-            &health.object_store,
-            pinged,
-            "the object store is unavailable: uploads and downloads are refused as \
-             `unavailable`; messaging is unaffected",
-        );
-    }
-}
-
-/// The checks' clock: a tick every interval (a slow check delays the next one) until
-/// shutdown.
-struct Ticks {
-    ticker: tokio::time::Interval,
-    shutdown: CancellationToken,
-}
-
-impl Ticks {
-    fn new(timing: CheckTiming, shutdown: CancellationToken) -> Ticks {
-        let mut ticker = tokio::time::interval(timing.interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Ticks { ticker, shutdown }
-    }
-
-    /// Wait for the next tick; `false` once shutting down.
-    async fn next(&mut self) -> bool {
-        tokio::select! {
-            () = self.shutdown.cancelled() => false,
-            _ = self.ticker.tick() => true,
-        }
-    }
-}
-
-/// `check`, or a timeout, as a printable cause.
-async fn bounded<T, E: std::fmt::Display>(
-    timeout: Duration,
-    check: impl Future<Output = Result<T, E>>,
-) -> Result<T, String> {
-    match tokio::time::timeout(timeout, check).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
     }
 }
 

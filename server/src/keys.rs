@@ -6,7 +6,7 @@
 //! `<data_dir>/keys/master.keys`, generated with one fresh key (mode 0600) on first run.
 
 use crate::config::Config;
-use crate::files::write_secret;
+use crate::key_files::write_secret;
 use std::path::PathBuf;
 use workroom_storage::keyring::MasterKeyError;
 use workroom_storage::{Keyring, MasterKey, MasterKeySet};

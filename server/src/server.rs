@@ -10,8 +10,9 @@ use crate::app::{AppState, Inner};
 use crate::auth::{DevKey, DevKeyError, TokenVerifier, VerifierError};
 use crate::committer::Committers;
 use crate::config::Config;
-use crate::health::{CheckTiming, Health};
+use crate::health::Health;
 use crate::hub::Hub;
+use crate::tasks::health_checks::CheckTiming;
 use crate::tls::{TlsError, TlsMaterial};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -102,14 +103,14 @@ pub async fn run(
         timeout: Duration::from_millis(config.health.check_timeout_ms),
     };
     let probe = DatabaseProbe::open(&database_options(&config), timing.timeout)?;
-    background.spawn(crate::health::check_database(
+    background.spawn(crate::tasks::health_checks::database(
         health.clone(),
         probe,
         store.clone(),
         timing,
         shutdown.clone(),
     ));
-    background.spawn(crate::health::check_object_store(
+    background.spawn(crate::tasks::health_checks::object_store(
         health.clone(),
         blobs.clone(),
         timing,
@@ -125,32 +126,32 @@ pub async fn run(
         shutdown.clone(),
     )?;
     let audit_signer = Arc::new(audit_signer);
-    background.spawn(crate::audit::run_checkpointer(
+    background.spawn(crate::tasks::checkpoints::run(
         store.clone(),
         audit_signer.clone(),
         config.audit.checkpoint_every_entries,
         Duration::from_secs(config.audit.checkpoint_interval_secs),
         shutdown.clone(),
     ));
-    background.spawn(crate::sweeper::run(
+    background.spawn(crate::tasks::orphan_sweep::run(
         store.clone(),
         blobs.clone(),
         Duration::from_secs(config.files.sweep_interval_secs),
         Duration::from_secs(config.files.orphan_grace_secs),
         shutdown.clone(),
     ));
-    background.spawn(crate::moderation::record_expiries(
+    background.spawn(crate::tasks::grant_expiry::run(
         store.clone(),
         hub.clone(),
         Duration::from_secs(config.moderation.expiry_check_secs),
         shutdown.clone(),
     ));
-    let connlog = crate::connlog::ConnLog::start(
-        store.keyring(),
+    let (connlog, queued) = crate::connlog::ConnLog::new(store.keyring(), clock.clone());
+    background.spawn(crate::tasks::connection_log::run(
         store.clone(),
-        &background,
+        queued,
         shutdown.clone(),
-    );
+    ));
     let own_origins = vec![
         format!("https://{local_addr}"),
         format!("https://localhost:{}", local_addr.port()),

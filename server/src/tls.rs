@@ -6,7 +6,7 @@
 //! holds the leaf key. The CA key is not kept: nothing else can ever be signed by it.
 
 use crate::config::Config;
-use crate::files::{write_public, write_secret};
+use crate::key_files::{write_public, write_secret};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,

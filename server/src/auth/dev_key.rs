@@ -2,7 +2,7 @@
 //! `<data_dir>/keys/dev-jwt.key` (mode 0600) on first run. `workroom token` signs with it, so
 //! the server is usable alone. Production turns it off (`auth.dev_key = false`).
 
-use crate::files::write_secret;
+use crate::key_files::write_secret;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

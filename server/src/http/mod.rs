@@ -1,6 +1,7 @@
 //! The HTTP surface: one router for HTTPS routes and the WebSocket upgrade.
 
 mod audit;
+mod connection_log;
 mod contacts;
 pub mod error;
 pub mod extract;
@@ -9,6 +10,7 @@ mod files;
 mod marketplace;
 mod moderation;
 mod ops;
+mod policy_guard;
 mod refused_upload;
 mod reports;
 mod rooms;
@@ -223,10 +225,10 @@ pub fn router(state: AppState) -> Router {
         )
         // Outermost last: every request is recorded in the connection log and runs inside
         // the policy guard.
-        .layer(axum::middleware::from_fn(crate::policy::guard::http))
+        .layer(axum::middleware::from_fn(policy_guard::http))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::connlog::record,
+            connection_log::record,
         ))
         .with_state(state)
 }

@@ -313,7 +313,6 @@ pub fn decide(
     purpose: Purpose,
     resource: Resource<'_>,
 ) -> Result<Decision, Denied> {
-    guard::consulted();
     let rule = act.rule();
     let role = caller.role();
     if !rule.allowed.iter().any(|(r, _)| *r == role) {
@@ -326,6 +325,9 @@ pub fn decide(
         ));
     }
     check_resource(caller, act, resource)?;
+    // Marked only when allowed: a handler that ignores a refusal and answers anyway is
+    // caught by the guard.
+    guard::consulted();
     Ok(Decision {
         purpose,
         audited: rule.audited,

@@ -15,20 +15,10 @@ use workroom_storage::audit::Actor;
 use workroom_storage::audit::AuditAction;
 
 /// Run until `shutdown` fires.
-pub async fn record_expiries(
-    store: Store,
-    hub: Arc<Hub>,
-    every: Duration,
-    shutdown: CancellationToken,
-) {
+pub async fn run(store: Store, hub: Arc<Hub>, every: Duration, shutdown: CancellationToken) {
     let system = Actor::new("system", "system");
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
+    let mut ticks = super::Ticks::new(every, shutdown);
+    while ticks.next().await {
         let recorded = store
             .record_expired_grants(store.clock().now_ms(), |grant| {
                 system

@@ -16,13 +16,8 @@ pub async fn run(
     grace: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
+    let mut ticks = super::Ticks::new(interval, shutdown);
+    while ticks.next().await {
         let before = SystemTime::now() - grace;
         match store.sweep_orphan_objects(&blobs, before).await {
             Ok(0) => {}
