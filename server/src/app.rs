@@ -38,6 +38,8 @@ pub struct Inner {
     pub blobs: BlobStore,
     /// Signs and checks short-lived download links.
     pub links: LinkSigner,
+    /// The only maker of the proofs content reads need (after the policy allowed them).
+    pub proofs: crate::policy::Proofs,
     /// Pseudonymised connection records (C11).
     pub connlog: crate::connlog::ConnLog,
     /// Tracker screenshots per bot token and workroom (`tracker.per_minute`, `burst`).

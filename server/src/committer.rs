@@ -35,7 +35,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use workroom_protocol::{ErrorCode, RoomId};
 use workroom_storage::audit::NewAuditEntry;
-use workroom_storage::{AppendError, AppendOutcome, NewEvent, StorageError, Store};
+use workroom_storage::proof::{Receipt, Unrecorded};
+use workroom_storage::{AppendError, AppendOutcome, BatchCommit, NewEvent, StorageError, Store};
 
 /// The result a sender waits for.
 pub type CommitResult = Result<AppendOutcome, AppendError>;
@@ -51,9 +52,11 @@ struct CommitRequest {
 /// before the read returns, and riding along a batch costs no commit of its own).
 struct AuditRequest {
     entries: Vec<NewAuditEntry>,
-    /// `Err` carries the cause, for the log.
-    reply: oneshot::Sender<Result<(), String>>,
+    reply: ReceiptsReply,
 }
+
+/// One receipt per entry; `Err` carries the cause, for the log.
+type ReceiptsReply = oneshot::Sender<Result<Vec<Receipt>, String>>;
 
 /// What a committer's queue carries.
 enum Work {
@@ -163,10 +166,11 @@ impl Committers {
     }
 
     /// Record audit entries with the next batch (the first committer's) and wait until they
-    /// are committed. Used for audited reads, which must not return before their record is
-    /// stored; many concurrent reads then share one commit, with or without messages. Once
-    /// the committers have stopped, the entries are appended on their own.
-    pub async fn record(&self, entries: Vec<NewAuditEntry>) -> Result<(), RecordError> {
+    /// are committed; one receipt per entry. Used for audited reads, which must not return
+    /// before their record is stored; many concurrent reads then share one commit, with or
+    /// without messages. Once the committers have stopped, the entries are appended on
+    /// their own.
+    pub async fn record(&self, entries: Vec<NewAuditEntry>) -> Result<Vec<Receipt>, RecordError> {
         let (reply, rx) = oneshot::channel();
         let queued = self
             .audit
@@ -176,15 +180,27 @@ impl Committers {
             })
             .await;
         match (queued, rx.await) {
-            (Ok(()), Ok(Ok(()))) => Ok(()),
+            (Ok(()), Ok(Ok(receipts))) => Ok(receipts),
             (Ok(()), Ok(Err(cause))) => Err(RecordError(cause)),
             _ => self
                 .store
                 .append_audit(&entries)
                 .await
-                .map(|_| ())
                 .map_err(|e| RecordError(e.to_string())),
         }
+    }
+
+    /// Record `entry` and only then hand out the proof of the audited read it stands for.
+    pub async fn record_read<T>(
+        &self,
+        read: Unrecorded<T>,
+        entry: NewAuditEntry,
+    ) -> Result<T, RecordError> {
+        let mut receipts = self.record(vec![entry]).await?;
+        let receipt = receipts
+            .pop()
+            .ok_or_else(|| RecordError("no receipt for the entry".into()))?;
+        Ok(read.redeem(receipt))
     }
 }
 
@@ -252,7 +268,8 @@ struct Batch {
     events: Vec<NewEvent>,
     waiting: Vec<Waiting>,
     audit: Vec<NewAuditEntry>,
-    audit_waiting: Vec<oneshot::Sender<Result<(), String>>>,
+    /// Who waits for audit entries, and for how many of them (in `audit`'s order).
+    audit_waiting: Vec<(usize, ReceiptsReply)>,
 }
 
 impl Batch {
@@ -280,8 +297,9 @@ impl Batch {
                 });
             }
             Work::Audit(request) => {
+                self.audit_waiting
+                    .push((request.entries.len(), request.reply));
                 self.audit.extend(request.entries);
-                self.audit_waiting.push(request.reply);
             }
         }
     }
@@ -289,12 +307,15 @@ impl Batch {
     /// Commit, then answer everyone and publish what was stored.
     async fn commit(&mut self, store: &Store, hub: &Hub, health: &Health) {
         let started = Instant::now();
-        let (results, recorded) = if health.database_up() {
+        let BatchCommit {
+            events: results,
+            audit: recorded,
+        } = if health.database_up() {
             let failures = health.write_failures();
             let outcome = store
                 .append_batch_with_audit(&self.events, &self.audit)
                 .await;
-            match outage(&outcome.0, &outcome.1) {
+            match outage(&outcome.events, outcome.audit.as_ref().err()) {
                 Some(cause) => {
                     tracing::debug!(%cause, events = self.events.len(), "a batch was not committed");
                     health.commit_failed(&cause);
@@ -308,8 +329,18 @@ impl Batch {
         metrics::histogram!("workroom_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("workroom_commit_batch_size").record(self.events.len() as f64);
         self.audit.clear();
-        for reply in self.audit_waiting.drain(..) {
-            let _ = reply.send(recorded.as_ref().map_err(ToString::to_string).copied());
+        match recorded {
+            Ok(receipts) => {
+                let mut receipts = receipts.into_iter();
+                for (count, reply) in self.audit_waiting.drain(..) {
+                    let _ = reply.send(Ok(receipts.by_ref().take(count).collect()));
+                }
+            }
+            Err(error) => {
+                for (_, reply) in self.audit_waiting.drain(..) {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
         }
         for (waiter, result) in self.waiting.drain(..).zip(results) {
             if let Ok(AppendOutcome::Stored(event)) = &result {
@@ -327,24 +358,20 @@ impl Batch {
 }
 
 /// Every event refused for `cause`, and the audit entries with them: nothing was written.
-fn refuse_all(
-    events: usize,
-    cause: &str,
-) -> (
-    Vec<Result<AppendOutcome, AppendError>>,
-    Result<(), StorageError>,
-) {
-    let results = (0..events)
-        .map(|_| Err(AppendError::Unavailable(cause.to_string())))
-        .collect();
-    (results, Err(StorageError::Connect(cause.to_string())))
+fn refuse_all(events: usize, cause: &str) -> BatchCommit {
+    BatchCommit {
+        events: (0..events)
+            .map(|_| Err(AppendError::Unavailable(cause.to_string())))
+            .collect(),
+        audit: Err(StorageError::Connect(cause.to_string())),
+    }
 }
 
 /// The cause when the database could not take (part of) the batch at all, as opposed to
 /// refusing events for what they are (a closed room, a bad attachment) or a conflict.
 fn outage(
     results: &[Result<AppendOutcome, AppendError>],
-    recorded: &Result<(), StorageError>,
+    not_recorded: Option<&StorageError>,
 ) -> Option<String> {
     results
         .iter()
@@ -353,9 +380,7 @@ fn outage(
             _ => None,
         })
         .or_else(|| {
-            recorded
-                .as_ref()
-                .err()
+            not_recorded
                 .filter(|e| e.is_outage())
                 .map(ToString::to_string)
         })

@@ -85,6 +85,11 @@ pub async fn run(
     let migrations_applied = store.migrate().await?;
     let blobs = crate::blobs::open_blob_store(&config).await?;
     let links = crate::links::LinkSigner::new(store.keyring());
+    let proofs = crate::policy::Proofs::new(
+        store
+            .take_mint()
+            .expect("a freshly opened store still has its mint"),
+    );
     let (audit_signer, _) = crate::audit::AuditSigner::load_or_create(&config)?;
     let (dev_key, dev_key_created) = if config.auth.dev_key {
         let (key, created) = DevKey::load_or_create(&config.data_dir)?;
@@ -176,6 +181,7 @@ pub async fn run(
         health,
         blobs,
         links,
+        proofs,
         connlog,
         screenshot_limiter,
         share_limiter,

@@ -17,6 +17,7 @@ mod entity;
 mod error;
 pub mod keyring;
 mod migration;
+pub mod proof;
 pub mod repo;
 mod time;
 
@@ -32,7 +33,7 @@ pub use repo::files::{
 };
 pub use repo::grants::{GrantChangeError, GrantRow, NewGrant};
 pub use repo::messages::{
-    AppendError, AppendOutcome, EventKindRow, NewEvent, NewEventKind, StoredEvent,
+    AppendError, AppendOutcome, BatchCommit, EventKindRow, NewEvent, NewEventKind, StoredEvent,
 };
 pub use repo::reports::{NewReport, ReportError, ReportFilter, ReportRow};
 pub use repo::rooms::{AcceptOutcome, EndOutcome, MemberRow, PartyInput};

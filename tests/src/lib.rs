@@ -588,6 +588,27 @@ pub async fn raw_db(config: &Config) -> sea_orm::DatabaseConnection {
         .expect("raw database connection")
 }
 
+/// Open the earlier versions of `room`'s messages on a store the test opened itself, the
+/// way the compliance record is always opened: the read is recorded in the audit trail
+/// first (the store hands out the proof only for that record).
+pub async fn compliance_read(
+    store: &workroom_storage::Store,
+    room: &str,
+) -> workroom_storage::proof::GrantHistory {
+    let mint = store.take_mint().expect("the store's mint is taken once");
+    let unrecorded = mint.grant_history(room);
+    let entry = workroom_storage::audit::NewAuditEntry::new(
+        "test-inspector",
+        "moderator",
+        workroom_storage::audit::AuditAction::ModerationHistoryRead,
+        room,
+        workroom_protocol::Purpose::Moderation,
+        serde_json::json!({ "inspection": "test" }),
+    );
+    let mut receipts = store.append_audit(&[entry]).await.expect("audit record");
+    unrecorded.redeem(receipts.pop().expect("one receipt per entry"))
+}
+
 /// Wait until `check` yields something: it runs at once and then every 20 ms, for at most
 /// `limit`; past that the test fails naming `what`. The one way tests wait for the server to
 /// get somewhere (a background task, a batched writer, a process starting); time itself is

@@ -93,7 +93,7 @@ pub(super) async fn list(
     Authenticated(identity): Authenticated,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let _ = policy::decide(
+    policy::decide(
         Caller::Token(&identity),
         Act::ReadAudit,
         Purpose::Oversight,

@@ -21,7 +21,7 @@ use workroom_protocol::contacts::{
 };
 use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
 use workroom_storage::audit::AuditAction;
-use workroom_storage::{Contact, ReleaseError, RoomParty, RoomSides};
+use workroom_storage::{Contact, ReleaseError, RoomAccessRow, RoomParty, RoomSides};
 
 impl From<ReleaseError> for ApiError {
     fn from(error: ReleaseError) -> Self {
@@ -51,7 +51,7 @@ fn check_phone(value: &str) -> Result<(), ApiError> {
 }
 
 fn keep_own(identity: &Identity) -> Result<(), ApiError> {
-    let _ = policy::decide(
+    policy::decide(
         Caller::Token(identity),
         Act::KeepOwnContact,
         Purpose::Participation,
@@ -97,8 +97,8 @@ pub(super) async fn get_own(
     State(state): State<AppState>,
     Authenticated(identity): Authenticated,
 ) -> Result<Json<ContactDetails>, ApiError> {
-    keep_own(&identity)?;
-    match state.store.contact(&identity.user).await? {
+    let own = state.proofs.own_contact(&identity)?;
+    match state.store.contact(&own).await? {
         Some(Ok(contact)) => Ok(Json(view(contact))),
         Some(Err(_)) | None => Err(ApiError::new(
             ErrorCode::NotFound,
@@ -107,15 +107,42 @@ pub(super) async fn get_own(
     }
 }
 
-/// The room, its parties, and the policy's answer for `act` on contacts there.
+/// What the policy needs to know about a room's contacts, and the parties.
+struct RoomContacts {
+    room_id: Option<RoomId>,
+    parties: Vec<RoomParty>,
+    access: Option<RoomAccessRow>,
+    /// The caller is a contract party there.
+    party: bool,
+    /// The room is open, or closed within its retention period.
+    retained: bool,
+}
+
+impl RoomContacts {
+    fn resource(&self) -> Resource<'_> {
+        Resource::Contacts {
+            room: self.access.as_ref(),
+            party: self.party,
+            retained: self.retained,
+        }
+    }
+
+    fn room_id(&self) -> Result<RoomId, ApiError> {
+        self.room_id
+            .clone()
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such room"))
+    }
+}
+
+/// The room and its parties, as the caller sees them.
 async fn contacts_in(
     state: &AppState,
     identity: &Identity,
     room: &str,
-    act: Act,
-) -> Result<(RoomId, Vec<RoomParty>), ApiError> {
-    let access = match RoomId::try_from(room) {
-        Ok(_) if identity.role == Role::Member => {
+) -> Result<RoomContacts, ApiError> {
+    let room_id = RoomId::try_from(room).ok();
+    let access = match room_id {
+        Some(_) if identity.role == Role::Member => {
             state.store.room_access(&identity.user, room).await?
         }
         _ => None,
@@ -133,19 +160,13 @@ async fn contacts_in(
             state.clock.now_ms() < closed_at.saturating_add(keep)
         }
     };
-    let _ = policy::decide(
-        Caller::Token(identity),
-        act,
-        Purpose::Participation,
-        Resource::Contacts {
-            room: access.as_ref(),
-            party: sides.parties.iter().any(|p| p.user == identity.user),
-            retained,
-        },
-    )?;
-    let room_id =
-        RoomId::try_from(room).map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))?;
-    Ok((room_id, sides.parties))
+    Ok(RoomContacts {
+        room_id,
+        party: sides.parties.iter().any(|p| p.user == identity.user),
+        parties: sides.parties,
+        access,
+        retained,
+    })
 }
 
 /// `POST /v1/rooms/{room}/contacts/release` `{"with"?}` → 200 `{"room","with","newly"}`.
@@ -155,7 +176,15 @@ pub(super) async fn release(
     Path(room): Path<String>,
     ApiJson(body): ApiJson<ReleaseRequest>,
 ) -> Result<Json<Released>, ApiError> {
-    let (room_id, parties) = contacts_in(&state, &identity, &room, Act::ReleaseContacts).await?;
+    let contacts = contacts_in(&state, &identity, &room).await?;
+    policy::decide(
+        Caller::Token(&identity),
+        Act::ReleaseContacts,
+        Purpose::Participation,
+        contacts.resource(),
+    )?;
+    let room_id = contacts.room_id()?;
+    let parties = contacts.parties;
     let my_side = parties
         .iter()
         .find(|p| p.user == identity.user)
@@ -238,11 +267,15 @@ pub(super) async fn released(
     Authenticated(identity): Authenticated,
     Path(room): Path<String>,
 ) -> Result<Json<ReleasedContacts>, ApiError> {
-    let (room_id, _) = contacts_in(&state, &identity, &room, Act::ReadReleasedContacts).await?;
-    let rows = state
-        .store
-        .contacts_released_to(room_id.as_str(), &identity.user)
-        .await?;
+    let contacts = contacts_in(&state, &identity, &room).await?;
+    let read = state.proofs.released_contacts(
+        &identity,
+        contacts.access.as_ref(),
+        contacts.party,
+        contacts.retained,
+    )?;
+    let room_id = contacts.room_id()?;
+    let rows = state.store.contacts_released_to(&read).await?;
     Ok(Json(ReleasedContacts {
         room: room_id.to_string(),
         contacts: rows

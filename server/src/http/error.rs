@@ -1,7 +1,9 @@
 //! HTTP errors: every non-2xx answer carries `{"code","message"}` with a SPEC code. The
-//! client gets the code and a safe message; the cause goes to the log.
+//! client gets the code and a safe message; the cause
+//! goes to the log.
 
 use crate::auth::AuthError;
+use crate::committer::RecordError;
 use crate::policy::Denied;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -52,6 +54,16 @@ impl IntoResponse for ApiError {
 impl From<Denied> for ApiError {
     fn from(denied: Denied) -> Self {
         ApiError::new(denied.code, denied.message)
+    }
+}
+
+impl From<RecordError> for ApiError {
+    fn from(error: RecordError) -> Self {
+        tracing::error!(error = %error, "recording an audited read failed");
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the audit trail is unavailable; nothing was read",
+        )
     }
 }
 

@@ -19,8 +19,10 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use workroom_protocol::http::{FileInfo, FileLink};
 use workroom_protocol::{ErrorCode, Purpose, Role};
+use workroom_storage::proof::FileRead;
 use workroom_storage::{
-    FileCompanion, FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name,
+    FileCompanion, FileError, FileMeta, FileUpload, NewFile, RoomAccessRow, StoredFile,
+    sanitize_file_name,
 };
 
 /// Content types served as themselves; anything else is served as a download of
@@ -235,40 +237,43 @@ pub(super) async fn existing_file(state: &AppState, id: &str) -> Result<StoredFi
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))
 }
 
-/// The file, once the policy allowed `act` on it in `room` for this member.
-async fn visible_file(
+/// A file of a room, with the caller's access to that room. A room the caller cannot see
+/// hides its files: that is refused before the file is looked up.
+async fn file_in_room(
     state: &AppState,
     identity: &crate::auth::Identity,
     room: &str,
     file: &str,
-    act: Act,
-) -> Result<StoredFile, ApiError> {
+) -> Result<(Option<RoomAccessRow>, StoredFile), ApiError> {
     let access = if identity.role == Role::Member {
         state.store.room_access(&identity.user, room).await?
     } else {
         None
     };
-    // A room the caller cannot see hides its files: refuse before looking the file up.
     if access.is_none() {
-        let _ = policy::decide(
+        policy::decide(
             Caller::Token(identity),
-            act,
+            Act::ReadRoom,
             Purpose::Participation,
             Resource::Room(None),
         )?;
     }
-    let stored = existing_file(state, file).await?;
-    let _ = policy::decide(
-        Caller::Token(identity),
-        act,
-        Purpose::Participation,
-        Resource::RoomFile {
-            room: access.as_ref(),
-            room_id: room,
-            file: &stored.meta,
-        },
-    )?;
-    Ok(stored)
+    Ok((access, existing_file(state, file).await?))
+}
+
+/// A file the caller may download, with the proof.
+async fn readable_file(
+    state: &AppState,
+    identity: &crate::auth::Identity,
+    room: &str,
+    file: &str,
+) -> Result<(StoredFile, FileRead), ApiError> {
+    let (access, stored) = file_in_room(state, identity, room, file).await?;
+    let read =
+        state
+            .proofs
+            .room_file(Caller::Token(identity), access.as_ref(), room, &stored.meta)?;
+    Ok((stored, read))
 }
 
 /// `GET /v1/rooms/{room}/files/{file}`.
@@ -277,7 +282,17 @@ pub(super) async fn metadata(
     Authenticated(identity): Authenticated,
     Path((room, file)): Path<(String, String)>,
 ) -> Result<Json<FileInfo>, ApiError> {
-    let stored = visible_file(&state, &identity, &room, &file, Act::ReadRoom).await?;
+    let (access, stored) = file_in_room(&state, &identity, &room, &file).await?;
+    policy::decide(
+        Caller::Token(&identity),
+        Act::ReadRoom,
+        Purpose::Participation,
+        Resource::RoomFile {
+            room: access.as_ref(),
+            room_id: &room,
+            file: &stored.meta,
+        },
+    )?;
     Ok(Json(file_info(stored.meta)))
 }
 
@@ -288,8 +303,8 @@ pub(super) async fn content(
     Path((room, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let stored = visible_file(&state, &identity, &room, &file, Act::ReadFile).await?;
-    serve(&state, stored, &headers).await
+    let (stored, read) = readable_file(&state, &identity, &room, &file).await?;
+    serve(&state, stored, &read, &headers).await
 }
 
 /// `POST /v1/rooms/{room}/files/{file}/link`: a link that works without a token until it
@@ -299,7 +314,8 @@ pub(super) async fn link(
     Authenticated(identity): Authenticated,
     Path((room, file)): Path<(String, String)>,
 ) -> Result<Json<FileLink>, ApiError> {
-    let stored = visible_file(&state, &identity, &room, &file, Act::ReadFile).await?;
+    // The link is a download deferred: the same proof, checked again when it is used.
+    let (stored, _read) = readable_file(&state, &identity, &room, &file).await?;
     Ok(Json(signed_link(&state, &stored.meta.id, &identity.user)))
 }
 
@@ -342,37 +358,35 @@ pub(super) async fn signed_content(
         .verify(&file, &query.user, query.expires, &query.sig, now)
         .ok_or_else(refused)?;
     let stored = state.store.file(&claims.file).await?.ok_or_else(refused)?;
-    if stored.meta.purpose == Some(Purpose::PaymentGuarantee) {
+    let read = if stored.meta.purpose == Some(Purpose::PaymentGuarantee) {
         // A Tracker screenshot: readable by the link's user only while they may see it (the
         // client side loses it the moment it is un-shared).
-        let room = &stored.meta.room_id;
-        if !super::screenshots::link_allows(&state, &claims.user, room, &claims.file).await? {
-            return Err(refused());
-        }
+        super::screenshots::link_read(&state, &claims.user, &stored.meta.room_id, &claims.file)
+            .await?
     } else {
         let access = state
             .store
             .room_access(&claims.user, &stored.meta.room_id)
             .await?;
-        let _ = policy::decide(
-            Caller::LinkBearer(&claims.user),
-            Act::ReadFileByLink,
-            Purpose::Participation,
-            Resource::RoomFile {
-                room: access.as_ref(),
-                room_id: &stored.meta.room_id,
-                file: &stored.meta,
-            },
-        )
-        .map_err(|_| refused())?;
-    }
-    serve(&state, stored, &headers).await
+        state
+            .proofs
+            .room_file(
+                Caller::LinkBearer(&claims.user),
+                access.as_ref(),
+                &stored.meta.room_id,
+                &stored.meta,
+            )
+            .ok()
+    };
+    let read = read.ok_or_else(refused)?;
+    serve(&state, stored, &read, &headers).await
 }
 
 /// The content response: whole file or one range, with the safety headers.
 pub(super) async fn serve(
     state: &AppState,
     stored: StoredFile,
+    read: &FileRead,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let size = stored.meta.size;
@@ -399,7 +413,7 @@ pub(super) async fn serve(
     };
     let stream = state
         .store
-        .file_content(&state.blobs, &stored, start, end)
+        .file_content(read, &state.blobs, &stored, start, end)
         .await?;
     metrics::counter!("workroom_file_bytes_downloaded_total").increment(end - start);
     let meta = &stored.meta;

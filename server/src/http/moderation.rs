@@ -12,7 +12,7 @@ use super::validate::{check_id, check_sentence};
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::events::{message_view, rfc3339};
-use crate::policy::{self, Act, Caller, Decision, Resource};
+use crate::policy::{self, Act, Caller, Resource};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -26,29 +26,10 @@ use workroom_protocol::moderation::{
 };
 use workroom_protocol::{ErrorCode, Purpose, RoomId};
 use workroom_storage::audit::AuditAction;
-use workroom_storage::audit::NewAuditEntry;
+use workroom_storage::proof::{FileRead, PriorRead, Unrecorded};
 use workroom_storage::{
     GrantChangeError, GrantRow, NewEvent, NewEventKind, NewGrant, StoredEvent, Unreadable,
 };
-
-/// Write the record of an allowed read before it happens (a no-op for acts the policy does
-/// not audit). Records ride along the committers' next batch (group commit).
-pub(super) async fn record(
-    state: &AppState,
-    decision: Decision,
-    entry: NewAuditEntry,
-) -> Result<(), ApiError> {
-    if decision.audited {
-        state.committers.record(vec![entry]).await.map_err(|e| {
-            tracing::error!(error = %e, "recording an audited read failed");
-            ApiError::new(
-                ErrorCode::Unavailable,
-                "the audit trail is unavailable; nothing was read",
-            )
-        })?;
-    }
-    Ok(())
-}
 
 fn grant_view(grant: GrantRow, now: i64) -> GrantView {
     GrantView {
@@ -75,11 +56,12 @@ fn grant_view(grant: GrantRow, now: i64) -> GrantView {
 /// Messages with their earlier versions, as a moderator reads them.
 pub(super) async fn moderated_messages(
     state: &AppState,
+    read: &impl PriorRead,
     room: &RoomId,
     events: &[StoredEvent],
 ) -> Result<Vec<ModeratedMessage>, ApiError> {
     let ids: Vec<String> = events.iter().map(|e| e.msg_id.clone()).collect();
-    let mut versions = state.store.prior_versions(room.as_str(), &ids).await?;
+    let mut versions = state.store.prior_versions(read, &ids).await?;
     Ok(events
         .iter()
         .filter(|e| policy::readable_stored(e.purpose, Purpose::Moderation))
@@ -114,7 +96,7 @@ async fn load_grant(state: &AppState, id: &str) -> Result<GrantRow, ApiError> {
 }
 
 fn moderation_list(identity: &Identity, act: Act) -> Result<(), ApiError> {
-    let _ = policy::decide(
+    policy::decide(
         Caller::Token(identity),
         act,
         Purpose::Moderation,
@@ -254,7 +236,7 @@ async fn grant_to_change(
     moderation_list(identity, Act::ListGrants)?;
     let grant = load_grant(state, id).await?;
     let now = state.clock.now_ms();
-    let _ = policy::decide(
+    policy::decide(
         Caller::Token(identity),
         act,
         Purpose::Moderation,
@@ -314,28 +296,11 @@ pub(super) async fn revoke_grant(
     Ok(Json(grant_view(grant, now)))
 }
 
-/// Load a grant and ask the policy for an act under it that needs `scope`.
-async fn under_grant(
-    state: &AppState,
-    identity: &Identity,
-    id: &str,
-    act: Act,
-    purpose: Purpose,
-    scope: GrantScope,
-) -> Result<(GrantRow, Decision), ApiError> {
+/// The grant a moderator acts under (anyone else is refused before it is looked up); the
+/// act itself is decided by the handler.
+async fn grant_for(state: &AppState, identity: &Identity, id: &str) -> Result<GrantRow, ApiError> {
     moderation_list(identity, Act::ListGrants)?;
-    let grant = load_grant(state, id).await?;
-    let decision = policy::decide(
-        Caller::Token(identity),
-        act,
-        purpose,
-        Resource::Grant {
-            grant: &grant,
-            scope: Some(scope),
-            now: state.clock.now_ms(),
-        },
-    )?;
-    Ok((grant, decision))
+    load_grant(state, id).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -353,15 +318,10 @@ pub(super) async fn grant_history(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<ModeratedHistory>, ApiError> {
-    let (grant, decision) = under_grant(
-        &state,
-        &identity,
-        &id,
-        Act::ReadHistoryUnderGrant,
-        Purpose::Moderation,
-        GrantScope::History,
-    )
-    .await?;
+    let grant = grant_for(&state, &identity, &id).await?;
+    let read = state
+        .proofs
+        .grant_history(&identity, &grant, state.clock.now_ms())?;
     let room = RoomId::try_from(grant.room_id.as_str())
         .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))?;
     let limit = query
@@ -376,13 +336,10 @@ pub(super) async fn grant_history(
         &grant.case_id,
         json!({ "grant": grant.id, "before_seq": query.before_seq, "limit": limit }),
     );
-    record(&state, decision, entry).await?;
-    let events = state
-        .store
-        .history(room.as_str(), before, u64::from(limit))
-        .await?;
+    let read = state.committers.record_read(read, entry).await?;
+    let events = state.store.history(&read, before, u64::from(limit)).await?;
     Ok(Json(ModeratedHistory {
-        messages: moderated_messages(&state, &room, &events).await?,
+        messages: moderated_messages(&state, &read, &room, &events).await?,
         room: room.to_string(),
         grant: grant.id,
     }))
@@ -397,29 +354,24 @@ pub(super) async fn grant_file(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     // The grant first (its own, active, scope `files`): no file id is looked up otherwise.
-    let (grant, _) = under_grant(
-        &state,
-        &identity,
-        &id,
-        Act::ReadFileUnderGrant,
-        Purpose::Moderation,
-        GrantScope::Files,
-    )
-    .await?;
-    let stored = super::files::existing_file(&state, &file).await?;
-    let decision = policy::decide(
+    let grant = grant_for(&state, &identity, &id).await?;
+    policy::decide(
         Caller::Token(&identity),
         Act::ReadFileUnderGrant,
         Purpose::Moderation,
-        Resource::GrantFile {
+        Resource::Grant {
             grant: &grant,
-            file: &stored.meta,
+            scope: Some(GrantScope::Files),
             now: state.clock.now_ms(),
         },
     )?;
+    let stored = super::files::existing_file(&state, &file).await?;
+    let read = state
+        .proofs
+        .grant_file(&identity, &grant, &stored.meta, state.clock.now_ms())?;
     let details = json!({ "grant": grant.id, "file": stored.meta.id });
     let download = (grant.room_id.as_str(), grant.case_id.as_str(), details);
-    record_download(&state, &identity, decision, download, stored, &headers).await
+    record_download(&state, &identity, read, download, stored, &headers).await
 }
 
 /// A moderator's download (under a grant or through a report): recorded as
@@ -427,7 +379,7 @@ pub(super) async fn grant_file(
 pub(super) async fn record_download(
     state: &AppState,
     identity: &Identity,
-    decision: Decision,
+    read: Unrecorded<FileRead>,
     (room, case_id, details): (&str, &str, serde_json::Value),
     stored: workroom_storage::StoredFile,
     headers: &HeaderMap,
@@ -439,8 +391,8 @@ pub(super) async fn record_download(
         case_id,
         details,
     );
-    record(state, decision, entry).await?;
-    super::files::serve(state, stored, headers).await
+    let read = state.committers.record_read(read, entry).await?;
+    super::files::serve(state, stored, &read, headers).await
 }
 
 /// The body of a connection lookup: in the body, not the URL, because URLs end up in
@@ -464,15 +416,10 @@ pub(super) async fn grant_connections(
     Path(id): Path<String>,
     ApiJson(query): ApiJson<ConnectionQuery>,
 ) -> Result<Json<ConnectionList>, ApiError> {
-    let (grant, decision) = under_grant(
-        &state,
-        &identity,
-        &id,
-        Act::ReadConnectionsUnderGrant,
-        Purpose::Security,
-        GrantScope::Connections,
-    )
-    .await?;
+    let grant = grant_for(&state, &identity, &id).await?;
+    let read = state
+        .proofs
+        .grant_connections(&identity, &grant, state.clock.now_ms())?;
     let hashes = match query.address.as_deref() {
         None => None,
         Some(raw) => {
@@ -491,11 +438,10 @@ pub(super) async fn grant_connections(
         &grant.case_id,
         json!({ "grant": grant.id, "by_address": hashes.is_some() }),
     );
-    record(&state, decision, entry).await?;
-    let users = state.store.users_of_room(&grant.room_id).await?;
+    let read = state.committers.record_read(read, entry).await?;
     let links = state
         .store
-        .connections_of_users(&users, hashes.as_deref(), limit)
+        .connections_of_room(&read, hashes.as_deref(), limit)
         .await?;
     Ok(Json(ConnectionList {
         room: grant.room_id,
@@ -521,15 +467,17 @@ pub(super) async fn post_notice(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewNotice>,
 ) -> Result<(StatusCode, Json<NoticePosted>), ApiError> {
-    let (grant, decision) = under_grant(
-        &state,
-        &identity,
-        &id,
+    let grant = grant_for(&state, &identity, &id).await?;
+    policy::decide(
+        Caller::Token(&identity),
         Act::PostNotice,
         Purpose::Moderation,
-        GrantScope::Notice,
-    )
-    .await?;
+        Resource::Grant {
+            grant: &grant,
+            scope: Some(GrantScope::Notice),
+            now: state.clock.now_ms(),
+        },
+    )?;
     if !state.config.moderation.allow_notices {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -557,7 +505,8 @@ pub(super) async fn post_notice(
         &grant.case_id,
         json!({ "grant": grant.id }),
     );
-    record(&state, decision, entry).await?;
+    // Recorded before the notice is posted: a notice without its record is never sent.
+    state.committers.record(vec![entry]).await?;
     let event = NewEvent {
         room_id: room.to_string(),
         sender_id: identity.user.clone(),

@@ -131,7 +131,7 @@ pub(super) async fn own_reports(
     State(state): State<AppState>,
     Authenticated(identity): Authenticated,
 ) -> Result<Json<ReportStatusList>, ApiError> {
-    let _ = policy::decide(
+    policy::decide(
         Caller::Token(&identity),
         Act::ListOwnReports,
         Purpose::Moderation,
@@ -162,7 +162,7 @@ pub(super) async fn list_reports(
     Authenticated(identity): Authenticated,
     ApiQuery(query): ApiQuery<ReportListQuery>,
 ) -> Result<Json<ReportList>, ApiError> {
-    let _ = policy::decide(
+    policy::decide(
         Caller::Token(&identity),
         Act::ListReports,
         Purpose::Moderation,
@@ -187,7 +187,7 @@ async fn load_report(
     identity: &Identity,
     id: &str,
 ) -> Result<ReportRow, ApiError> {
-    let _ = policy::decide(
+    policy::decide(
         Caller::Token(identity),
         Act::ListReports,
         Purpose::Moderation,
@@ -208,12 +208,7 @@ pub(super) async fn read_report(
     Path(id): Path<String>,
 ) -> Result<Json<ReportCase>, ApiError> {
     let report = load_report(&state, &identity, &id).await?;
-    let _ = policy::decide(
-        Caller::Token(&identity),
-        Act::ReadReport,
-        Purpose::Moderation,
-        Resource::Report(&report),
-    )?;
+    let read = state.proofs.report(&identity, &report)?;
     let entry = identity.case_entry(
         AuditAction::ModerationReportRead,
         &report.room_id,
@@ -222,17 +217,14 @@ pub(super) async fn read_report(
         json!({ "report": report.id }),
     );
     // Recorded (and moved to in_review) before anything is shown.
-    state
+    let read = state
         .store
-        .record_report_read(&report.id, state.clock.now_ms(), entry)
+        .record_report_read(read, &report.id, state.clock.now_ms(), entry)
         .await?;
     let room = RoomId::try_from(report.room_id.as_str())
         .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))?;
-    let events = state
-        .store
-        .messages_by_ids(room.as_str(), &report.msg_ids)
-        .await?;
-    let messages = moderated_messages(&state, &room, &events).await?;
+    let events = state.store.messages_by_ids(&read).await?;
+    let messages = moderated_messages(&state, &read, &room, &events).await?;
     let report = state.store.report(&report.id).await?.unwrap_or(report);
     Ok(Json(ReportCase {
         summary: summary(&report),
@@ -252,18 +244,12 @@ pub(super) async fn read_reported_file(
 ) -> Result<Response, ApiError> {
     let report = load_report(&state, &identity, &id).await?;
     let stored = super::files::existing_file(&state, &file).await?;
-    let decision = policy::decide(
-        Caller::Token(&identity),
-        Act::ReadReportedFile,
-        Purpose::Moderation,
-        Resource::ReportFile {
-            report: &report,
-            file: &stored.meta,
-        },
-    )?;
+    let read = state
+        .proofs
+        .reported_file(&identity, &report, &stored.meta)?;
     let details = json!({ "report": report.id, "file": stored.meta.id });
     let download = (report.room_id.as_str(), report.case_id.as_str(), details);
-    record_download(&state, &identity, decision, download, stored, &headers).await
+    record_download(&state, &identity, read, download, stored, &headers).await
 }
 
 /// `POST /v1/moderation/reports/{report}/close` `{"outcome"}`.
@@ -274,7 +260,7 @@ pub(super) async fn close_report(
     ApiJson(body): ApiJson<CloseReport>,
 ) -> Result<Json<ReportStatus>, ApiError> {
     let report = load_report(&state, &identity, &id).await?;
-    let _ = policy::decide(
+    policy::decide(
         Caller::Token(&identity),
         Act::CloseReport,
         Purpose::Moderation,

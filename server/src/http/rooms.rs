@@ -16,6 +16,7 @@ use workroom_protocol::frames::{
 use workroom_protocol::http::{MemberList, RoomList};
 use workroom_protocol::moderation::{EndedGrantList, EndedGrantView};
 use workroom_protocol::{ErrorCode, Purpose, Role, RoomId};
+use workroom_storage::proof::RoomRead;
 use workroom_storage::{MemberRow, RoomAccessRow};
 
 /// A room summary as listed to the caller.
@@ -53,6 +54,32 @@ pub fn member_view(row: MemberRow) -> MemberView {
     }
 }
 
+/// The caller's access to a room (`None` for anyone but a member, or a malformed id).
+async fn access_of(
+    state: &AppState,
+    identity: &crate::auth::Identity,
+    room: &str,
+) -> Result<Option<RoomAccessRow>, ApiError> {
+    Ok(match RoomId::try_from(room) {
+        Ok(_) if identity.role == Role::Member => {
+            state.store.room_access(&identity.user, room).await?
+        }
+        _ => None,
+    })
+}
+
+/// The proof that the caller reads the room (history, members), from the policy.
+async fn read_room(
+    state: &AppState,
+    identity: &crate::auth::Identity,
+    room: &str,
+) -> Result<RoomRead, ApiError> {
+    let access = access_of(state, identity, room).await?;
+    Ok(state
+        .proofs
+        .read_room(Caller::Token(identity), access.as_ref())?)
+}
+
 /// The room a member acts on, once the policy allowed `act` for `purpose` there.
 pub(super) async fn room_for(
     state: &AppState,
@@ -61,13 +88,8 @@ pub(super) async fn room_for(
     act: Act,
     purpose: Purpose,
 ) -> Result<RoomId, ApiError> {
-    let row = match RoomId::try_from(room) {
-        Ok(_) if identity.role == Role::Member => {
-            state.store.room_access(&identity.user, room).await?
-        }
-        _ => None,
-    };
-    let _ = policy::decide(
+    let row = access_of(state, identity, room).await?;
+    policy::decide(
         Caller::Token(identity),
         act,
         purpose,
@@ -81,7 +103,7 @@ pub(super) async fn list_rooms(
     State(state): State<AppState>,
     Authenticated(identity): Authenticated,
 ) -> Result<Json<RoomList>, ApiError> {
-    let _ = policy::decide(
+    policy::decide(
         Caller::Token(&identity),
         Act::ListRooms,
         Purpose::Participation,
@@ -99,17 +121,10 @@ pub(super) async fn members(
     Authenticated(identity): Authenticated,
     Path(room): Path<String>,
 ) -> Result<Json<MemberList>, ApiError> {
-    let room_id = room_for(
-        &state,
-        &identity,
-        &room,
-        Act::ReadRoom,
-        Purpose::Participation,
-    )
-    .await?;
-    let rows = state.store.room_members(room_id.as_str()).await?;
+    let read = read_room(&state, &identity, &room).await?;
+    let rows = state.store.room_members(&read).await?;
     Ok(Json(MemberList {
-        room: room_id.to_string(),
+        room: read.room().to_string(),
         members: rows.into_iter().map(member_view).collect(),
     }))
 }
@@ -134,14 +149,9 @@ pub(super) async fn history(
     Path(room): Path<String>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let room_id = room_for(
-        &state,
-        &identity,
-        &room,
-        Act::ReadRoom,
-        Purpose::Participation,
-    )
-    .await?;
+    let read = read_room(&state, &identity, &room).await?;
+    let room_id = RoomId::try_from(read.room())
+        .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such room"))?;
     let limit = query
         .limit
         .unwrap_or(HISTORY_DEFAULT_LIMIT)
@@ -149,7 +159,7 @@ pub(super) async fn history(
     let rows = state
         .store
         .history(
-            room_id.as_str(),
+            &read,
             query.before_seq.unwrap_or(u64::MAX),
             u64::from(limit),
         )

@@ -14,7 +14,6 @@
 use super::error::ApiError;
 use super::extract::{ApiQuery, Authenticated};
 use super::files::{receive, serve, signed_link};
-use super::moderation::record;
 use super::validate::{check_id, check_prose};
 use crate::app::AppState;
 use crate::auth::Identity;
@@ -34,6 +33,7 @@ use workroom_protocol::http::FileLink;
 use workroom_protocol::tracker::{ScreenshotList, ScreenshotView};
 use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
 use workroom_storage::audit::AuditAction;
+use workroom_storage::proof::FileRead;
 use workroom_storage::{
     NewFile, NewScreenshot, RoomAccessRow, RoomSides, ScreenshotFilter, ScreenshotRow,
 };
@@ -205,7 +205,7 @@ pub(super) async fn post(
         }
         _ => (RoomSides::default(), false),
     };
-    let _ = policy::decide(
+    policy::decide(
         Caller::Token(&identity),
         Act::PostScreenshot,
         Purpose::PaymentGuarantee,
@@ -307,23 +307,27 @@ impl Viewer {
     }
 }
 
-/// May the bearer of a signed link for `user` still open the screenshot whose image is
-/// `file_id`? (Checked at download: an un-share ends the client side's outstanding links.)
-pub(super) async fn link_allows(
+/// The proof that the bearer of a signed link for `user` may still open the screenshot
+/// whose image is `file_id` (`None`: not any more). Checked at download: an un-share ends
+/// the client side's outstanding links.
+pub(super) async fn link_read(
     state: &AppState,
     user: &str,
     room: &str,
     file_id: &str,
-) -> Result<bool, ApiError> {
+) -> Result<Option<FileRead>, ApiError> {
     let viewer = Viewer::of(state, user, Role::Member, room).await?;
-    let shot = state.store.screenshot_of_file(file_id).await?;
-    let allowed = policy::decide(
-        Caller::LinkBearer(user),
-        Act::ReadScreenshots,
-        Purpose::PaymentGuarantee,
-        viewer.resource(shot.as_ref()),
-    );
-    Ok(allowed.is_ok() && shot.is_some())
+    let Some(shot) = state.store.screenshot_of_file(file_id).await? else {
+        return Ok(None);
+    };
+    Ok(state
+        .proofs
+        .screenshot_image(
+            Caller::LinkBearer(user),
+            viewer.resource(Some(&shot)),
+            &shot.file_id,
+        )
+        .ok())
 }
 
 /// `GET /v1/rooms/{room}/screenshots?after=&limit=`: the ones the caller sees, oldest first.
@@ -334,46 +338,63 @@ pub(super) async fn list(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ScreenshotList>, ApiError> {
     let viewer = Viewer::of(&state, &identity.user, identity.role, &room).await?;
-    let _ = policy::decide(
-        Caller::Token(&identity),
-        Act::ReadScreenshots,
-        Purpose::PaymentGuarantee,
-        viewer.resource(None),
-    )?;
-    let (after, limit) = query.checked()?;
     let filter = ScreenshotFilter::Visible {
         client_side: viewer.client_side,
         contractors: &viewer.teams_of,
     };
-    let rows = state
-        .store
-        .screenshots(&room, filter, after, limit + 1)
-        .await?;
+    let read = state.proofs.screenshots(
+        Caller::Token(&identity),
+        &room,
+        viewer.resource(None),
+        filter,
+    )?;
+    let (after, limit) = query.checked()?;
+    let rows = state.store.screenshots(&read, after, limit + 1).await?;
     Ok(Json(page(room, rows, limit)))
 }
 
-/// One screenshot of a room, once the policy allowed `act` on it for the caller (a room the
-/// caller cannot see hides its screenshots: nothing is looked up then), with the room's sides.
+/// One screenshot of a room and how the caller sees the room. A room the caller cannot see
+/// hides its screenshots (nothing is looked up then); a screenshot the caller may not see
+/// is refused by the policy when they act on it.
 async fn screenshot_for(
     state: &AppState,
     identity: &Identity,
     room: &str,
     id: &str,
-    act: Act,
-) -> Result<(ScreenshotRow, RoomSides), ApiError> {
+) -> Result<(ScreenshotRow, Viewer), ApiError> {
     let viewer = Viewer::of(state, &identity.user, identity.role, room).await?;
     let shot = match viewer.access {
         Some(_) if check_id("screenshot", id).is_ok() => state.store.screenshot(id).await?,
         _ => None,
     };
-    let _ = policy::decide(
+    match shot {
+        Some(shot) => Ok((shot, viewer)),
+        None => {
+            policy::decide(
+                Caller::Token(identity),
+                Act::ReadScreenshots,
+                Purpose::PaymentGuarantee,
+                viewer.resource(None),
+            )?;
+            Err(ApiError::new(ErrorCode::NotFound, "no such screenshot"))
+        }
+    }
+}
+
+/// The proof that the caller may download a screenshot's image.
+async fn visible_image(
+    state: &AppState,
+    identity: &Identity,
+    room: &str,
+    id: &str,
+) -> Result<(ScreenshotRow, FileRead), ApiError> {
+    let (shot, viewer) = screenshot_for(state, identity, room, id).await?;
+    let read = state.proofs.screenshot_image(
         Caller::Token(identity),
-        act,
-        Purpose::PaymentGuarantee,
-        viewer.resource(shot.as_ref()),
+        viewer.resource(Some(&shot)),
+        &shot.file_id,
     )?;
-    let shot = shot.ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))?;
-    Ok((shot, viewer.sides))
+    Ok((shot, read))
 }
 
 /// `GET /v1/rooms/{room}/screenshots/{shot}/content`: the image, while the caller may see it.
@@ -383,13 +404,14 @@ pub(super) async fn content(
     Path((room, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (shot, _) = screenshot_for(&state, &identity, &room, &id, Act::ReadScreenshots).await?;
-    image(&state, &shot, &headers).await
+    let (shot, read) = visible_image(&state, &identity, &room, &id).await?;
+    image(&state, &shot, &read, &headers).await
 }
 
 async fn image(
     state: &AppState,
     shot: &ScreenshotRow,
+    read: &FileRead,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let stored = state
@@ -397,7 +419,7 @@ async fn image(
         .file(&shot.file_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such screenshot"))?;
-    serve(state, stored, headers).await
+    serve(state, stored, read, headers).await
 }
 
 /// `POST /v1/rooms/{room}/screenshots/{shot}/link`: a short-lived link to the image that
@@ -408,7 +430,8 @@ pub(super) async fn link(
     Authenticated(identity): Authenticated,
     Path((room, id)): Path<(String, String)>,
 ) -> Result<Json<FileLink>, ApiError> {
-    let (shot, _) = screenshot_for(&state, &identity, &room, &id, Act::ReadScreenshots).await?;
+    // The link is a download deferred: the same proof, checked again when it is used.
+    let (shot, _read) = visible_image(&state, &identity, &room, &id).await?;
     Ok(Json(signed_link(&state, &shot.file_id, &identity.user)))
 }
 
@@ -420,7 +443,14 @@ async fn set_shared(
     id: String,
     shared: bool,
 ) -> Result<Json<ScreenshotView>, ApiError> {
-    let (shot, sides) = screenshot_for(&state, &identity, &room, &id, Act::ShareScreenshot).await?;
+    let (shot, viewer) = screenshot_for(&state, &identity, &room, &id).await?;
+    policy::decide(
+        Caller::Token(&identity),
+        Act::ShareScreenshot,
+        Purpose::PaymentGuarantee,
+        viewer.resource(Some(&shot)),
+    )?;
+    let sides = viewer.sides;
     if let Err(wait) = state.share_limiter.take(&identity.user) {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
@@ -468,18 +498,6 @@ pub(super) async fn unshare(
     set_shared(state, identity, room, id, false).await
 }
 
-/// Payment-guarantee review may read `room`'s screenshots (services only; audited).
-fn review_decision(identity: &Identity, room: &str) -> Result<policy::Decision, ApiError> {
-    let decision = policy::decide(
-        Caller::Token(identity),
-        Act::ReviewScreenshots,
-        Purpose::PaymentGuarantee,
-        Resource::Nothing,
-    )?;
-    check_id("room", room)?;
-    Ok(decision)
-}
-
 /// `GET /v1/marketplace/rooms/{room}/screenshots?after=&limit=`: payment-guarantee review
 /// sees every screenshot of the room, shared or not; the read is audited.
 pub(super) async fn review(
@@ -488,7 +506,8 @@ pub(super) async fn review(
     Path(room): Path<String>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ScreenshotList>, ApiError> {
-    let decision = review_decision(&identity, &room)?;
+    let review = state.proofs.review_screenshots(&identity, &room)?;
+    check_id("room", &room)?;
     let (after, limit) = query.checked()?;
     let entry = identity.actor().entry(
         AuditAction::ScreenshotsReviewed,
@@ -496,11 +515,8 @@ pub(super) async fn review(
         Purpose::PaymentGuarantee,
         json!({ "after": after, "limit": limit }),
     );
-    record(&state, decision, entry).await?;
-    let rows = state
-        .store
-        .screenshots(&room, ScreenshotFilter::All, after, limit + 1)
-        .await?;
+    let read = state.committers.record_read(review, entry).await?;
+    let rows = state.store.screenshots(&read, after, limit + 1).await?;
     Ok(Json(page(room, rows, limit)))
 }
 
@@ -512,7 +528,14 @@ pub(super) async fn review_content(
     Path((room, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let decision = review_decision(&identity, &room)?;
+    // Refused before anything is looked up; the proof comes once the screenshot is known.
+    policy::decide(
+        Caller::Token(&identity),
+        Act::ReviewScreenshots,
+        Purpose::PaymentGuarantee,
+        Resource::Nothing,
+    )?;
+    check_id("room", &room)?;
     check_id("screenshot", &id)?;
     let shot = state
         .store
@@ -526,6 +549,9 @@ pub(super) async fn review_content(
         Purpose::PaymentGuarantee,
         json!({ "screenshot": shot.id }),
     );
-    record(&state, decision, entry).await?;
-    image(&state, &shot, &headers).await
+    let review = state
+        .proofs
+        .review_screenshot_image(&identity, &shot.file_id)?;
+    let read = state.committers.record_read(review, entry).await?;
+    image(&state, &shot, &read, &headers).await
 }

@@ -27,6 +27,9 @@
 //! - Bots read nothing. Auditors read the audit trail and nothing else. Services provision.
 
 pub mod guard;
+mod proofs;
+
+pub use proofs::Proofs;
 
 use crate::auth::Identity;
 use workroom_protocol::moderation::{GrantScope, GrantState};
@@ -281,7 +284,6 @@ pub enum Resource<'a> {
 
 /// An allowed act: the purpose it serves and whether it must be recorded first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use]
 pub struct Decision {
     pub purpose: Purpose,
     /// Record the act in the audit trail before returning anything.

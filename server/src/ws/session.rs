@@ -33,7 +33,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use workroom_protocol::frames::{HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT};
 use workroom_protocol::{ClientFrame, ClientMsgId, ErrorCode, Purpose, Role, RoomId, ServerFrame};
-use workroom_storage::{AppendOutcome, NewEvent, NewEventKind, RoomAccessRow};
+use workroom_storage::proof::{LiveView, RoomRead};
+use workroom_storage::{
+    AppendOutcome, NewEvent, NewEventKind, RoomAccessRow, StorageError, Store, StoredEvent,
+};
 
 /// Close codes this server uses besides the standard ones.
 const CLOSE_TOO_SLOW: u16 = 4008;
@@ -80,10 +83,32 @@ impl RoomState {
 
 /// A moderator's live view of a room under a grant.
 struct Watch {
+    /// The proof, redeemed with the record of `moderation.live_view_started`.
+    view: LiveView,
     grant: String,
     case_id: String,
     /// Unix ms at which the grant ends; the view is cut off then.
     expires_at: i64,
+}
+
+/// The proof a session reads a room's timeline with.
+enum Timeline {
+    Member(RoomRead),
+    Watch(LiveView),
+}
+
+impl Timeline {
+    /// The next page of stored events after `after`.
+    async fn events_after(
+        &self,
+        store: &Store,
+        after: u64,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
+        match self {
+            Timeline::Member(read) => store.events_after(read, after, REPLAY_PAGE).await,
+            Timeline::Watch(view) => store.events_after(view, after, REPLAY_PAGE).await,
+        }
+    }
 }
 
 /// The socket failed or the peer went away: end the session.
@@ -464,6 +489,24 @@ impl Session {
         );
     }
 
+    /// The proof that this session reads `room`'s timeline: a member's through their access,
+    /// or a moderator's live view.
+    fn timeline(&self, room: &RoomId) -> Option<Timeline> {
+        let state = self.rooms.get(room)?;
+        if let Some(watch) = &state.watch {
+            return Some(Timeline::Watch(watch.view.clone()));
+        }
+        self.room_read(room).ok().map(Timeline::Member)
+    }
+
+    /// The proof that the caller reads `room` as a member (history, resume, members).
+    fn room_read(&self, room: &RoomId) -> Result<RoomRead, Denied> {
+        let access = self.rooms.get(room).and_then(|r| r.access.as_ref());
+        self.state
+            .proofs
+            .read_room(Caller::Token(&self.identity), access)
+    }
+
     /// Ask the policy whether the caller may do `act` in a room, as a member.
     fn room_access(&self, room: &RoomId, act: Act) -> Result<(), Denied> {
         let access = self.rooms.get(room).and_then(|r| r.access.as_ref());
@@ -780,15 +823,13 @@ impl Session {
         after_seq: u64,
         until: Option<u64>,
     ) -> Result<bool, Gone> {
+        let Some(timeline) = self.timeline(room) else {
+            return Ok(true);
+        };
         let mut after = after_seq;
         let reader_purpose = policy::session_purpose(self.identity.role);
         loop {
-            let page = match self
-                .state
-                .store
-                .events_after(room.as_str(), after, REPLAY_PAGE)
-                .await
-            {
+            let page = match timeline.events_after(&self.state.store, after).await {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::error!(error = %e, "replay failed");
@@ -838,7 +879,7 @@ impl Session {
         rooms: BTreeMap<RoomId, u64>,
     ) -> Result<(), Gone> {
         for (room, last_seen) in rooms {
-            if let Err(denied) = self.room_access(&room, Act::ReadRoom) {
+            if let Err(denied) = self.room_read(&room) {
                 self.error(id.clone(), denied.code, denied.message).await?;
                 continue;
             }
@@ -878,20 +919,17 @@ impl Session {
         before_seq: Option<u64>,
         limit: Option<u32>,
     ) -> Result<(), Gone> {
-        if let Err(denied) = self.room_access(&room, Act::ReadRoom) {
-            return self.error(id, denied.code, denied.message).await;
-        }
+        let read = match self.room_read(&room) {
+            Ok(read) => read,
+            Err(denied) => return self.error(id, denied.code, denied.message).await,
+        };
         let limit = limit
             .unwrap_or(HISTORY_DEFAULT_LIMIT)
             .clamp(1, HISTORY_MAX_LIMIT);
         match self
             .state
             .store
-            .history(
-                room.as_str(),
-                before_seq.unwrap_or(u64::MAX),
-                u64::from(limit),
-            )
+            .history(&read, before_seq.unwrap_or(u64::MAX), u64::from(limit))
             .await
         {
             Ok(rows) => {
@@ -952,10 +990,11 @@ impl Session {
     }
 
     async fn on_members(&mut self, id: Option<String>, room: RoomId) -> Result<(), Gone> {
-        if let Err(denied) = self.room_access(&room, Act::ReadRoom) {
-            return self.error(id, denied.code, denied.message).await;
-        }
-        match self.state.store.room_members(room.as_str()).await {
+        let read = match self.room_read(&room) {
+            Ok(read) => read,
+            Err(denied) => return self.error(id, denied.code, denied.message).await,
+        };
+        match self.state.store.room_members(&read).await {
             Ok(rows) => {
                 let members = rows.into_iter().map(member_view).collect();
                 self.writer

@@ -21,6 +21,7 @@ pub use verify::{ChainFault, ChainReport, ChainVerifier, verify_chain};
 use crate::Store;
 use crate::entity::{audit_checkpoints, audit_entries};
 use crate::error::StorageError;
+use crate::proof::Receipt;
 use aws_lc_rs::digest;
 use sea_orm::ColumnTrait;
 use sea_orm::{
@@ -279,11 +280,16 @@ impl Store {
     }
 
     /// Append entries in a transaction of their own.
-    pub async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<Vec<u64>, StorageError> {
+    /// Returns one receipt per entry, the proof that it committed (an audited read's
+    /// [`crate::proof::Unrecorded`] proof is redeemed with one).
+    pub async fn append_audit(
+        &self,
+        entries: &[NewAuditEntry],
+    ) -> Result<Vec<Receipt>, StorageError> {
         let txn = self.begin_write().await?;
-        let seqs = self.append_audit_in(&txn, entries).await?;
+        self.append_audit_in(&txn, entries).await?;
         txn.commit().await?;
-        Ok(seqs)
+        Ok(Receipt::for_entries(entries.len()))
     }
 
     /// Entries with `seq > after`, oldest first, at most `limit`.

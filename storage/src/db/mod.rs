@@ -59,6 +59,8 @@ pub struct Store {
     pub(crate) clock: Clock,
     /// Pooled connections closed because they were still inside a transaction.
     discarded: Arc<AtomicU64>,
+    /// Whether the one `proof::Mint` was handed out.
+    pub(crate) mint_taken: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -91,6 +93,7 @@ impl Store {
             keyring,
             clock,
             discarded,
+            mint_taken: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 

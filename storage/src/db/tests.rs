@@ -108,7 +108,11 @@ async fn a_connection_whose_transaction_ended_behind_its_back_is_never_reused() 
 
     // Acknowledged means committed: another connection sees it.
     let other = sqlite_store(&path, keyring).await;
-    let seen = other.events_after(&room, 0, 10).await.unwrap();
+    let read = other
+        .take_mint()
+        .expect("a fresh store's mint")
+        .room_read(&room);
+    let seen = other.events_after(&read, 0, 10).await.unwrap();
     assert_eq!(
         seen.len(),
         SQLITE_POOL_SIZE,

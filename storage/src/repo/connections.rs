@@ -6,6 +6,7 @@
 use crate::Store;
 use crate::entity::{connection_users, connections};
 use crate::error::StorageError;
+use crate::proof::ConnectionsRead;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
@@ -85,15 +86,16 @@ impl Store {
         Ok(())
     }
 
-    /// The connections of the given users, newest first, optionally only those from the
-    /// given address hashes, at most `limit`. The server calls this only after the policy
-    /// allowed a moderator's read under a grant and the read was recorded.
-    pub async fn connections_of_users(
+    /// The connections of the room's members (everyone who sees the room), newest first,
+    /// optionally only those from the given address hashes, at most `limit`: the only read
+    /// that links a user to a connection, and it needs a recorded moderator's proof.
+    pub async fn connections_of_room(
         &self,
-        user_ids: &[String],
+        read: &ConnectionsRead,
         address_hashes: Option<&[String]>,
         limit: u64,
     ) -> Result<Vec<LinkedConnection>, StorageError> {
+        let user_ids = self.users_of_room(read.room()).await?;
         let mut links = Vec::new();
         for chunk in user_ids.chunks(500) {
             links.extend(

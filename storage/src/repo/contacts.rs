@@ -9,6 +9,7 @@ use crate::audit::NewAuditEntry;
 use crate::entity::{contact_releases, contacts};
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
+use crate::proof::{OwnContact, ReleasedContacts};
 use crate::repo::sealing::person_item;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -76,8 +77,15 @@ impl Store {
         Ok(())
     }
 
-    /// A person's current contact details (`None`: none on file).
+    /// The reader's own current contact details (`None`: none on file).
     pub async fn contact(
+        &self,
+        read: &OwnContact,
+    ) -> Result<Option<Result<Contact, Unreadable>>, StorageError> {
+        self.contact_of(read.user()).await
+    }
+
+    async fn contact_of(
         &self,
         user_id: &str,
     ) -> Result<Option<Result<Contact, Unreadable>>, StorageError> {
@@ -159,9 +167,9 @@ impl Store {
     /// The details released to `reader` in `room`, oldest release first, current versions.
     pub async fn contacts_released_to(
         &self,
-        room_id: &str,
-        reader: &str,
+        read: &ReleasedContacts,
     ) -> Result<Vec<ReleasedContactRow>, StorageError> {
+        let (room_id, reader) = (read.room(), read.reader());
         let rows = contact_releases::Entity::find()
             .filter(contact_releases::Column::RoomId.eq(room_id))
             .filter(contact_releases::Column::ToUser.eq(reader))
@@ -171,7 +179,7 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(ReleasedContactRow {
-                details: self.contact(&row.from_user).await?,
+                details: self.contact_of(&row.from_user).await?,
                 user: row.from_user,
                 released_at: row.released_at,
             });

@@ -17,6 +17,7 @@ use crate::blob::{BlobError, BlobStore, BlobUpload};
 use crate::entity::{files, rooms};
 use crate::error::StorageError;
 use crate::keyring::{CHUNK_OVERHEAD, KEY_LEN, KeyScope, SealingKey, Unreadable, open_text};
+use crate::proof::FileRead;
 use crate::repo::sealing::{file_key_item, file_name_item};
 use aws_lc_rs::digest;
 use bytes::Bytes;
@@ -320,11 +321,16 @@ impl Store {
     /// when the room key is gone (`Erased`) or the object is missing (`ContentMissing`).
     pub async fn file_content(
         &self,
+        read: &FileRead,
         blobs: &BlobStore,
         file: &StoredFile,
         start: u64,
         end: u64,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, FileError> {
+        if read.file() != file.meta.id {
+            // A proof for another file opens nothing.
+            return Err(FileError::NotFound);
+        }
         let size = file.meta.size;
         let end = end.min(size);
         let room_key = self

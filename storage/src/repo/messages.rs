@@ -13,6 +13,7 @@ use crate::audit::NewAuditEntry;
 use crate::entity::{files, messages, prior_versions, rooms};
 use crate::error::{StorageError, is_unique_violation};
 use crate::keyring::{KeyScope, SealingKey, Unreadable, open_text};
+use crate::proof::{PriorRead, Receipt, ReportRead, TimelineRead};
 use crate::repo::files::withdraw_message_files;
 use crate::repo::sealing::message_body_item;
 use crate::time::to_seq;
@@ -195,6 +196,14 @@ type IdemKey = (String, String, String);
 /// An earlier version of a message: its number and body (or why it cannot be read).
 pub type PriorBody = (i32, Result<String, Unreadable>);
 
+/// What a group commit did: each event's result, in order, and for the audit entries that
+/// rode along, one receipt per entry once they are stored.
+#[derive(Debug)]
+pub struct BatchCommit {
+    pub events: Vec<Result<AppendOutcome, AppendError>>,
+    pub audit: Result<Vec<Receipt>, StorageError>,
+}
+
 impl Store {
     /// Append a batch of events in one transaction. Returns one result per input, in order.
     ///
@@ -232,18 +241,19 @@ impl Store {
     /// [`Store::append_batch`], with audit entries recorded in the same transaction (group
     /// commit: the records of concurrent audited reads cost the message path no commit of
     /// their own). The entries are appended last, so the audit lock stays the last lock.
-    /// Returns the events' results and whether the entries were stored; when the batch must
-    /// be retried item by item, the entries are stored in a transaction of their own.
+    /// Returns the events' results and, once the entries are stored, one receipt per entry;
+    /// when the batch must be retried item by item, the entries are stored in a transaction
+    /// of their own.
     pub async fn append_batch_with_audit(
         &self,
         items: &[NewEvent],
         audit: &[NewAuditEntry],
-    ) -> (
-        Vec<Result<AppendOutcome, AppendError>>,
-        Result<(), StorageError>,
-    ) {
+    ) -> BatchCommit {
         if audit.is_empty() {
-            return (self.append_batch(items).await, Ok(()));
+            return BatchCommit {
+                events: self.append_batch(items).await,
+                audit: Ok(Vec::new()),
+            };
         }
         let together = async {
             let txn = self.begin_write().await?;
@@ -258,15 +268,20 @@ impl Store {
         }
         .await;
         match together {
-            Ok(results) => (results, Ok(())),
-            Err(e) if e.is_unique_violation() && !items.is_empty() => {
-                let results = self.append_batch(items).await;
-                (results, self.append_audit(audit).await.map(|_| ()))
-            }
+            Ok(events) => BatchCommit {
+                events,
+                audit: Ok(Receipt::for_entries(audit.len())),
+            },
+            Err(e) if e.is_unique_violation() && !items.is_empty() => BatchCommit {
+                events: self.append_batch(items).await,
+                audit: self.append_audit(audit).await,
+            },
             Err(e) => {
                 let failed = AppendError::batch_failed(&e);
-                let results = items.iter().map(|_| Err(failed.clone())).collect();
-                (results, Err(e))
+                BatchCommit {
+                    events: items.iter().map(|_| Err(failed.clone())).collect(),
+                    audit: Err(e),
+                }
             }
         }
     }
@@ -284,10 +299,11 @@ impl Store {
     /// Events with `seq > after_seq`, oldest first, at most `limit` (resume and gap fill).
     pub async fn events_after(
         &self,
-        room_id: &str,
+        read: &impl TimelineRead,
         after_seq: u64,
         limit: u64,
     ) -> Result<Vec<StoredEvent>, StorageError> {
+        let room_id = read.room();
         let rows = messages::Entity::find()
             .filter(messages::Column::RoomId.eq(room_id))
             .filter(messages::Column::Seq.gt(after_seq as i64))
@@ -302,10 +318,11 @@ impl Store {
     /// state (edits applied, deletes as tombstones). Edit and delete events are not listed.
     pub async fn history(
         &self,
-        room_id: &str,
+        read: &impl TimelineRead,
         before_seq: u64,
         limit: u64,
     ) -> Result<Vec<StoredEvent>, StorageError> {
+        let room_id = read.room();
         let before = i64::try_from(before_seq).unwrap_or(i64::MAX);
         let mut rows = messages::Entity::find()
             .filter(messages::Column::RoomId.eq(room_id))
@@ -338,11 +355,11 @@ impl Store {
     /// key is gone comes back as `Err(Unreadable::Erased)`.
     pub async fn message_versions(
         &self,
-        room_id: &str,
+        read: &impl PriorRead,
         msg_id: &str,
     ) -> Result<Vec<PriorBody>, StorageError> {
         let mut all = self
-            .prior_versions(room_id, std::slice::from_ref(&msg_id.to_string()))
+            .prior_versions(read, std::slice::from_ref(&msg_id.to_string()))
             .await?;
         Ok(all.remove(msg_id).unwrap_or_default())
     }
@@ -350,9 +367,10 @@ impl Store {
     /// Prior bodies of several messages of one room, by message id, each oldest first.
     pub async fn prior_versions(
         &self,
-        room_id: &str,
+        read: &impl PriorRead,
         msg_ids: &[String],
     ) -> Result<HashMap<String, Vec<PriorBody>>, StorageError> {
+        let room_id = read.room();
         let mut out: HashMap<String, Vec<PriorBody>> = HashMap::new();
         if msg_ids.is_empty() {
             return Ok(out);
@@ -378,12 +396,12 @@ impl Store {
         Ok(out)
     }
 
-    /// Messages of one room by id, in seq order, in their latest state (reported messages).
+    /// The messages of one report, in seq order, in their latest state.
     pub async fn messages_by_ids(
         &self,
-        room_id: &str,
-        msg_ids: &[String],
+        read: &ReportRead,
     ) -> Result<Vec<StoredEvent>, StorageError> {
+        let (room_id, msg_ids) = (read.room(), read.messages());
         let mut rows = Vec::new();
         for chunk in msg_ids.chunks(500) {
             rows.extend(

@@ -7,6 +7,7 @@ use crate::audit::NewAuditEntry;
 use crate::entity::{messages, report_messages, reports};
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
+use crate::proof::{Receipt, ReportRead, Unrecorded};
 use crate::repo::sealing::{report_outcome_item, report_reason_item};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -174,10 +175,11 @@ impl Store {
     /// `in_review`) in one transaction, before anything is shown.
     pub async fn record_report_read(
         &self,
+        read: Unrecorded<ReportRead>,
         id: &str,
         now: i64,
         entry: NewAuditEntry,
-    ) -> Result<(), ReportError> {
+    ) -> Result<ReportRead, ReportError> {
         let txn = self.begin_write().await?;
         reports::Entity::update_many()
             .col_expr(
@@ -191,7 +193,7 @@ impl Store {
             .await?;
         self.append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
-        Ok(())
+        Ok(read.redeem(Receipt::one()))
     }
 
     /// Close a report with an outcome the reporter will see.

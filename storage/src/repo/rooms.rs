@@ -11,6 +11,7 @@ use crate::audit::AuditAction;
 use crate::entity::{account_members, accounts, project_shared_rooms, room_parties, rooms, users};
 use crate::error::{StorageError, is_unique_violation};
 use crate::keyring::{KeyScope, Unreadable, open_text};
+use crate::proof::RoomRead;
 use crate::repo::access::AccountRole;
 use crate::repo::sealing::person_item;
 use sea_orm::sea_query::OnConflict;
@@ -280,7 +281,8 @@ impl Store {
 
     /// The room's members: contract parties with name and email (released when the room
     /// opened, C1), and the other members of the party accounts with their role only.
-    pub async fn room_members(&self, room_id: &str) -> Result<Vec<MemberRow>, StorageError> {
+    pub async fn room_members(&self, read: &RoomRead) -> Result<Vec<MemberRow>, StorageError> {
+        let room_id = read.room();
         let parties = room_parties::Entity::find()
             .filter(room_parties::Column::RoomId.eq(room_id))
             .all(&self.db)

@@ -8,6 +8,7 @@ use crate::audit::NewAuditEntry;
 use crate::entity::{files, screenshots};
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
+use crate::proof::ScreenshotsRead;
 use crate::repo::files::{FileCompanion, FileMeta};
 use crate::repo::sealing::screenshot_memo_item;
 use sea_orm::sea_query::Expr;
@@ -176,11 +177,11 @@ impl Store {
     /// with time): at most `limit`, after the screenshot `after`.
     pub async fn screenshots(
         &self,
-        room_id: &str,
-        filter: ScreenshotFilter<'_>,
+        read: &ScreenshotsRead,
         after: Option<&str>,
         limit: u64,
     ) -> Result<Vec<ScreenshotRow>, StorageError> {
+        let (room_id, filter) = (read.room(), read.filter());
         let mut query = screenshots::Entity::find()
             .filter(screenshots::Column::RoomId.eq(room_id))
             .order_by_asc(screenshots::Column::Id)

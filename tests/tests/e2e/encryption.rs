@@ -308,11 +308,9 @@ async fn a_database_written_in_clear_by_the_core_release_is_sealed_by_the_migrat
         workroom_server::server::open_store(&server.config, workroom_storage::Clock::system())
             .await
             .unwrap();
+    let read = workroom_tests::compliance_read(&store, "rm_legacy").await;
     assert_eq!(
-        store
-            .message_versions("rm_legacy", "m_legacy1")
-            .await
-            .unwrap(),
+        store.message_versions(&read, "m_legacy1").await.unwrap(),
         vec![(1, Ok("legacy original plover".to_string()))]
     );
     store.close().await.unwrap();

@@ -13,7 +13,7 @@ use super::{Gone, RoomState, Session, Watch};
 use crate::events::rfc3339;
 use crate::policy::{self, Act, Caller, Resource};
 use serde_json::json;
-use workroom_protocol::moderation::{GrantScope, GrantState};
+use workroom_protocol::moderation::GrantState;
 use workroom_protocol::{ErrorCode, Purpose, RoomId, ServerFrame};
 use workroom_storage::audit::AuditAction;
 
@@ -59,19 +59,10 @@ impl Session {
             Err(e) => return self.storage_failed(id, "loading a grant", &e).await,
         };
         let now = self.state.clock.now_ms();
-        let decision = policy::decide(
-            Caller::Token(&self.identity),
-            Act::WatchUnderGrant,
-            Purpose::Moderation,
-            Resource::Grant {
-                grant: &grant,
-                scope: Some(GrantScope::Live),
-                now,
-            },
-        );
-        if let Err(denied) = decision {
-            return self.error(id, denied.code, denied.message).await;
-        }
+        let view = match self.state.proofs.watch(&self.identity, &grant, now) {
+            Ok(view) => view,
+            Err(denied) => return self.error(id, denied.code, denied.message).await,
+        };
         let Ok(room) = RoomId::try_from(grant.room_id.as_str()) else {
             return self.error(id, ErrorCode::NotFound, "no such room").await;
         };
@@ -92,16 +83,19 @@ impl Session {
             &grant.case_id,
             json!({ "grant": grant.id }),
         );
-        if let Err(e) = self.state.committers.record(vec![entry]).await {
-            tracing::error!(error = %e, "recording the live view failed");
-            return self
-                .error(
-                    id,
-                    ErrorCode::Unavailable,
-                    "the audit trail is unavailable; not watching",
-                )
-                .await;
-        }
+        let view = match self.state.committers.record_read(view, entry).await {
+            Ok(view) => view,
+            Err(e) => {
+                tracing::error!(error = %e, "recording the live view failed");
+                return self
+                    .error(
+                        id,
+                        ErrorCode::Unavailable,
+                        "the audit trail is unavailable; not watching",
+                    )
+                    .await;
+            }
+        };
         // Events committed between reading `last_seq` and subscribing show up as a gap at
         // the first live event and are filled from the database.
         self.state.hub.subscribe(&room, &self.conn);
@@ -111,6 +105,7 @@ impl Session {
                 last_seq,
                 None,
                 Some(Watch {
+                    view,
                     grant: grant.id.clone(),
                     case_id: grant.case_id.clone(),
                     expires_at: grant.expires_at,

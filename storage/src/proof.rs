@@ -1,0 +1,300 @@
+//! Proof that the policy allowed a read of content or personal data.
+//!
+//! Every repository method that returns message bodies, files, members' personal data,
+//! contact details, screenshots or connection links takes one of these values, and nothing
+//! outside this module can make one: their fields are private and the only constructor is
+//! [`Mint`], of which the store hands out exactly one ([`Store::take_mint`]). The server
+//! gives it to its policy, so the only way to a content read is through an allowing
+//! decision; a route that forgets to ask does not compile.
+//!
+//! An audited read (a moderator's, a payment-guarantee review) is minted as
+//! [`Unrecorded`]: its proof comes out only with a [`Receipt`], and a receipt is made only
+//! when an audit entry commits (one per entry: [`Store::append_audit`], the committers'
+//! group commit). So a read that skips its audit record does not compile either.
+
+use crate::Store;
+use crate::repo::screenshots::ScreenshotFilter;
+use std::sync::atomic::Ordering;
+
+/// The one maker of proofs (see the module doc). Not `Clone`.
+#[derive(Debug)]
+pub struct Mint {
+    _sealed: (),
+}
+
+/// The proof that an audit entry committed: one per entry.
+#[derive(Debug)]
+pub struct Receipt {
+    _sealed: (),
+}
+
+impl Receipt {
+    pub(crate) fn one() -> Receipt {
+        Receipt { _sealed: () }
+    }
+
+    pub(crate) fn for_entries(count: usize) -> Vec<Receipt> {
+        (0..count).map(|_| Receipt { _sealed: () }).collect()
+    }
+}
+
+/// A proof that is usable only once its read has been recorded in the audit trail.
+#[derive(Debug)]
+#[must_use = "an audited read has to be recorded (`redeem` with a receipt) before it is used"]
+pub struct Unrecorded<T> {
+    proof: T,
+}
+
+impl<T> Unrecorded<T> {
+    /// The proof, given the receipt of the read's audit entry.
+    pub fn redeem(self, receipt: Receipt) -> T {
+        let Receipt { _sealed: () } = receipt;
+        self.proof
+    }
+}
+
+/// A member reads a room: its timeline (history, resume, gap fill) and its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomRead {
+    room: String,
+}
+
+/// A moderator watches a room live under a grant: its timeline, from now on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveView {
+    room: String,
+}
+
+/// A moderator pages a room's history, earlier versions included, under a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantHistory {
+    room: String,
+}
+
+/// A moderator reads exactly the messages of one report (and their earlier versions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRead {
+    room: String,
+    messages: Vec<String>,
+}
+
+/// Someone may download one file's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRead {
+    file: String,
+}
+
+/// A user reads their own contact details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnContact {
+    user: String,
+}
+
+/// A party reads the contact details released to them in a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleasedContacts {
+    room: String,
+    reader: String,
+}
+
+/// A moderator links a room's members to their (pseudonymised) connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionsRead {
+    room: String,
+}
+
+/// Someone lists a room's screenshots, as far as the policy's filter lets them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreenshotsRead {
+    room: String,
+    /// `None`: every one (payment-guarantee review); else the filter's fields.
+    visible: Option<(bool, Vec<String>)>,
+}
+
+impl Mint {
+    pub fn room_read(&self, room: &str) -> RoomRead {
+        RoomRead { room: room.into() }
+    }
+
+    pub fn live_view(&self, room: &str) -> Unrecorded<LiveView> {
+        audited(LiveView { room: room.into() })
+    }
+
+    pub fn grant_history(&self, room: &str) -> Unrecorded<GrantHistory> {
+        audited(GrantHistory { room: room.into() })
+    }
+
+    pub fn report_read(&self, room: &str, messages: Vec<String>) -> Unrecorded<ReportRead> {
+        audited(ReportRead {
+            room: room.into(),
+            messages,
+        })
+    }
+
+    pub fn file_read(&self, file: &str) -> FileRead {
+        FileRead { file: file.into() }
+    }
+
+    pub fn audited_file_read(&self, file: &str) -> Unrecorded<FileRead> {
+        audited(self.file_read(file))
+    }
+
+    pub fn own_contact(&self, user: &str) -> OwnContact {
+        OwnContact { user: user.into() }
+    }
+
+    pub fn released_contacts(&self, room: &str, reader: &str) -> ReleasedContacts {
+        ReleasedContacts {
+            room: room.into(),
+            reader: reader.into(),
+        }
+    }
+
+    pub fn connections_read(&self, room: &str) -> Unrecorded<ConnectionsRead> {
+        audited(ConnectionsRead { room: room.into() })
+    }
+
+    pub fn screenshots_read(&self, room: &str, filter: ScreenshotFilter<'_>) -> ScreenshotsRead {
+        ScreenshotsRead {
+            room: room.into(),
+            visible: match filter {
+                ScreenshotFilter::All => None,
+                ScreenshotFilter::Visible {
+                    client_side,
+                    contractors,
+                } => Some((client_side, contractors.to_vec())),
+            },
+        }
+    }
+
+    pub fn audited_screenshots_read(
+        &self,
+        room: &str,
+        filter: ScreenshotFilter<'_>,
+    ) -> Unrecorded<ScreenshotsRead> {
+        audited(self.screenshots_read(room, filter))
+    }
+}
+
+fn audited<T>(proof: T) -> Unrecorded<T> {
+    Unrecorded { proof }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Proofs that open a room's timeline (bodies of messages, edits, deletes).
+pub trait TimelineRead: sealed::Sealed {
+    fn room(&self) -> &str;
+}
+
+/// Proofs that open earlier versions of messages (the compliance record).
+pub trait PriorRead: sealed::Sealed {
+    fn room(&self) -> &str;
+}
+
+macro_rules! room_proof {
+    ($($ty:ty),*) => {
+        $(impl sealed::Sealed for $ty {})*
+    };
+}
+room_proof!(RoomRead, LiveView, GrantHistory, ReportRead);
+
+impl TimelineRead for RoomRead {
+    fn room(&self) -> &str {
+        &self.room
+    }
+}
+
+impl TimelineRead for LiveView {
+    fn room(&self) -> &str {
+        &self.room
+    }
+}
+
+impl TimelineRead for GrantHistory {
+    fn room(&self) -> &str {
+        &self.room
+    }
+}
+
+impl PriorRead for GrantHistory {
+    fn room(&self) -> &str {
+        &self.room
+    }
+}
+
+impl PriorRead for ReportRead {
+    fn room(&self) -> &str {
+        &self.room
+    }
+}
+
+impl RoomRead {
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+}
+
+impl ReportRead {
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+
+    pub fn messages(&self) -> &[String] {
+        &self.messages
+    }
+}
+
+impl FileRead {
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+}
+
+impl OwnContact {
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+}
+
+impl ReleasedContacts {
+    pub(crate) fn room(&self) -> &str {
+        &self.room
+    }
+
+    pub(crate) fn reader(&self) -> &str {
+        &self.reader
+    }
+}
+
+impl ConnectionsRead {
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+}
+
+impl ScreenshotsRead {
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+
+    pub(crate) fn filter(&self) -> ScreenshotFilter<'_> {
+        match &self.visible {
+            None => ScreenshotFilter::All,
+            Some((client_side, contractors)) => ScreenshotFilter::Visible {
+                client_side: *client_side,
+                contractors,
+            },
+        }
+    }
+}
+
+impl Store {
+    /// The store's one [`Mint`]: the first call gets it, every later one `None`. The server
+    /// hands it to its policy at start.
+    pub fn take_mint(&self) -> Option<Mint> {
+        (!self.mint_taken.swap(true, Ordering::SeqCst)).then_some(Mint { _sealed: () })
+    }
+}
