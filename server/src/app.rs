@@ -1,17 +1,18 @@
-//! The state every handler shares: one `Clone` handle over `Arc<Inner>`.
+//! What the transports share: the [`Service`] (everything Workroom does) and the state of
+//! the connections themselves (sessions, draining, origins, metrics). One `Clone` handle
+//! over `Arc<Inner>`. The store, the blob store and the committers are not here: they
+//! are the service's, so a handler cannot reach them around it.
 
-use crate::auth::TokenVerifier;
-use crate::committer::Committers;
 use crate::config::Config;
+use crate::connlog::ConnLog;
+use crate::health::Health;
 use crate::hub::Hub;
-use crate::links::LinkSigner;
+use crate::service::Service;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use workroom_storage::Store;
-use workroom_storage::blob::BlobStore;
 
 /// Shared server state.
 #[derive(Clone, Debug)]
@@ -22,33 +23,17 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     /// Validated configuration, read-only.
-    pub config: Config,
-    /// The database; every read and write goes through its repositories.
-    pub store: Store,
-    /// The one clock of every time-driven rule (the store's): tokens, grants, links,
-    /// retention, rate limits.
+    pub config: Arc<Config>,
+    /// Everything Workroom does, for both transports.
+    pub service: Service,
+    /// The one clock of every time-driven rule: sessions time tokens and live views by it.
     pub clock: workroom_storage::Clock,
-    /// Bearer-token verification, read-only.
-    pub verifier: TokenVerifier,
     /// Live fan-out registry; sessions register and deregister themselves.
     pub hub: Arc<Hub>,
     /// The dependencies' states, kept current by background checks (`/readyz`, fail-fast).
-    pub health: Arc<crate::health::Health>,
-    /// Where file contents go (ciphertext only).
-    pub blobs: BlobStore,
-    /// Signs and checks short-lived download links.
-    pub links: LinkSigner,
-    /// The only maker of the proofs content reads need (after the policy allowed them).
-    pub proofs: crate::policy::Proofs,
-    /// Pseudonymised connection records (C11).
-    pub connlog: crate::connlog::ConnLog,
-    /// Tracker screenshots per bot token and workroom (`tracker.per_minute`, `burst`).
-    pub screenshot_limiter: crate::ratelimit::RateLimiter,
-    /// Share and un-share changes per contractor (`tracker.share_per_minute`,
-    /// `share_burst`): each one notifies the room and writes an audit entry.
-    pub share_limiter: crate::ratelimit::RateLimiter,
-    /// The write path for timeline events.
-    pub committers: Committers,
+    pub health: Arc<Health>,
+    /// Pseudonymised connection records (C11): connections, and who was on them.
+    pub connlog: Arc<ConnLog>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Fires on SIGTERM/shutdown: sessions close with 1001, committers drain.

@@ -26,14 +26,13 @@ use crate::events::event_frame;
 use crate::health::Health;
 use crate::hub::Hub;
 use axum::extract::ws::Utf8Bytes;
-use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use workroom_protocol::{ErrorCode, RoomId};
+use workroom_protocol::RoomId;
 use workroom_storage::audit::NewAuditEntry;
 use workroom_storage::proof::{Receipt, Unrecorded};
 use workroom_storage::{AppendError, AppendOutcome, BatchCommit, NewEvent, StorageError, Store};
@@ -391,40 +390,4 @@ struct Waiting {
     room: RoomId,
     enqueued: Instant,
     reply: oneshot::Sender<CommitResult>,
-}
-
-/// The wire answer to a refused append: one table for every path that commits events.
-pub fn append_error_reply(error: &AppendError) -> (ErrorCode, Cow<'static, str>) {
-    match error {
-        AppendError::BadAttachment(reason) => {
-            (ErrorCode::Invalid, format!("attachment {reason}").into())
-        }
-        AppendError::RoomNotFound => (ErrorCode::NotFound, "no such room".into()),
-        AppendError::RoomClosed => (
-            ErrorCode::Conflict,
-            "the contract ended; this workroom is read-only".into(),
-        ),
-        AppendError::RoomErased => (
-            ErrorCode::Conflict,
-            "this workroom's content was erased".into(),
-        ),
-        AppendError::TargetNotFound => (ErrorCode::NotFound, "no message with that seq".into()),
-        AppendError::NotAuthor => (
-            ErrorCode::Forbidden,
-            "only the author may change a message".into(),
-        ),
-        AppendError::TargetDeleted => (ErrorCode::Conflict, "the message was deleted".into()),
-        // An outage is logged once by the committer's health report, not per reply.
-        AppendError::Unavailable(_) => (
-            ErrorCode::Unavailable,
-            "storage is unavailable; retry with the same client_msg_id".into(),
-        ),
-        AppendError::Storage(cause) => {
-            tracing::error!(%cause, "commit failed");
-            (
-                ErrorCode::Unavailable,
-                "storage is unavailable; retry with the same client_msg_id".into(),
-            )
-        }
-    }
 }

@@ -12,6 +12,7 @@ use crate::committer::Committers;
 use crate::config::Config;
 use crate::health::Health;
 use crate::hub::Hub;
+use crate::service::Service;
 use crate::tasks::health_checks::CheckTiming;
 use crate::tls::{TlsError, TlsMaterial};
 use std::net::SocketAddr;
@@ -162,30 +163,28 @@ pub async fn run(
         format!("https://localhost:{}", local_addr.port()),
     ];
     let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
-    let screenshot_limiter = crate::ratelimit::RateLimiter::new(
-        config.tracker.per_minute,
-        config.tracker.burst,
-        clock.clone(),
-    );
-    let share_limiter = crate::ratelimit::RateLimiter::new(
-        config.tracker.share_per_minute,
-        config.tracker.share_burst,
-        clock.clone(),
-    );
+    let config = Arc::new(config);
+    let connlog = Arc::new(connlog);
+    let service = Service::new(crate::service::Parts {
+        config: config.clone(),
+        store: store.clone(),
+        blobs,
+        proofs,
+        committers,
+        verifier,
+        links,
+        hub: hub.clone(),
+        health: health.clone(),
+        connlog: connlog.clone(),
+        clock: clock.clone(),
+    });
     let state = AppState::new(Inner {
         config,
-        store: store.clone(),
+        service,
         clock,
-        verifier,
         hub,
         health,
-        blobs,
-        links,
-        proofs,
         connlog,
-        screenshot_limiter,
-        share_limiter,
-        committers,
         metrics: crate::metrics::install(),
         shutdown: shutdown.clone(),
         sessions: TaskTracker::new(),
@@ -204,7 +203,7 @@ pub async fn run(
     let server = axum_server::from_tcp(listener)?
         .acceptor(acceptor)
         .handle(handle.clone());
-    let app = crate::http::router(state.clone());
+    let app = crate::router::router(state.clone());
 
     let watcher = {
         let state = state.clone();

@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod blob;
+mod body;
 pub mod clock;
 mod db;
 mod entity;
@@ -21,6 +22,7 @@ pub mod proof;
 pub mod repo;
 mod time;
 
+pub use body::{BodyError, MessageBody};
 pub use clock::{Clock, ClockControl};
 pub use db::{Backend, DatabaseOptions, DatabaseProbe, SqliteSync, Store};
 pub use error::StorageError;

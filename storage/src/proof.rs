@@ -103,6 +103,12 @@ pub struct ConnectionsRead {
     room: String,
 }
 
+/// An auditor reads the audit trail (oversight).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRead {
+    _sealed: (),
+}
+
 /// Someone lists a room's screenshots, as far as the policy's filter lets them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScreenshotsRead {
@@ -112,6 +118,10 @@ pub struct ScreenshotsRead {
 }
 
 impl Mint {
+    pub fn audit_read(&self) -> AuditRead {
+        AuditRead { _sealed: () }
+    }
+
     pub fn room_read(&self, room: &str) -> RoomRead {
         RoomRead { room: room.into() }
     }

@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// Middleware: record the connection on its first request.
-pub(super) async fn record(
+pub(crate) async fn record(
     State(state): State<AppState>,
     request: Request,
     next: Next,

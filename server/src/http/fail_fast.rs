@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use workroom_protocol::ErrorCode;
 
-pub(super) async fn while_database_down(
+pub(crate) async fn while_database_down(
     State(state): State<AppState>,
     request: Request,
     next: Next,

@@ -20,7 +20,7 @@ fn probe() {
 }
 
 /// `GET /healthz`: the process is up.
-pub(super) async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     probe();
     "ok"
 }
@@ -28,7 +28,7 @@ pub(super) async fn healthz() -> &'static str {
 /// `GET /readyz`: 200 when the server is not draining and the database answers and accepts
 /// writes, else 503; the body names each dependency's state. Read from the background
 /// checks (`health`), so it answers at once whatever the dependencies are doing.
-pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     probe();
     let readiness = state
         .health
@@ -46,7 +46,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /metrics`: Prometheus text format.
-pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     probe();
     (
         [(

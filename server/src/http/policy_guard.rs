@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use workroom_protocol::ErrorCode;
 
 /// Axum middleware: a successful answer without a decision becomes `internal`.
-pub(super) async fn http(request: Request, next: Next) -> Response {
+pub(crate) async fn http(request: Request, next: Next) -> Response {
     let route = format!("{} {}", request.method(), request.uri().path());
     let (response, asked) = scoped(next.run(request)).await;
     let succeeded = response.status().is_success()

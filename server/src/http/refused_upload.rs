@@ -31,7 +31,7 @@ const UNAUTHENTICATED_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Middleware of an upload route whose bodies are at most `bound` bytes: hand the handler
 /// a body whose unread rest stays here, and drain that rest when the answer is a refusal.
-pub(super) async fn drain_refused(bound: u64, request: Request, next: Next) -> Response {
+pub(crate) async fn drain_refused(bound: u64, request: Request, next: Next) -> Response {
     let expects_continue = expects_continue(request.headers());
     let declared_fits = declared_length(request.headers()).is_none_or(|n| n <= bound);
     let (parts, body) = request.into_parts();

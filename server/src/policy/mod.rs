@@ -211,7 +211,7 @@ impl Caller<'_> {
     fn role(&self) -> Option<Role> {
         match self {
             Caller::Anonymous => None,
-            Caller::Token(identity) => Some(identity.role),
+            Caller::Token(identity) => Some(identity.role()),
             Caller::LinkBearer(_) => Some(Role::Member),
         }
     }
@@ -219,7 +219,7 @@ impl Caller<'_> {
     fn user(&self) -> Option<&str> {
         match self {
             Caller::Anonymous => None,
-            Caller::Token(identity) => Some(&identity.user),
+            Caller::Token(identity) => Some(identity.user()),
             Caller::LinkBearer(user) => Some(user),
         }
     }

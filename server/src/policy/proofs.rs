@@ -10,8 +10,8 @@ use crate::auth::Identity;
 use workroom_protocol::Purpose;
 use workroom_protocol::moderation::GrantScope;
 use workroom_storage::proof::{
-    ConnectionsRead, FileRead, GrantHistory, LiveView, Mint, OwnContact, ReleasedContacts,
-    ReportRead, RoomRead, ScreenshotsRead, Unrecorded,
+    AuditRead, ConnectionsRead, FileRead, GrantHistory, LiveView, Mint, OwnContact,
+    ReleasedContacts, ReportRead, RoomRead, ScreenshotsRead, Unrecorded,
 };
 use workroom_storage::{FileMeta, GrantRow, ReportRow, RoomAccessRow, ScreenshotFilter};
 
@@ -182,7 +182,7 @@ impl Proofs {
             Purpose::Participation,
             Resource::Nothing,
         )?;
-        Ok(self.mint.own_contact(&identity.user))
+        Ok(self.mint.own_contact(identity.user()))
     }
 
     /// A contract party reads what was released to them in a room.
@@ -204,7 +204,7 @@ impl Proofs {
             },
         )?;
         let room = access.ok_or(NO_SUCH_ROOM)?;
-        Ok(self.mint.released_contacts(&room.room_id, &identity.user))
+        Ok(self.mint.released_contacts(&room.room_id, identity.user()))
     }
 
     /// A member (or the bearer of a link) sees a room's screenshots, or one of them: the
@@ -271,6 +271,17 @@ impl Proofs {
             Resource::Nothing,
         )?;
         Ok(self.mint.audited_file_read(file))
+    }
+
+    /// An auditor reads the audit trail.
+    pub fn audit(&self, identity: &Identity) -> Result<AuditRead, Denied> {
+        decide(
+            Caller::Token(identity),
+            Act::ReadAudit,
+            Purpose::Oversight,
+            Resource::Nothing,
+        )?;
+        Ok(self.mint.audit_read())
     }
 
     fn under_grant(

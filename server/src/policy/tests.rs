@@ -1,14 +1,7 @@
 use super::*;
 
 fn identity(role: Role, user: &str) -> Identity {
-    Identity {
-        user: user.into(),
-        role,
-        account: None,
-        jti: "j".into(),
-        expires_at: u64::MAX,
-        acts_for: None,
-    }
+    Identity::for_tests(role, user, None)
 }
 
 fn row(role: AccountRole, closed: bool) -> RoomAccessRow {

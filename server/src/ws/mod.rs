@@ -1,13 +1,14 @@
 //! The WebSocket endpoint `/v1/ws`: the upgrade checks (origin, capacity, token) and the
 //! socket limits, then one [`session`] task per connection.
 
+mod auth;
 mod session;
+mod writer;
 
 use crate::app::AppState;
 use crate::auth::AuthError;
-use crate::http::error::ApiError;
-use crate::http::extract::{bearer_token, client_conn, refuse_token_in_url};
-use crate::policy::{self, Act, Caller, Resource};
+use crate::request::{bearer_token, client_conn, refuse_token_in_url};
+use crate::service::Failure;
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use std::sync::atomic::Ordering;
@@ -35,59 +36,46 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
                 .iter()
                 .any(|o| o == origin);
         if !allowed {
-            return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
+            return Failure::new(ErrorCode::Forbidden, "origin not allowed").into_response();
         }
     }
     if state.draining.load(Ordering::Relaxed) {
-        return ApiError::new(ErrorCode::Unavailable, "server is shutting down").into_response();
+        return Failure::new(ErrorCode::Unavailable, "server is shutting down").into_response();
     }
     // A session starts by reading the user's rooms: with the database known to be down,
     // say so now rather than upgrade and close with 1011 after the pool's timeout.
     if !state.health.database_up() {
-        return ApiError::new(ErrorCode::Unavailable, "storage is unavailable").into_response();
+        return Failure::new(ErrorCode::Unavailable, "storage is unavailable").into_response();
     }
     if state.open_sessions.load(Ordering::Relaxed) >= state.config.limits.max_connections {
-        return ApiError::new(ErrorCode::Unavailable, "connection limit reached").into_response();
+        return Failure::new(ErrorCode::Unavailable, "connection limit reached").into_response();
     }
     // A token on the upgrade is checked before upgrading, so a bad one is a plain 401.
     let identity = match bearer_token(&parts) {
-        Some(token) => match crate::http::extract::verify(&state, token).await {
-            Ok(identity) => {
-                let opened = policy::decide(
-                    Caller::Token(&identity),
-                    Act::OpenSession,
-                    policy::session_purpose(identity.role),
-                    Resource::Nothing,
-                );
-                if let Err(denied) = opened {
-                    return ApiError::from(denied).into_response();
-                }
-                Some(identity)
+        Some(token) => {
+            let opened = match state.service.authenticate(token).await {
+                Ok(identity) => state.service.open_session(&identity).map(|_| identity),
+                Err(failure) => Err(failure),
+            };
+            match opened {
+                Ok(identity) => Some(identity),
+                Err(failure) => return failure.into_response(),
             }
-            Err(e) => return e.into_response(),
-        },
+        }
         None if parts
             .headers
             .contains_key(axum::http::header::AUTHORIZATION) =>
         {
-            return ApiError::from(AuthError::Malformed).into_response();
+            return Failure::from(AuthError::Malformed).into_response();
         }
-        None => {
-            let connect = policy::decide(
-                Caller::Anonymous,
-                Act::Connect,
-                workroom_protocol::Purpose::Participation,
-                Resource::Nothing,
-            );
-            if let Err(denied) = connect {
-                return ApiError::from(denied).into_response();
-            }
-            None
-        }
+        None => match state.service.connect_unauthenticated() {
+            Ok(()) => None,
+            Err(failure) => return failure.into_response(),
+        },
     };
     let conn = client_conn(&parts).cloned();
     if let (Some(conn), Some(identity)) = (&conn, &identity) {
-        state.connlog.user(conn, &identity.user).await;
+        state.connlog.user(conn, identity.user()).await;
     }
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(ws) => ws,

@@ -21,7 +21,7 @@ pub use verify::{ChainFault, ChainReport, ChainVerifier, verify_chain};
 use crate::Store;
 use crate::entity::{audit_checkpoints, audit_entries};
 use crate::error::StorageError;
-use crate::proof::Receipt;
+use crate::proof::{AuditRead, Receipt};
 use aws_lc_rs::digest;
 use sea_orm::ColumnTrait;
 use sea_orm::{
@@ -310,7 +310,11 @@ impl Store {
     }
 
     /// A page of entries matching `filter`, oldest first, `seq > filter.after_seq`.
-    pub async fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StorageError> {
+    pub async fn audit_page(
+        &self,
+        _read: &AuditRead,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEntry>, StorageError> {
         let mut query = audit_entries::Entity::find()
             .filter(
                 audit_entries::Column::Seq.gt(i64::try_from(filter.after_seq).unwrap_or(i64::MAX)),

@@ -91,7 +91,7 @@ async fn a_connection_whose_transaction_ended_behind_its_back_is_never_reused() 
                 sender_id: "u1".into(),
                 client_msg_id: Some(format!("c{n}")),
                 kind: NewEventKind::Message {
-                    body: format!("hello {n}"),
+                    body: crate::MessageBody::new(format!("hello {n}"), 100).unwrap(),
                     attachments: Vec::new(),
                 },
                 notice: false,

@@ -8,6 +8,7 @@
 //! on the same PostgreSQL database, and a rolled-back batch leaves no hole. Rooms are locked
 //! in id order so that two batches can never deadlock.
 
+use crate::MessageBody;
 use crate::Store;
 use crate::audit::NewAuditEntry;
 use crate::entity::{files, messages, prior_versions, rooms};
@@ -31,12 +32,12 @@ use workroom_protocol::Purpose;
 pub enum NewEventKind {
     /// `attachments`: ids of files the sender uploaded to this room and not yet attached.
     Message {
-        body: String,
+        body: MessageBody,
         attachments: Vec<String>,
     },
     Edit {
         target_seq: u64,
-        body: String,
+        body: MessageBody,
     },
     Delete {
         target_seq: u64,
@@ -530,11 +531,13 @@ async fn append_in(
             let seq = first + offset as i64;
             let (body, target_seq, attachments) = match &item.kind {
                 NewEventKind::Message { body, attachments } => {
-                    (Some(body.clone()), None, attachments.clone())
+                    (Some(body.as_str().to_string()), None, attachments.clone())
                 }
-                NewEventKind::Edit { target_seq, body } => {
-                    (Some(body.clone()), Some(*target_seq as i64), Vec::new())
-                }
+                NewEventKind::Edit { target_seq, body } => (
+                    Some(body.as_str().to_string()),
+                    Some(*target_seq as i64),
+                    Vec::new(),
+                ),
                 NewEventKind::Delete { target_seq } => (None, Some(*target_seq as i64), Vec::new()),
             };
             let msg_id = format!("m_{}", uuid::Uuid::now_v7().simple());

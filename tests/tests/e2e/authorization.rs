@@ -79,7 +79,7 @@ async fn bots_and_other_roles_read_nothing_over_http() {
 #[tokio::test]
 async fn every_route_refuses_a_missing_token() {
     let server = TestServer::start().await;
-    for (method, path) in workroom_server::http::ROUTES {
+    for (method, path) in workroom_server::router::ROUTES {
         if matches!(*path, "/healthz" | "/readyz" | "/metrics") {
             continue;
         }

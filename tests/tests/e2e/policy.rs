@@ -2,7 +2,7 @@
 //!
 //! The server's policy guard turns any successful answer given without a policy decision into
 //! `internal` ("the policy was not consulted"). This test makes one valid, successful request
-//! for every route in `ROUTES` and sends every client frame type, so a handler that bypasses
+//! for every route in `router::ROUTES` (the table the router is built from) and sends every client frame type, so a handler that bypasses
 //! the policy fails here. A route or frame type added without a request below fails too.
 
 use crate::moderation::{call, moderator};
@@ -324,7 +324,7 @@ async fn every_route_and_frame_goes_through_the_policy() {
         )
         .await;
     let msg_id = reported["messages"][0]["msg_id"].clone();
-    for (method, template) in workroom_server::http::ROUTES {
+    for (method, template) in workroom_server::router::ROUTES {
         let Some((token, path, body)) = request_for(&s, method, template) else {
             continue;
         };

@@ -9,13 +9,11 @@
 //! a re-check on every ping tick. After the end the room is unsubscribed before the
 //! `watch_ended` frame is written, so nothing of the room follows it.
 
-use super::{Gone, RoomState, Session, Watch};
+use super::{RoomState, Session, Watch};
 use crate::events::rfc3339;
-use crate::policy::{self, Act, Caller, Resource};
-use serde_json::json;
+use crate::ws::writer::Gone;
 use workroom_protocol::moderation::GrantState;
-use workroom_protocol::{ErrorCode, Purpose, RoomId, ServerFrame};
-use workroom_storage::audit::AuditAction;
+use workroom_protocol::{ErrorCode, RoomId, ServerFrame};
 
 impl Session {
     pub(super) fn watching(&self) -> bool {
@@ -51,75 +49,44 @@ impl Session {
         id: Option<String>,
         grant_id: String,
     ) -> Result<(), Gone> {
-        let grant = match self.state.store.grant(&grant_id).await {
-            Ok(Some(grant)) => grant,
-            Ok(None) => {
-                return self.error(id, ErrorCode::NotFound, "no such grant").await;
-            }
-            Err(e) => return self.storage_failed(id, "loading a grant", &e).await,
+        let service = &self.state.service;
+        let request = match service.watch_request(&self.identity, &grant_id).await {
+            Ok(request) => request,
+            Err(failure) => return self.fail(id, failure).await,
         };
-        let now = self.state.clock.now_ms();
-        let view = match self.state.proofs.watch(&self.identity, &grant, now) {
-            Ok(view) => view,
-            Err(denied) => return self.error(id, denied.code, denied.message).await,
-        };
-        let Ok(room) = RoomId::try_from(grant.room_id.as_str()) else {
-            return self.error(id, ErrorCode::NotFound, "no such room").await;
-        };
-        if self.rooms.contains_key(&room) {
+        if self.rooms.contains_key(&request.room) {
             return self
                 .error(id, ErrorCode::Conflict, "already watching this workroom")
                 .await;
         }
-        let last_seq = match self.state.store.room_last_seq(room.as_str()).await {
-            Ok(Some(seq)) => seq,
-            Ok(None) => return self.error(id, ErrorCode::NotFound, "no such room").await,
-            Err(e) => return self.storage_failed(id, "loading a room", &e).await,
-        };
-        let entry = self.identity.case_entry(
-            AuditAction::ModerationLiveViewStarted,
-            room.as_str(),
-            Purpose::Moderation,
-            &grant.case_id,
-            json!({ "grant": grant.id }),
-        );
-        let view = match self.state.committers.record_read(view, entry).await {
-            Ok(view) => view,
-            Err(e) => {
-                tracing::error!(error = %e, "recording the live view failed");
-                return self
-                    .error(
-                        id,
-                        ErrorCode::Unavailable,
-                        "the audit trail is unavailable; not watching",
-                    )
-                    .await;
-            }
+        let room = request.room.clone();
+        let watching = match service.begin_watch(&self.identity, request).await {
+            Ok(watching) => watching,
+            Err(failure) => return self.fail(id, failure).await,
         };
         // Events committed between reading `last_seq` and subscribing show up as a gap at
         // the first live event and are filled from the database.
         self.state.hub.subscribe(&room, &self.conn);
+        let frame = ServerFrame::Watching {
+            id,
+            room: room.clone(),
+            grant: watching.grant.clone(),
+            expires_at: rfc3339(watching.expires_at),
+        };
         self.rooms.insert(
-            room.clone(),
+            room,
             RoomState::from_end(
-                last_seq,
+                watching.last_seq,
                 None,
                 Some(Watch {
-                    view,
-                    grant: grant.id.clone(),
-                    case_id: grant.case_id.clone(),
-                    expires_at: grant.expires_at,
+                    view: watching.view,
+                    grant: watching.grant,
+                    case_id: watching.case_id,
+                    expires_at: watching.expires_at,
                 }),
             ),
         );
-        self.writer
-            .frame(&ServerFrame::Watching {
-                id,
-                room,
-                grant: grant.id,
-                expires_at: rfc3339(grant.expires_at),
-            })
-            .await
+        self.writer.frame(&frame).await
     }
 
     pub(super) async fn on_unwatch(
@@ -128,12 +95,9 @@ impl Session {
         grant: String,
     ) -> Result<(), Gone> {
         // Ending one's own view needs nothing but the session (the grant may be gone).
-        let _ = policy::decide(
-            Caller::Token(&self.identity),
-            Act::OpenSession,
-            policy::session_purpose(self.identity.role),
-            Resource::Nothing,
-        );
+        if let Err(failure) = self.state.service.within_session(&self.identity) {
+            return self.fail(id, failure).await;
+        }
         match self.watched_room(&grant) {
             Some(room) => self.end_watch(&room, "unwatched", id).await,
             None => {
@@ -164,16 +128,10 @@ impl Session {
                 reason: reason.to_string(),
             })
             .await;
-        let entry = self.identity.case_entry(
-            AuditAction::ModerationLiveViewEnded,
-            room.as_str(),
-            Purpose::Moderation,
-            &watch.case_id,
-            json!({ "grant": watch.grant, "reason": reason }),
-        );
-        if let Err(e) = self.state.committers.record(vec![entry]).await {
-            tracing::error!(error = %e, grant = %watch.grant, "recording the end of a live view failed");
-        }
+        self.state
+            .service
+            .end_watch(&self.identity, room, (&watch.grant, &watch.case_id), reason)
+            .await;
         written
     }
 
@@ -198,15 +156,11 @@ impl Session {
             .iter()
             .filter_map(|(room, r)| r.watch.as_ref().map(|w| (room.clone(), w.grant.clone())))
             .collect();
-        let now = self.state.clock.now_ms();
         for (room, grant_id) in watched {
-            let reason = match self.state.store.grant(&grant_id).await {
-                Ok(Some(grant)) => match grant.state(now) {
-                    GrantState::Active => continue,
-                    GrantState::Expired => "expired",
-                    GrantState::Revoked | GrantState::Pending => "revoked",
-                },
-                Ok(None) => "revoked",
+            let reason = match self.state.service.grant_state(&grant_id).await {
+                Ok(Some(GrantState::Active)) => continue,
+                Ok(Some(GrantState::Expired)) => "expired",
+                Ok(Some(GrantState::Revoked | GrantState::Pending)) | Ok(None) => "revoked",
                 Err(e) => {
                     tracing::warn!(error = %e, "re-checking a grant failed; keeping the view until it expires");
                     continue;

@@ -1,0 +1,149 @@
+//! Every route, in one table: the router is built from it and the every-route policy test
+//! walks [`ROUTES`], which the same table makes, so a route cannot be served without being
+//! tested or listed without being served. Then the layers every request passes, outermost
+//! last: the connection log and the policy guard around everything, the fail-fast check
+//! and body limits inside.
+//!
+//! This module sits above both transports (the WebSocket upgrade is one of the routes),
+//! so neither `http` nor `ws` imports the other.
+
+use crate::app::AppState;
+use crate::http::error::ApiError;
+use crate::http::{
+    audit, connection_log, contacts, fail_fast, files, marketplace, moderation, ops, policy_guard,
+    refused_upload, reports, rooms, screenshots, tracker,
+};
+use crate::ws;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use workroom_protocol::ErrorCode;
+
+/// `GET` → `axum::routing::get` (which answers `HEAD` too), and so on.
+macro_rules! method {
+    (GET, $handler:expr) => {
+        axum::routing::get($handler)
+    };
+    (POST, $handler:expr) => {
+        axum::routing::post($handler)
+    };
+    (PUT, $handler:expr) => {
+        axum::routing::put($handler)
+    };
+    (DELETE, $handler:expr) => {
+        axum::routing::delete($handler)
+    };
+}
+
+/// The table: [`ROUTES`], the routes with JSON-sized bodies, and the upload routes, which
+/// stream their bodies under a limit of their own (read from the config).
+macro_rules! route_table {
+    (
+        routes { $($method:ident $path:literal => $handler:path,)* }
+        uploads { $($up_method:ident $up_path:literal => $up_handler:path, max $max:expr,)* }
+    ) => {
+        /// Every route: method and path template.
+        pub const ROUTES: &[(&str, &str)] = &[
+            $((stringify!($method), $path),)*
+            $((stringify!($up_method), $up_path),)*
+        ];
+
+        fn routes() -> Router<AppState> {
+            Router::new()
+                $(.route($path, method!($method, $handler)))*
+        }
+
+        /// The upload routes, each inside `fail_fast` and then its draining layer.
+        fn upload_routes(state: &AppState) -> Router<AppState> {
+            let config = &state.config;
+            let fail_fast =
+                axum::middleware::from_fn_with_state(state.clone(), fail_fast::while_database_down);
+            Router::new()
+                $(.route($up_path, {
+                    let max: u64 = $max(config);
+                    method!($up_method, $up_handler)
+                        .layer(fail_fast.clone())
+                        .layer(axum::middleware::from_fn(move |r, n| {
+                            refused_upload::drain_refused(max, r, n)
+                        }))
+                }))*
+        }
+    };
+}
+
+route_table! {
+    routes {
+        GET "/healthz" => ops::healthz,
+        GET "/readyz" => ops::readyz,
+        GET "/metrics" => ops::metrics,
+        GET "/v1/ws" => ws::upgrade,
+        POST "/v1/marketplace/bids/{bid_id}/accept" => marketplace::accept_bid,
+        POST "/v1/marketplace/bids/{bid_id}/end" => marketplace::end_contract,
+        PUT "/v1/marketplace/accounts/{account}/members/{user}" => marketplace::put_account_member,
+        DELETE "/v1/marketplace/accounts/{account}/members/{user}" => marketplace::remove_account_member,
+        GET "/v1/rooms" => rooms::list_rooms,
+        GET "/v1/rooms/{room}/members" => rooms::members,
+        GET "/v1/rooms/{room}/messages" => rooms::history,
+        GET "/v1/rooms/{room}/files/{file}" => files::metadata,
+        GET "/v1/rooms/{room}/files/{file}/content" => files::content,
+        POST "/v1/rooms/{room}/files/{file}/link" => files::link,
+        GET "/v1/files/{file}/content" => files::signed_content,
+        GET "/v1/rooms/{room}/grants" => rooms::ended_grants,
+        POST "/v1/rooms/{room}/reports" => reports::file_report,
+        GET "/v1/reports" => reports::own_reports,
+        PUT "/v1/me/contact" => contacts::put_own,
+        GET "/v1/me/contact" => contacts::get_own,
+        POST "/v1/rooms/{room}/contacts/release" => contacts::release,
+        GET "/v1/rooms/{room}/contacts" => contacts::released,
+        PUT "/v1/me/work-view" => tracker::put_work_view,
+        GET "/v1/me/work-view" => tracker::get_work_view,
+        DELETE "/v1/me/bots/{jti}" => tracker::revoke_bot,
+        GET "/v1/rooms/{room}/screenshots" => screenshots::list,
+        GET "/v1/rooms/{room}/screenshots/{shot}/content" => screenshots::content,
+        POST "/v1/rooms/{room}/screenshots/{shot}/link" => screenshots::link,
+        POST "/v1/rooms/{room}/screenshots/{shot}/unshare" => screenshots::unshare,
+        POST "/v1/rooms/{room}/screenshots/{shot}/share" => screenshots::share,
+        GET "/v1/marketplace/rooms/{room}/screenshots" => screenshots::review,
+        GET "/v1/marketplace/rooms/{room}/screenshots/{shot}/content" => screenshots::review_content,
+        POST "/v1/moderation/grants" => moderation::open_grant,
+        GET "/v1/moderation/grants" => moderation::list_grants,
+        GET "/v1/moderation/grants/{grant}" => moderation::get_grant,
+        POST "/v1/moderation/grants/{grant}/approve" => moderation::approve_grant,
+        POST "/v1/moderation/grants/{grant}/revoke" => moderation::revoke_grant,
+        GET "/v1/moderation/grants/{grant}/messages" => moderation::grant_history,
+        GET "/v1/moderation/grants/{grant}/files/{file}/content" => moderation::grant_file,
+        POST "/v1/moderation/grants/{grant}/connections" => moderation::grant_connections,
+        POST "/v1/moderation/grants/{grant}/notices" => moderation::post_notice,
+        GET "/v1/moderation/reports" => reports::list_reports,
+        GET "/v1/moderation/reports/{report}" => reports::read_report,
+        GET "/v1/moderation/reports/{report}/files/{file}/content" => reports::read_reported_file,
+        POST "/v1/moderation/reports/{report}/close" => reports::close_report,
+        GET "/v1/audit" => audit::list,
+    }
+    uploads {
+        POST "/v1/rooms/{room}/files" => files::upload,
+            max |c: &crate::config::Config| c.files.max_file_bytes,
+        POST "/v1/tracker/screenshots" => screenshots::post,
+            max |c: &crate::config::Config| c.tracker.max_screenshot_bytes,
+    }
+}
+
+/// The server's one router, with its state.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.limits.max_http_body_bytes;
+    let fail_fast =
+        axum::middleware::from_fn_with_state(state.clone(), fail_fast::while_database_down);
+    routes()
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(fail_fast)
+        // Uploads stream with their own limits, not the JSON limit.
+        .merge(upload_routes(&state).layer(DefaultBodyLimit::disable()))
+        // Outermost last: every request is recorded in the connection log and runs inside
+        // the policy guard.
+        .layer(axum::middleware::from_fn(policy_guard::http))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            connection_log::record,
+        ))
+        .with_state(state)
+}

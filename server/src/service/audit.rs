@@ -1,0 +1,111 @@
+//! The audit trail for auditors (oversight): filtered and paged by seq.
+
+use super::{Failure, Service};
+use crate::auth::Identity;
+use crate::events::rfc3339;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use workroom_storage::audit::{AuditEntry, AuditFilter};
+
+const DEFAULT_LIMIT: u64 = 100;
+const MAX_LIMIT: u64 = 1000;
+
+/// Which entries: every given field must match.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// A workroom id: entries whose target is that room.
+    pub room: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// RFC 3339, inclusive.
+    pub from: Option<String>,
+    /// RFC 3339, exclusive.
+    pub until: Option<String>,
+    /// Entries after this seq (paging: pass the last seq of the previous page).
+    pub after_seq: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct AuditEntryView {
+    seq: u64,
+    at: String,
+    actor: String,
+    actor_role: String,
+    action: String,
+    target: String,
+    purpose: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    case_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    details: serde_json::Value,
+    prev_hash: String,
+    hash: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditPage {
+    entries: Vec<AuditEntryView>,
+    /// Pass as `after_seq` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_after_seq: Option<u64>,
+}
+
+fn view(entry: AuditEntry) -> AuditEntryView {
+    AuditEntryView {
+        seq: entry.seq,
+        at: rfc3339(entry.at),
+        actor: entry.actor,
+        actor_role: entry.actor_role,
+        action: entry.action,
+        target: entry.target,
+        purpose: entry.purpose,
+        case_id: entry.case_id,
+        request_id: entry.request_id,
+        details: serde_json::from_str(&entry.details).unwrap_or(serde_json::Value::Null),
+        prev_hash: entry.prev_hash,
+        hash: entry.hash,
+    }
+}
+
+fn parse_time(name: &str, value: Option<&str>) -> Result<Option<i64>, Failure> {
+    value
+        .map(|text| {
+            OffsetDateTime::parse(text, &Rfc3339)
+                .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+                .map_err(|_| Failure::invalid(format!("{name}: not an RFC 3339 time")))
+        })
+        .transpose()
+}
+
+impl Service {
+    /// A page of the audit trail, oldest first.
+    pub async fn audit_page(
+        &self,
+        identity: &Identity,
+        query: AuditQuery,
+    ) -> Result<AuditPage, Failure> {
+        let read = self.proofs.audit(identity)?;
+        let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        let filter = AuditFilter {
+            target: query.room.map(|room| format!("room:{room}")),
+            actor: query.actor,
+            action: query.action,
+            from_ms: parse_time("from", query.from.as_deref())?,
+            until_ms: parse_time("until", query.until.as_deref())?,
+            after_seq: query.after_seq.unwrap_or(0),
+            limit,
+        };
+        let entries = self.store.audit_page(&read, &filter).await?;
+        let next_after_seq = (entries.len() as u64 == limit)
+            .then(|| entries.last().map(|e| e.seq))
+            .flatten();
+        Ok(AuditPage {
+            entries: entries.into_iter().map(view).collect(),
+            next_after_seq,
+        })
+    }
+}

@@ -1,0 +1,138 @@
+//! The service layer: everything Workroom does, with no transport in it.
+//!
+//! `http/` and `ws/` only parse a request, call a method here and put the result on the
+//! wire; they never reach the store, the blob store or the committers themselves, because
+//! [`Service`] keeps those in private fields. Each method asks the policy before it touches
+//! anything, and every read of content or personal data goes through a proof from
+//! [`crate::policy::Proofs`] (a read without one does not compile; an audited read needs
+//! the receipt of its audit record, which [`Service::record_read`] gets, the one path for
+//! "audit before read"). Failures are [`Failure`]s: a wire code and a message safe to show.
+//!
+//! One file per area: `rooms` (access, rooms, members, read markers, typing), `history`
+//! (the one paging of timelines, for members, grants and replay), `messages` (sends,
+//! edits, deletes), `files`, `grants` (a moderator's grants), `moderation` (what a grant
+//! opens: history, files, connections, live views, notices), `reports`, `contacts`,
+//! `tracker` (Work View, bots, posting screenshots), `screenshots` (who sees them),
+//! `audit`, `marketplace` (provisioning), `identity` (tokens to identities), `validate`
+//! (field checks), `failure` (the error).
+
+mod audit;
+mod contacts;
+mod failure;
+mod files;
+mod grants;
+mod history;
+mod identity;
+mod marketplace;
+mod messages;
+mod moderation;
+mod reports;
+mod rooms;
+mod screenshots;
+mod tracker;
+pub mod validate;
+
+pub use audit::{AuditPage, AuditQuery};
+pub use failure::Failure;
+pub use files::{Download, Upload, percent_encode};
+pub use history::{REPLAY_PAGE, Replay, Timeline, Window};
+pub use messages::{Post, Submitted};
+pub use moderation::{WatchRequest, Watching};
+pub use rooms::summary;
+pub use screenshots::ScreenshotPage;
+pub use tracker::{ScreenshotPost, WorkView};
+
+use crate::auth::TokenVerifier;
+use crate::committer::Committers;
+use crate::config::Config;
+use crate::connlog::ConnLog;
+use crate::health::Health;
+use crate::hub::Hub;
+use crate::links::LinkSigner;
+use crate::policy::Proofs;
+use crate::ratelimit::RateLimiter;
+use std::sync::Arc;
+use workroom_storage::audit::NewAuditEntry;
+use workroom_storage::blob::BlobStore;
+use workroom_storage::proof::Unrecorded;
+use workroom_storage::{Clock, Store};
+
+/// What the service is built from: the server assembles it once at start.
+pub struct Parts {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub blobs: BlobStore,
+    pub proofs: Proofs,
+    pub committers: Committers,
+    pub verifier: TokenVerifier,
+    pub links: LinkSigner,
+    pub hub: Arc<Hub>,
+    pub health: Arc<Health>,
+    pub connlog: Arc<ConnLog>,
+    pub clock: Clock,
+}
+
+/// Workroom's operations, for both transports. See the module doc.
+#[derive(Debug)]
+pub struct Service {
+    config: Arc<Config>,
+    store: Store,
+    blobs: BlobStore,
+    proofs: Proofs,
+    committers: Committers,
+    verifier: TokenVerifier,
+    links: LinkSigner,
+    hub: Arc<Hub>,
+    health: Arc<Health>,
+    connlog: Arc<ConnLog>,
+    clock: Clock,
+    /// Tracker screenshots per bot token and workroom (`tracker.per_minute`, `burst`).
+    screenshot_limiter: RateLimiter,
+    /// Share and un-share changes per contractor (`tracker.share_per_minute`,
+    /// `share_burst`): each one notifies the room and writes an audit entry.
+    share_limiter: RateLimiter,
+}
+
+impl Service {
+    pub fn new(parts: Parts) -> Service {
+        let tracker = &parts.config.tracker;
+        let screenshot_limiter =
+            RateLimiter::new(tracker.per_minute, tracker.burst, parts.clock.clone());
+        let share_limiter = RateLimiter::new(
+            tracker.share_per_minute,
+            tracker.share_burst,
+            parts.clock.clone(),
+        );
+        Service {
+            config: parts.config,
+            store: parts.store,
+            blobs: parts.blobs,
+            proofs: parts.proofs,
+            committers: parts.committers,
+            verifier: parts.verifier,
+            links: parts.links,
+            hub: parts.hub,
+            health: parts.health,
+            connlog: parts.connlog,
+            clock: parts.clock,
+            screenshot_limiter,
+            share_limiter,
+        }
+    }
+
+    /// Unix ms on the service's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Record `entry` and only then hand out the proof of the audited read it stands for:
+    /// the one path from an audited decision to a read. If the record cannot be written the
+    /// caller gets `unavailable` and reads nothing.
+    async fn record_read<T>(
+        &self,
+        read: Unrecorded<T>,
+        entry: NewAuditEntry,
+    ) -> Result<T, Failure> {
+        Ok(self.committers.record_read(read, entry).await?)
+    }
+}

@@ -1,0 +1,221 @@
+//! Rooms and access: the caller's rooms, their access to one (the policy's input for every
+//! member act), its members, read markers, typing, and the ended grants of a room
+//! (transparency).
+
+use super::{Failure, Service};
+use crate::auth::Identity;
+use crate::events::rfc3339;
+use crate::hub::ConnId;
+use crate::policy::{self, Act, Caller, Resource};
+use axum::extract::ws::Utf8Bytes;
+use workroom_protocol::frames::{MemberView, RoomSummary};
+use workroom_protocol::moderation::{EndedGrantList, EndedGrantView};
+use workroom_protocol::{Purpose, Role, RoomId, ServerFrame};
+use workroom_storage::proof::RoomRead;
+use workroom_storage::{MemberRow, RoomAccessRow};
+
+/// A room summary as listed to the caller (`None` for a malformed stored id).
+pub fn summary(row: &RoomAccessRow) -> Option<RoomSummary> {
+    Some(RoomSummary {
+        id: RoomId::try_from(row.room_id.as_str()).ok()?,
+        last_seq: row.last_seq,
+        read_seq: row.read_seq,
+        closed: row.closed,
+        can_send: policy::can_send(row.role, row.closed),
+    })
+}
+
+/// A member row as shown to other members, for participation: personal data collected for
+/// another purpose is left out.
+fn member_view(row: MemberRow) -> MemberView {
+    let shown = row
+        .data_purpose
+        .as_deref()
+        .is_none_or(|p| policy::readable_name(p, Purpose::Participation));
+    let (name, email) = if shown {
+        (row.name, row.email)
+    } else {
+        (None, None)
+    };
+    MemberView {
+        user: row.user,
+        account: row.account,
+        side: row.side,
+        role: row.role.as_str().to_string(),
+        party: row.party,
+        name,
+        email,
+        erased: row.erased,
+    }
+}
+
+impl Service {
+    /// The caller's access to a room (`None` for anyone but a member, or a malformed id).
+    pub async fn access_of(
+        &self,
+        identity: &Identity,
+        room: &str,
+    ) -> Result<Option<RoomAccessRow>, Failure> {
+        Ok(match RoomId::try_from(room) {
+            Ok(_) if identity.role() == Role::Member => {
+                self.store.room_access(identity.user(), room).await?
+            }
+            _ => None,
+        })
+    }
+
+    /// The proof that the caller reads a room (history, resume, members) through `access`.
+    pub fn room_read(
+        &self,
+        identity: &Identity,
+        access: Option<&RoomAccessRow>,
+    ) -> Result<RoomRead, Failure> {
+        Ok(self.proofs.read_room(Caller::Token(identity), access)?)
+    }
+
+    /// [`Service::room_read`] for a room the caller names.
+    pub async fn room_read_by_id(
+        &self,
+        identity: &Identity,
+        room: &str,
+    ) -> Result<RoomRead, Failure> {
+        let access = self.access_of(identity, room).await?;
+        self.room_read(identity, access.as_ref())
+    }
+
+    /// Whether the policy allows `act` for `purpose` in a room, through `access`.
+    pub fn allow_in_room(
+        &self,
+        identity: &Identity,
+        access: Option<&RoomAccessRow>,
+        act: Act,
+        purpose: Purpose,
+    ) -> Result<(), Failure> {
+        policy::decide(
+            Caller::Token(identity),
+            act,
+            purpose,
+            Resource::Room(access),
+        )?;
+        Ok(())
+    }
+
+    /// The room a member acts on, once the policy allowed `act` for `purpose` there.
+    pub(super) async fn room_for(
+        &self,
+        identity: &Identity,
+        room: &str,
+        act: Act,
+        purpose: Purpose,
+    ) -> Result<RoomId, Failure> {
+        let access = self.access_of(identity, room).await?;
+        self.allow_in_room(identity, access.as_ref(), act, purpose)?;
+        RoomId::try_from(room).map_err(|_| Failure::not_found("no such room"))
+    }
+
+    /// The caller's rooms, as listed to them.
+    pub async fn list_rooms(&self, identity: &Identity) -> Result<Vec<RoomSummary>, Failure> {
+        policy::decide(
+            Caller::Token(identity),
+            Act::ListRooms,
+            Purpose::Participation,
+            Resource::Nothing,
+        )?;
+        let rows = self.store.rooms_for_user(identity.user()).await?;
+        Ok(rows.iter().filter_map(summary).collect())
+    }
+
+    /// The rooms a session follows, with the access the policy decides each frame on. The
+    /// session itself was allowed (`OpenSession`); a moderator's follows none.
+    pub async fn session_rooms(&self, identity: &Identity) -> Result<Vec<RoomAccessRow>, Failure> {
+        if identity.role() != Role::Member {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.rooms_for_user(identity.user()).await?)
+    }
+
+    /// A room's members as other members see them.
+    pub async fn members(&self, read: &RoomRead) -> Result<Vec<MemberView>, Failure> {
+        let rows = self.store.room_members(read).await?;
+        Ok(rows.into_iter().map(member_view).collect())
+    }
+
+    /// Move the caller's read marker (never backwards) and tell the room's other
+    /// connections; the stored marker.
+    pub async fn mark_read(
+        &self,
+        identity: &Identity,
+        read: &RoomRead,
+        seq: u64,
+        except: Option<ConnId>,
+    ) -> Result<u64, Failure> {
+        let stored = self
+            .store
+            .set_read_marker(read.room(), identity.user(), seq)
+            .await?;
+        if let Ok(room) = RoomId::try_from(read.room()) {
+            let frame = ServerFrame::Read {
+                id: None,
+                room: room.clone(),
+                user: identity.user().to_string(),
+                seq: stored,
+            };
+            self.hub
+                .publish_ephemeral(&room, Utf8Bytes::from(frame.to_json()), except);
+        }
+        Ok(stored)
+    }
+
+    /// Tell a room's other connections the caller is typing (nothing is stored).
+    pub fn typing(
+        &self,
+        identity: &Identity,
+        access: Option<&RoomAccessRow>,
+        room: &RoomId,
+        except: Option<ConnId>,
+    ) -> Result<(), Failure> {
+        self.allow_in_room(identity, access, Act::WriteRoom, Purpose::Participation)?;
+        let frame = ServerFrame::Typing {
+            room: room.clone(),
+            user: identity.user().to_string(),
+        };
+        self.hub
+            .publish_ephemeral(room, Utf8Bytes::from(frame.to_json()), except);
+        Ok(())
+    }
+
+    /// The moderator grants opened on a room that have ended (case id, scope, times; not the
+    /// reason, not the moderator). Off when `moderation.transparency = false`.
+    pub async fn ended_grants(
+        &self,
+        identity: &Identity,
+        room: &str,
+    ) -> Result<EndedGrantList, Failure> {
+        let room_id = self
+            .room_for(identity, room, Act::ListEndedGrants, Purpose::Moderation)
+            .await?;
+        if !self.config.moderation.transparency {
+            return Err(Failure::new(
+                workroom_protocol::ErrorCode::Forbidden,
+                "grant transparency is turned off on this server",
+            ));
+        }
+        let now = self.clock.now_ms();
+        let grants = self.store.grants(Some(room_id.as_str())).await?;
+        Ok(EndedGrantList {
+            grants: grants
+                .into_iter()
+                .filter_map(|g| {
+                    let ended_at = g.ended_at(now)?;
+                    Some(EndedGrantView {
+                        case_id: g.case_id.clone(),
+                        scope: g.scope.clone(),
+                        state: g.state(now),
+                        opened_at: rfc3339(g.opened_at),
+                        ended_at: rfc3339(ended_at),
+                    })
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,74 @@
+//! `send`, `edit`, `delete`: checked and queued by the service; the `ack` (or the error)
+//! goes out once the commit answered, in the order the frames came.
+
+use super::{Reply, Session};
+use crate::service::Post;
+use crate::ws::writer::Gone;
+use futures_util::StreamExt;
+use std::time::Duration;
+use workroom_protocol::{ClientMsgId, RoomId, ServerFrame};
+use workroom_storage::AppendOutcome;
+
+impl Session {
+    /// Queue a send, edit or delete for commit; the ack follows the commit.
+    pub(super) async fn submit(
+        &mut self,
+        id: Option<String>,
+        room: RoomId,
+        client_msg_id: Option<ClientMsgId>,
+        post: Post,
+    ) -> Result<(), Gone> {
+        let access = self.rooms.get(&room).and_then(|r| r.access.as_ref());
+        let submitted = self
+            .state
+            .service
+            .submit(&self.identity, access, room.clone(), client_msg_id, post)
+            .await;
+        let submitted = match submitted {
+            Ok(submitted) => submitted,
+            Err(failure) => return self.fail(id, failure).await,
+        };
+        self.inflight.push_back(Box::pin(async move {
+            Reply {
+                id,
+                room,
+                result: submitted.committed().await,
+            }
+        }));
+        Ok(())
+    }
+
+    pub(super) async fn on_reply(&mut self, reply: Reply) -> Result<(), Gone> {
+        let Reply { id, room, result } = reply;
+        match result {
+            Ok(outcome) => {
+                let event = match &outcome {
+                    AppendOutcome::Stored(e) | AppendOutcome::Duplicate(e) => e,
+                };
+                self.writer
+                    .frame(&ServerFrame::Ack {
+                        id,
+                        room,
+                        seq: event.seq,
+                        msg_id: event.msg_id.clone(),
+                        ts: crate::events::rfc3339(event.created_at),
+                    })
+                    .await
+            }
+            Err(failure) => self.fail(id, failure).await,
+        }
+    }
+
+    /// On shutdown: wait (bounded) for queued sends to commit and acknowledge them.
+    pub(super) async fn drain_inflight(&mut self) {
+        let deadline = Duration::from_secs(self.state.config.shutdown.drain_timeout_secs);
+        let _ = tokio::time::timeout(deadline, async {
+            while let Some(reply) = self.inflight.next().await {
+                if self.on_reply(reply).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}

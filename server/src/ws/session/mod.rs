@@ -1,0 +1,443 @@
+//! One WebSocket connection, from authentication to close: this file is its lifecycle (the
+//! select loop, hello, dispatch); each family of frames has a file of its own: `rooms`
+//! (history, members, read markers, typing, membership changes), `messages` (send, edit,
+//! delete and their acks), `delivery` (live events, gap fill, resume), `watch` (a
+//! moderator's live views). Every handler calls [`crate::service`] for what it does.
+//!
+//! The session task owns the socket and `select!`s over a closed set of inputs: shutdown,
+//! a kick from the hub (queue overflow), token expiry, finished commits (acks), its bounded
+//! outbound queue, the ping tick, and the socket. Nothing else writes to the socket.
+//!
+//! Delivery is driven by a per-room cursor (`next_seq`): a live event below the cursor is a
+//! duplicate and dropped; one above it means something was missed (published before we
+//! subscribed, or lost by a kick) and the gap is filled from the database first. Resume is
+//! the same mechanism started from the client's last seen seq, except that it never sends
+//! again what this connection already delivered (`delivered_from`). So a client sees every
+//! seq of a room exactly once, in order; the one exception to the order is a resume read
+//! after live events went out, whose older seqs then follow those newer ones.
+
+mod delivery;
+mod messages;
+mod rooms;
+mod watch;
+
+use super::auth::authenticate_first_frame;
+use super::writer::{
+    CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, CLOSE_UNAVAILABLE, Gone, Writer,
+};
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::hub::{ConnHandle, Outbound};
+use crate::policy::guard;
+use crate::service::{Failure, Post, summary};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::StreamExt;
+use futures_util::stream::{FuturesOrdered, SplitStream};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use workroom_protocol::{ClientFrame, ErrorCode, Purpose, RoomId, ServerFrame};
+use workroom_storage::proof::LiveView;
+use workroom_storage::{AppendOutcome, RoomAccessRow};
+
+type PendingAck = Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+/// A commit result on its way back to the client.
+struct Reply {
+    id: Option<String>,
+    room: RoomId,
+    result: Result<AppendOutcome, Failure>,
+}
+
+/// What the session knows about one of its rooms: a member's access, or a moderator's
+/// live view under a grant.
+struct RoomState {
+    access: Option<RoomAccessRow>,
+    watch: Option<Watch>,
+    /// The next seq this connection should deliver.
+    next_seq: u64,
+    /// This connection has delivered every seq in `delivered_from..next_seq` (nothing when
+    /// they are equal): a resume never sends those again.
+    delivered_from: u64,
+}
+
+impl RoomState {
+    /// A room followed from `last_seq` onwards: nothing delivered yet.
+    fn from_end(last_seq: u64, access: Option<RoomAccessRow>, watch: Option<Watch>) -> RoomState {
+        RoomState {
+            access,
+            watch,
+            next_seq: last_seq + 1,
+            delivered_from: last_seq + 1,
+        }
+    }
+}
+
+/// A moderator's live view of a room under a grant.
+struct Watch {
+    /// The proof, redeemed with the record of `moderation.live_view_started`.
+    view: LiveView,
+    grant: String,
+    case_id: String,
+    /// Unix ms at which the grant ends; the view is cut off then.
+    expires_at: i64,
+}
+
+/// Authenticate (when the upgrade carried no token), then run the session.
+pub(super) async fn run(
+    socket: WebSocket,
+    state: AppState,
+    identity: Option<Identity>,
+    conn: Option<crate::connlog::ClientConn>,
+) {
+    let (sink, mut stream) = socket.split();
+    let timeout = Duration::from_secs(state.config.limits.write_timeout_secs);
+    let mut writer = Writer::new(sink, timeout);
+    let identity = match identity {
+        Some(identity) => identity,
+        None => match authenticate_first_frame(&state, &mut stream, &mut writer).await {
+            Some(identity) => {
+                if let Some(conn) = &conn {
+                    state.connlog.user(conn, identity.user()).await;
+                }
+                identity
+            }
+            None => return,
+        },
+    };
+    let purpose = match state.service.open_session(&identity) {
+        Ok(purpose) => purpose,
+        Err(refused) => {
+            let _ = writer
+                .frame(&ServerFrame::error(
+                    None,
+                    refused.code,
+                    refused.message.as_ref(),
+                ))
+                .await;
+            writer.close(CLOSE_POLICY, &refused.message).await;
+            return;
+        }
+    };
+    let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
+    let conn = ConnHandle {
+        id: state.hub.next_conn_id(),
+        tx,
+        kick: CancellationToken::new(),
+    };
+    state.open_sessions.fetch_add(1, Ordering::Relaxed);
+    metrics::gauge!("workroom_connections").increment(1.0);
+    state.hub.register_user(identity.user(), &conn);
+    let mut session = Session {
+        state,
+        identity,
+        purpose,
+        conn,
+        rx,
+        writer,
+        rooms: HashMap::new(),
+        inflight: FuturesOrdered::new(),
+        answered_error: false,
+    };
+    Box::pin(session.serve(stream)).await;
+    Box::pin(session.end_all_watches("disconnected")).await;
+}
+
+struct Session {
+    state: AppState,
+    identity: Identity,
+    /// What this session's reads serve: participation for members, moderation for
+    /// moderators.
+    purpose: Purpose,
+    conn: ConnHandle,
+    rx: mpsc::Receiver<Outbound>,
+    writer: Writer,
+    rooms: HashMap<RoomId, RoomState>,
+    /// Sends waiting for their commit, acknowledged in the order they were sent.
+    inflight: FuturesOrdered<PendingAck>,
+    /// Set when the frame being handled was answered with an error (see [`guard`]).
+    answered_error: bool,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for room in self.rooms.keys() {
+            self.state.hub.unsubscribe(room, self.conn.id);
+        }
+        self.state
+            .hub
+            .unregister_user(self.identity.user(), self.conn.id);
+        self.state.open_sessions.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("workroom_connections").decrement(1.0);
+    }
+}
+
+impl Session {
+    async fn serve(&mut self, mut stream: SplitStream<WebSocket>) {
+        // Handlers that reach the database are boxed: their (large) futures then exist only
+        // while a frame is being handled, instead of sizing every idle connection's task.
+        if Box::pin(self.start()).await.is_err() {
+            return;
+        }
+        let limits = &self.state.config.limits;
+        let max_inflight = limits.max_inflight_per_connection;
+        let ping_every = Duration::from_secs(limits.ping_interval_secs);
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        let mut last_heard = Instant::now();
+        let clock = self.state.clock.clone();
+        let token_expiry_ms = i64::try_from(self.identity.expires_at())
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000);
+        let expiry = clock.sleep_until(token_expiry_ms);
+        tokio::pin!(expiry);
+        let shutdown = self.state.shutdown.clone();
+        let kick = self.conn.kick.clone();
+        loop {
+            let reading = self.inflight.len() < max_inflight;
+            let step = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    Box::pin(self.drain_inflight()).await;
+                    self.writer.close(CLOSE_GOING_AWAY, "server shutting down").await;
+                    return;
+                }
+                () = kick.cancelled() => {
+                    self.writer
+                        .close(CLOSE_TOO_SLOW, "too slow: reconnect and resume from your last seq")
+                        .await;
+                    return;
+                }
+                () = clock.sleep_until(self.next_watch_expiry()), if self.watching() => {
+                    Box::pin(self.end_expired_watches()).await
+                }
+                () = &mut expiry => {
+                    crate::metrics::error(ErrorCode::Unauthorized);
+                    let _ = self
+                        .writer
+                        .frame(&ServerFrame::error(None, ErrorCode::Unauthorized, "token expired"))
+                        .await;
+                    self.writer.close(CLOSE_POLICY, "token expired").await;
+                    return;
+                }
+                Some(reply) = self.inflight.next(), if !self.inflight.is_empty() => {
+                    self.on_reply(reply).await
+                }
+                item = self.rx.recv() => match item {
+                    Some(item) => Box::pin(self.on_outbound(item)).await,
+                    None => Err(Gone),
+                },
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > ping_every * 2 {
+                        self.writer.close(CLOSE_GOING_AWAY, "ping timeout").await;
+                        return;
+                    }
+                    if self.watching() {
+                        // Another node may have revoked a grant: check the live ones again.
+                        if Box::pin(self.recheck_watches()).await.is_err() {
+                            return;
+                        }
+                    }
+                    self.writer.raw(Message::Ping(Default::default())).await
+                }
+                message = stream.next(), if reading => {
+                    last_heard = Instant::now();
+                    match message {
+                        Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text)).await,
+                        Some(Ok(Message::Binary(_))) => {
+                            self.error(None, ErrorCode::Invalid, "binary frames are not supported; send JSON text frames").await
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                        Some(Ok(Message::Close(_))) | None => Err(Gone),
+                        Some(Err(error)) => {
+                            if is_too_large(error) {
+                                self.writer.close(CLOSE_TOO_BIG, "frame too large").await;
+                            }
+                            Err(Gone)
+                        }
+                    }
+                }
+            };
+            if step.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Subscribe to the user's rooms and say hello. A moderator's session starts with no
+    /// rooms: it sees a room only by watching it under a grant.
+    async fn start(&mut self) -> Result<(), Gone> {
+        let service = &self.state.service;
+        let rows = match service.session_rooms(&self.identity).await {
+            Ok(rows) => rows,
+            Err(failure) => {
+                let _ = self.fail(None, failure).await;
+                self.writer
+                    .close(CLOSE_UNAVAILABLE, "storage unavailable")
+                    .await;
+                return Err(Gone);
+            }
+        };
+        for row in &rows {
+            if let Ok(room) = RoomId::try_from(row.room_id.as_str()) {
+                self.state.hub.subscribe(&room, &self.conn);
+            }
+        }
+        // Read again after subscribing: anything committed from now on is delivered live, and
+        // anything committed before is counted in `last_seq` (live copies are then dropped).
+        let rows = service.session_rooms(&self.identity).await.unwrap_or(rows);
+        let mut summaries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(summary) = summary(&row) else {
+                continue;
+            };
+            self.track_room(&summary.id, row);
+            summaries.push(summary);
+        }
+        self.writer
+            .frame(&ServerFrame::Hello {
+                user: self.identity.user().to_string(),
+                rooms: summaries,
+            })
+            .await
+    }
+
+    /// Answer the frame `id` with an `error`.
+    async fn error(
+        &mut self,
+        id: Option<String>,
+        code: ErrorCode,
+        message: &str,
+    ) -> Result<(), Gone> {
+        crate::metrics::error(code);
+        self.answered_error = true;
+        self.writer
+            .frame(&ServerFrame::error(id, code, message))
+            .await
+    }
+
+    /// Answer the frame `id` with the service's failure.
+    async fn fail(&mut self, id: Option<String>, failure: Failure) -> Result<(), Gone> {
+        self.error(id, failure.code, &failure.message).await
+    }
+
+    async fn on_text(&mut self, text: Utf8Bytes) -> Result<(), Gone> {
+        let frame = match serde_json::from_str::<ClientFrame>(text.as_str()) {
+            Ok(frame) => frame,
+            Err(error) => {
+                let (id, message) = describe_decode_error(text.as_str(), &error);
+                return self.error(id, ErrorCode::Invalid, &message).await;
+            }
+        };
+        let kind = frame.kind();
+        let id = frame.request_id().map(str::to_string);
+        metrics::counter!("workroom_frames_received_total", "type" => kind).increment(1);
+        self.answered_error = false;
+        let (result, asked) = guard::scoped(Box::pin(self.dispatch(frame))).await;
+        if !asked && !self.answered_error && result.is_ok() {
+            guard::report_bypass(kind);
+            return self
+                .error(id, ErrorCode::Internal, guard::BYPASS_MESSAGE)
+                .await;
+        }
+        result
+    }
+
+    /// One handler per frame type; each goes through the service, which asks the policy
+    /// before it touches anything.
+    async fn dispatch(&mut self, frame: ClientFrame) -> Result<(), Gone> {
+        match frame {
+            ClientFrame::Auth { .. } => {
+                self.error(None, ErrorCode::Invalid, "already authenticated")
+                    .await
+            }
+            ClientFrame::Send {
+                id,
+                room,
+                client_msg_id,
+                body,
+                attachments,
+            } => {
+                let post = Post::Message { body, attachments };
+                self.submit(id, room, Some(client_msg_id), post).await
+            }
+            ClientFrame::Edit {
+                id,
+                room,
+                seq,
+                body,
+                client_msg_id,
+            } => {
+                let post = Post::Edit {
+                    target_seq: seq,
+                    body,
+                };
+                self.submit(id, room, client_msg_id, post).await
+            }
+            ClientFrame::Delete {
+                id,
+                room,
+                seq,
+                client_msg_id,
+            } => {
+                let post = Post::Delete { target_seq: seq };
+                self.submit(id, room, client_msg_id, post).await
+            }
+            ClientFrame::Resume { id, rooms } => self.on_resume(id, rooms).await,
+            ClientFrame::History {
+                id,
+                room,
+                before_seq,
+                limit,
+            } => self.on_history(id, room, before_seq, limit).await,
+            ClientFrame::Read { id, room, seq } => self.on_read(id, room, seq).await,
+            ClientFrame::Typing { id, room } => self.on_typing(id, room).await,
+            ClientFrame::Members { id, room } => self.on_members(id, room).await,
+            ClientFrame::Watch { id, grant } => self.on_watch(id, grant).await,
+            ClientFrame::Unwatch { id, grant } => self.on_unwatch(id, grant).await,
+            ClientFrame::Ping { id } => match self.state.service.within_session(&self.identity) {
+                Ok(()) => self.writer.frame(&ServerFrame::Pong { id }).await,
+                Err(failure) => self.fail(id, failure).await,
+            },
+        }
+    }
+}
+
+/// Whether a read error is tungstenite refusing an over-long message or frame.
+fn is_too_large(error: axum::Error) -> bool {
+    match error.into_inner().downcast::<tungstenite::Error>() {
+        Ok(inner) => matches!(*inner, tungstenite::Error::Capacity(_)),
+        Err(_) => false,
+    }
+}
+
+/// A client-safe description of why a frame did not decode, with its `id` when readable.
+fn describe_decode_error(text: &str, error: &serde_json::Error) -> (Option<String>, String) {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        id: Option<serde_json::Value>,
+        #[serde(rename = "type", default)]
+        kind: Option<serde_json::Value>,
+    }
+    match serde_json::from_str::<Probe>(text) {
+        Err(_) => (None, format!("malformed JSON: {error}")),
+        Ok(probe) => {
+            let id = probe.id.and_then(|v| v.as_str().map(str::to_string));
+            let message = match probe.kind {
+                None => "missing field `type`".to_string(),
+                Some(serde_json::Value::String(kind))
+                    if !ClientFrame::KINDS.contains(&kind.as_str()) =>
+                {
+                    format!("unknown frame type `{kind}`")
+                }
+                Some(_) => format!("invalid frame: {error}"),
+            };
+            (id, message)
+        }
+    }
+}

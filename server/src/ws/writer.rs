@@ -1,0 +1,70 @@
+//! The socket's write half: every write has a deadline (`limits.write_timeout_secs`), and a
+//! write that misses it, or fails, ends the session ([`Gone`]).
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+use futures_util::stream::SplitSink;
+use std::time::Duration;
+use workroom_protocol::ServerFrame;
+
+/// Close codes this server uses besides the standard ones.
+pub(super) const CLOSE_TOO_SLOW: u16 = 4008;
+pub(super) const CLOSE_POLICY: u16 = 1008;
+pub(super) const CLOSE_TOO_BIG: u16 = 1009;
+pub(super) const CLOSE_GOING_AWAY: u16 = 1001;
+pub(super) const CLOSE_UNAVAILABLE: u16 = 1011;
+
+/// The socket failed or the peer went away: end the session.
+pub(super) struct Gone;
+
+/// The socket's write half with a deadline on every write.
+pub(super) struct Writer {
+    sink: SplitSink<WebSocket, Message>,
+    timeout: Duration,
+}
+
+impl Writer {
+    pub(super) fn new(sink: SplitSink<WebSocket, Message>, timeout: Duration) -> Writer {
+        Writer { sink, timeout }
+    }
+
+    pub(super) async fn frame(&mut self, frame: &ServerFrame) -> Result<(), Gone> {
+        self.text(Utf8Bytes::from(frame.to_json())).await
+    }
+
+    pub(super) async fn text(&mut self, text: Utf8Bytes) -> Result<(), Gone> {
+        self.feed(text).await?;
+        self.flush().await
+    }
+
+    /// Queue a text frame without flushing (the caller flushes once after a batch).
+    pub(super) async fn feed(&mut self, text: Utf8Bytes) -> Result<(), Gone> {
+        metrics::counter!("workroom_frames_sent_total").increment(1);
+        match tokio::time::timeout(self.timeout, self.sink.feed(Message::Text(text))).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Gone),
+        }
+    }
+
+    pub(super) async fn flush(&mut self) -> Result<(), Gone> {
+        match tokio::time::timeout(self.timeout, self.sink.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Gone),
+        }
+    }
+
+    pub(super) async fn raw(&mut self, message: Message) -> Result<(), Gone> {
+        match tokio::time::timeout(self.timeout, self.sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Gone),
+        }
+    }
+
+    pub(super) async fn close(&mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason.to_string()),
+        };
+        let _ = self.raw(Message::Close(Some(frame))).await;
+    }
+}
