@@ -13,7 +13,6 @@
 //! group commit). So a read that skips its audit record does not compile either.
 
 use crate::Store;
-use crate::repo::screenshots::ScreenshotFilter;
 use std::sync::atomic::Ordering;
 
 /// The one maker of proofs (see the module doc). Not `Clone`.
@@ -101,6 +100,19 @@ pub struct ReleasedContacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionsRead {
     room: String,
+}
+
+/// Which of a room's screenshots a reader sees.
+#[derive(Debug, Clone, Copy)]
+pub enum ScreenshotFilter<'a> {
+    /// Every one (payment-guarantee review).
+    All,
+    /// Those of `contractors` (the reader's own team's), and the shared ones when the reader
+    /// is on the client side.
+    Visible {
+        client_side: bool,
+        contractors: &'a [String],
+    },
 }
 
 /// An auditor reads the audit trail (oversight).

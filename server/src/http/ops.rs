@@ -2,26 +2,14 @@
 //! (they carry no user data); put `/metrics` behind the network boundary in production.
 
 use crate::app::AppState;
-use crate::policy::{self, Act, Caller, Resource};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use std::sync::atomic::Ordering;
-use workroom_protocol::Purpose;
-
-/// Probes carry no user data: the policy allows them to anyone, for operations.
-fn probe() {
-    let _ = policy::decide(
-        Caller::Anonymous,
-        Act::Probe,
-        Purpose::Operations,
-        Resource::Nothing,
-    );
-}
 
 /// `GET /healthz`: the process is up.
-pub(crate) async fn healthz() -> &'static str {
-    probe();
+pub(crate) async fn healthz(State(state): State<AppState>) -> &'static str {
+    state.service.probe();
     "ok"
 }
 
@@ -29,7 +17,7 @@ pub(crate) async fn healthz() -> &'static str {
 /// writes, else 503; the body names each dependency's state. Read from the background
 /// checks (`health`), so it answers at once whatever the dependencies are doing.
 pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    probe();
+    state.service.probe();
     let readiness = state
         .health
         .readiness(state.draining.load(Ordering::Relaxed));
@@ -47,7 +35,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// `GET /metrics`: Prometheus text format.
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    probe();
+    state.service.probe();
     (
         [(
             axum::http::header::CONTENT_TYPE,

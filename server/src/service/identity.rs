@@ -43,6 +43,18 @@ impl Service {
         self.open_session(identity).map(|_| ())
     }
 
+    /// Health, readiness and metrics carry no user data: the policy allows them to anyone,
+    /// for operations.
+    pub fn probe(&self) {
+        let allowed = policy::decide(
+            Caller::Anonymous,
+            Act::Probe,
+            Purpose::Operations,
+            Resource::Nothing,
+        );
+        debug_assert!(allowed.is_ok(), "probes are open to anyone");
+    }
+
     /// A WebSocket upgrade without a token, to be authenticated by its first frame
     /// (browsers cannot set headers on an upgrade).
     pub fn connect_unauthenticated(&self) -> Result<(), Failure> {

@@ -50,18 +50,7 @@ pub struct ScreenshotRow {
     pub image_size: u64,
 }
 
-/// Which of a room's screenshots a reader sees.
-#[derive(Debug, Clone, Copy)]
-pub enum ScreenshotFilter<'a> {
-    /// Every one (payment-guarantee review).
-    All,
-    /// Those of `contractors` (the reader's own team's), and the shared ones when the reader
-    /// is on the client side.
-    Visible {
-        client_side: bool,
-        contractors: &'a [String],
-    },
-}
+pub use crate::proof::ScreenshotFilter;
 
 /// Recorded in the transaction of its image's file row: a screenshot never points at a
 /// missing file, and no image is kept without its screenshot. Shared with the client side by

@@ -1,0 +1,407 @@
+//! The sections of the configuration, each with its defaults: what a server runs with when
+//! the file says nothing.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use workroom_storage::SqliteSync;
+
+/// Tracker screenshots (C9).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackerConfig {
+    /// The largest screenshot accepted.
+    pub max_screenshot_bytes: u64,
+    /// Screenshots per minute per bot token and workroom, sustained…
+    pub per_minute: u32,
+    /// …with bursts of this many.
+    pub burst: u32,
+    /// How old a screenshot's capture time may be when it arrives (a Tracker that was
+    /// offline uploads its backlog); older ones are refused as `invalid`.
+    pub max_capture_age_secs: u64,
+    /// Share / un-share changes per minute per contractor, sustained…
+    pub share_per_minute: u32,
+    /// …with bursts of this many.
+    pub share_burst: u32,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            max_screenshot_bytes: 5 * 1024 * 1024,
+            per_minute: 1,
+            burst: 3,
+            max_capture_age_secs: 7 * 24 * 3600,
+            share_per_minute: 30,
+            share_burst: 20,
+        }
+    }
+}
+
+/// How long data stays usable for its purpose (C10).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// After a workroom closes, how long its parties can still read what was released
+    /// between them (contact details). Default 90 days.
+    pub closed_room_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            closed_room_secs: 90 * 86_400,
+        }
+    }
+}
+
+/// Moderator access grants, reports and notices (C6).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModerationConfig {
+    /// Four-eyes: a grant reads nothing until a second moderator approves it.
+    pub require_approval: bool,
+    /// The longest a grant may last once active (default 24 h).
+    pub max_grant_secs: u64,
+    /// The duration of a grant that names none.
+    pub default_grant_secs: u64,
+    /// Members may list the grants opened on their workroom once those ended.
+    pub transparency: bool,
+    /// Moderators may post a system notice into a workroom under a grant with scope `notice`.
+    pub allow_notices: bool,
+    /// How often expired grants are looked for, to record `grant.expired`.
+    pub expiry_check_secs: u64,
+}
+
+impl Default for ModerationConfig {
+    fn default() -> Self {
+        ModerationConfig {
+            require_approval: false,
+            max_grant_secs: 86_400,
+            default_grant_secs: 3_600,
+            transparency: true,
+            allow_notices: false,
+            expiry_check_secs: 5,
+        }
+    }
+}
+
+/// The audit trail's signed checkpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Ed25519 PKCS#8 key that signs checkpoints. Unset: `<data_dir>/keys/audit-ed25519.pk8`,
+    /// generated (mode 0600) on first run.
+    pub signing_key_file: Option<PathBuf>,
+    /// Hex public keys of earlier signing keys, so their checkpoints still verify.
+    pub public_keys: Vec<String>,
+    /// Checkpoint after this many new entries…
+    pub checkpoint_every_entries: u64,
+    /// …or after this many seconds when the chain grew.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            signing_key_file: None,
+            public_keys: Vec::new(),
+            checkpoint_every_entries: 1000,
+            checkpoint_interval_secs: 60,
+        }
+    }
+}
+
+/// A secret value from configuration: never printed by `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Master keys of the keyring (envelope encryption at rest).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// File of master keys, one `<id> <base64 32 bytes>` per line, newest last. Unset: the
+    /// dev key file `<data_dir>/keys/master.keys`, generated (mode 0600) on first run.
+    pub master_key_file: Option<PathBuf>,
+    /// The same list inline, lines separated by `,` (for `WORKROOM_KEYS__MASTER_KEYS` from a
+    /// secret store). Wins over the file.
+    pub master_keys: Option<Secret>,
+}
+
+/// Where file contents go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileBackend {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// `local` (a directory) or `s3`.
+    pub backend: FileBackend,
+    /// Directory of the local backend. Unset: `<data_dir>/files`.
+    pub dir: Option<PathBuf>,
+    /// Largest file, in bytes (default 100 MiB).
+    pub max_file_bytes: u64,
+    /// Bytes of live files one room may hold (default 10 GiB).
+    pub room_quota_bytes: u64,
+    /// Lifetime of a signed download link, in seconds (default 300).
+    pub link_ttl_secs: u64,
+    /// Most attachments on one message.
+    pub max_attachments: usize,
+    /// Objects without a file row older than this are removed by the sweeper (seconds). Keep
+    /// it well above the longest upload: an upload's object exists before its row does.
+    pub orphan_grace_secs: u64,
+    /// How often the sweeper runs, in seconds.
+    pub sweep_interval_secs: u64,
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    /// A custom endpoint such as `http://127.0.0.1:9000`; unset for AWS.
+    pub endpoint: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), which most non-AWS stores need.
+    pub path_style: bool,
+    /// Static credentials. Unset: the standard AWS chain (env, profile, instance role).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    /// Read the secret access key from this file instead.
+    pub secret_access_key_file: Option<PathBuf>,
+    /// Multipart part size in bytes (at least 5 MiB).
+    pub part_size_bytes: usize,
+    /// The longest one S3 call may take, its retry included, in seconds; also the longest a
+    /// download from the store may stall. An upload whose store call runs out fails as
+    /// `unavailable`.
+    pub timeout_secs: u64,
+    /// Send request checksums only when an operation requires them (for stores that do
+    /// not support the newer checksum trailers).
+    pub checksums_when_required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// SQLite durability: `full` (fsync per commit, the default) or `normal`.
+    pub sqlite_synchronous: SqliteSync,
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
+    /// Most events committed in one transaction.
+    pub max_batch: usize,
+    /// Parallel committers (each owns a disjoint set of rooms). SQLite has one writer, so 1
+    /// is right there; PostgreSQL benefits from a few.
+    pub committers: usize,
+    /// Longest wait for a database connection, connecting included, in milliseconds. A call
+    /// that waits longer fails as `unavailable`, so a database that is down costs a request
+    /// this long at most (and nothing once the health check has seen it down).
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Unset: the dev certificate in `<data_dir>/tls/` (made on first run).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, SEC1 or PKCS#1).
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Expected `iss` claim.
+    pub issuer: String,
+    /// Expected `aud` claim.
+    pub audience: String,
+    /// Clock leeway for `exp` and `nbf`, in seconds (at most 60; default 5).
+    pub leeway_secs: u64,
+    /// Accept tokens signed with the dev HS256 key of the data dir (`workroom token`).
+    pub dev_key: bool,
+    /// Production verification keys, selected by the token's `kid`.
+    pub keys: Vec<KeyConfig>,
+    /// Browser origins allowed to open WebSockets (exact `scheme://host[:port]`). The
+    /// server's own origin is always allowed; requests without `Origin` are not browsers.
+    pub allowed_origins: Vec<String>,
+    /// Seconds a connection may stay unauthenticated before it is closed.
+    pub auth_timeout_secs: u64,
+}
+
+/// One public verification key, pinned to one algorithm.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub kid: String,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub algorithm: String,
+    /// PEM file holding the public key.
+    pub public_key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest message body in bytes (UTF-8).
+    pub max_body_bytes: usize,
+    /// Largest WebSocket message; larger ones close the connection with 1009.
+    pub max_frame_bytes: usize,
+    /// Frames queued to one connection before it counts as too slow and is disconnected.
+    pub outbound_queue: usize,
+    /// Unacknowledged sends one connection may have in flight before reads pause.
+    pub max_inflight_per_connection: usize,
+    /// Most connections held at once; more are refused with 503.
+    pub max_connections: usize,
+    /// Seconds between server pings.
+    pub ping_interval_secs: u64,
+    /// Seconds a socket write may take before the peer is dropped.
+    pub write_timeout_secs: u64,
+    /// Largest HTTP request body for JSON service calls.
+    pub max_http_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info,workroom_server=debug`. `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+/// The background checks of the database and the object store behind `/readyz` and the
+/// fail-fast refusals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Milliseconds between checks.
+    pub check_interval_ms: u64,
+    /// Milliseconds one check may take before its dependency counts as down.
+    pub check_timeout_ms: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            check_interval_ms: 500,
+            check_timeout_ms: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// Seconds SIGTERM waits for connections to close and commits to finish.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            backend: FileBackend::Local,
+            dir: None,
+            max_file_bytes: 100 * 1024 * 1024,
+            room_quota_bytes: 10 * 1024 * 1024 * 1024,
+            link_ttl_secs: 300,
+            max_attachments: 10,
+            orphan_grace_secs: 3600,
+            sweep_interval_secs: 600,
+            s3: S3Config::default(),
+        }
+    }
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            endpoint: None,
+            path_style: false,
+            access_key_id: None,
+            secret_access_key: None,
+            secret_access_key_file: None,
+            part_size_bytes: 8 * 1024 * 1024,
+            timeout_secs: 30,
+            checksums_when_required: true,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            sqlite_synchronous: SqliteSync::Full,
+            max_connections: 16,
+            max_batch: 1000,
+            committers: 1,
+            acquire_timeout_ms: 2000,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: "workroom-dev".into(),
+            audience: "workroom".into(),
+            leeway_secs: 5,
+            dev_key: true,
+            keys: Vec::new(),
+            allowed_origins: Vec::new(),
+            auth_timeout_secs: 5,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: 16 * 1024,
+            max_frame_bytes: 64 * 1024,
+            outbound_queue: 1024,
+            max_inflight_per_connection: 256,
+            max_connections: 18_000,
+            ping_interval_secs: 30,
+            write_timeout_secs: 10,
+            max_http_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "pretty".into(),
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            drain_timeout_secs: 20,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Validation: every problem at once, each naming its key, so an operator fixes a file in
+//! one pass.
+
+use super::{Config, ConfigError, FileBackend};
+use std::net::SocketAddr;
+
+impl Config {
+    /// Every problem at once, each naming its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "listen: `{}` is not an address like 127.0.0.1:8443",
+                self.listen
+            ));
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+        {
+            problems
+                .push("database_url: must start with postgres://, postgresql:// or sqlite:".into());
+        }
+        if self.database.max_batch == 0 || self.database.max_batch > 5000 {
+            problems.push("database.max_batch: must be between 1 and 5000".into());
+        }
+        if self.database.committers == 0 || self.database.committers > 64 {
+            problems.push("database.committers: must be between 1 and 64".into());
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections: must be at least 1".into());
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            problems.push("tls: cert_file and key_file must be set together".into());
+        }
+        if self.auth.leeway_secs > 60 {
+            problems.push("auth.leeway_secs: must be at most 60".into());
+        }
+        if self.auth.issuer.is_empty() {
+            problems.push("auth.issuer: must not be empty".into());
+        }
+        if self.auth.audience.is_empty() {
+            problems.push("auth.audience: must not be empty".into());
+        }
+        if !self.auth.dev_key && self.auth.keys.is_empty() {
+            problems
+                .push("auth.keys: at least one key is needed when auth.dev_key is false".into());
+        }
+        for (i, key) in self.auth.keys.iter().enumerate() {
+            if !matches!(key.algorithm.as_str(), "RS256" | "ES256" | "EdDSA") {
+                problems.push(format!(
+                    "auth.keys[{i}].algorithm: `{}` is not one of RS256, ES256, EdDSA",
+                    key.algorithm
+                ));
+            }
+            if key.kid.is_empty() || key.kid == "dev" {
+                problems.push(format!("auth.keys[{i}].kid: must be set and not `dev`"));
+            }
+        }
+        for origin in &self.auth.allowed_origins {
+            if !(origin.starts_with("https://") || origin.starts_with("http://"))
+                || origin.ends_with('/')
+            {
+                problems.push(format!(
+                    "auth.allowed_origins: `{origin}` must look like https://host[:port]"
+                ));
+            }
+        }
+        if self.auth.auth_timeout_secs == 0 || self.auth.auth_timeout_secs > 60 {
+            problems.push("auth.auth_timeout_secs: must be between 1 and 60".into());
+        }
+        let l = &self.limits;
+        if l.max_body_bytes == 0 || l.max_body_bytes >= l.max_frame_bytes {
+            problems.push(
+                "limits.max_body_bytes: must be at least 1 and below limits.max_frame_bytes".into(),
+            );
+        }
+        if l.max_frame_bytes < 1024 || l.max_frame_bytes > 16 * 1024 * 1024 {
+            problems.push("limits.max_frame_bytes: must be between 1 KiB and 16 MiB".into());
+        }
+        if l.outbound_queue < 16 {
+            problems.push("limits.outbound_queue: must be at least 16".into());
+        }
+        if l.max_inflight_per_connection == 0 {
+            problems.push("limits.max_inflight_per_connection: must be at least 1".into());
+        }
+        if l.max_connections == 0 {
+            problems.push("limits.max_connections: must be at least 1".into());
+        }
+        if l.ping_interval_secs == 0 {
+            problems.push("limits.ping_interval_secs: must be at least 1".into());
+        }
+        if l.write_timeout_secs == 0 {
+            problems.push("limits.write_timeout_secs: must be at least 1".into());
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            problems.push(format!(
+                "log.format: `{}` is not `pretty` or `json`",
+                self.log.format
+            ));
+        }
+        if self.shutdown.drain_timeout_secs == 0 {
+            problems.push("shutdown.drain_timeout_secs: must be at least 1".into());
+        }
+        if !(100..=60_000).contains(&self.database.acquire_timeout_ms) {
+            problems.push("database.acquire_timeout_ms: must be between 100 and 60000".into());
+        }
+        let h = &self.health;
+        if !(100..=60_000).contains(&h.check_interval_ms) {
+            problems.push("health.check_interval_ms: must be between 100 and 60000".into());
+        }
+        if !(50..=60_000).contains(&h.check_timeout_ms) {
+            problems.push("health.check_timeout_ms: must be between 50 and 60000".into());
+        }
+        self.validate_files(&mut problems);
+        if self.audit.checkpoint_every_entries == 0 {
+            problems.push("audit.checkpoint_every_entries: must be at least 1".into());
+        }
+        if self.audit.checkpoint_interval_secs == 0 {
+            problems.push("audit.checkpoint_interval_secs: must be at least 1".into());
+        }
+        let m = &self.moderation;
+        if m.max_grant_secs == 0 {
+            problems.push("moderation.max_grant_secs: must be at least 1".into());
+        }
+        if m.default_grant_secs == 0 || m.default_grant_secs > m.max_grant_secs {
+            problems.push(
+                "moderation.default_grant_secs: must be between 1 and moderation.max_grant_secs"
+                    .into(),
+            );
+        }
+        if self.tracker.per_minute == 0 || self.tracker.burst == 0 {
+            problems.push("tracker.per_minute and tracker.burst: must be at least 1".into());
+        }
+        if self.tracker.share_per_minute == 0 || self.tracker.share_burst == 0 {
+            problems.push(
+                "tracker.share_per_minute and tracker.share_burst: must be at least 1".into(),
+            );
+        }
+        if self.tracker.max_capture_age_secs == 0 {
+            problems.push("tracker.max_capture_age_secs: must be at least 1".into());
+        }
+        if self.tracker.max_screenshot_bytes == 0 {
+            problems.push("tracker.max_screenshot_bytes: must be at least 1".into());
+        }
+        if m.expiry_check_secs == 0 {
+            problems.push("moderation.expiry_check_secs: must be at least 1".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    fn validate_files(&self, problems: &mut Vec<String>) {
+        let f = &self.files;
+        if f.max_file_bytes == 0 {
+            problems.push("files.max_file_bytes: must be at least 1".into());
+        }
+        if f.room_quota_bytes < f.max_file_bytes {
+            problems.push("files.room_quota_bytes: must be at least files.max_file_bytes".into());
+        }
+        if f.link_ttl_secs == 0 || f.link_ttl_secs > 3600 {
+            problems.push("files.link_ttl_secs: must be between 1 and 3600".into());
+        }
+        if f.max_attachments == 0 || f.max_attachments > 100 {
+            problems.push("files.max_attachments: must be between 1 and 100".into());
+        }
+        if f.orphan_grace_secs == 0 {
+            problems.push("files.orphan_grace_secs: must be at least 1".into());
+        }
+        if f.sweep_interval_secs == 0 {
+            problems.push("files.sweep_interval_secs: must be at least 1".into());
+        }
+        if f.backend == FileBackend::S3 {
+            if f.s3.bucket.is_empty() {
+                problems.push("files.s3.bucket: must be set when files.backend is s3".into());
+            }
+            if f.s3.access_key_id.is_some()
+                != (f.s3.secret_access_key.is_some() || f.s3.secret_access_key_file.is_some())
+            {
+                problems.push(
+                    "files.s3.access_key_id: set together with files.s3.secret_access_key(_file)"
+                        .into(),
+                );
+            }
+        }
+        if f.s3.part_size_bytes < 5 * 1024 * 1024 || f.s3.part_size_bytes > 512 * 1024 * 1024 {
+            problems.push("files.s3.part_size_bytes: must be between 5 MiB and 512 MiB".into());
+        }
+        if f.s3.timeout_secs == 0 {
+            problems.push("files.s3.timeout_secs: must be at least 1".into());
+        }
+        if let Some(endpoint) = &f.s3.endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            problems.push("files.s3.endpoint: must start with https:// or http://".into());
+        }
+    }
+}

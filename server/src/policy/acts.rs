@@ -1,0 +1,164 @@
+//! The acts of the policy and its table: who may perform each act, for which purpose, and
+//! whether it is audited. Deny by default: an act not in a role's row is refused.
+
+use workroom_protocol::{Purpose, Role};
+
+/// Everything a caller can ask to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Act {
+    /// Health, readiness, metrics.
+    Probe,
+    /// Accept a WebSocket upgrade that will authenticate with its first frame (browsers);
+    /// the session itself is decided by `OpenSession` once the token is known.
+    Connect,
+    /// Open a WebSocket session.
+    OpenSession,
+    /// Marketplace calls: open and close workrooms, change account membership.
+    Provision,
+    /// List the caller's rooms.
+    ListRooms,
+    /// History, resume, members, read markers, file metadata.
+    ReadRoom,
+    /// Send, edit, delete, typing, upload.
+    WriteRoom,
+    /// Download a file of a room, or get a link to it.
+    ReadFile,
+    /// Download through a signed link.
+    ReadFileByLink,
+    /// Report messages of a room.
+    FileReport,
+    /// The caller's own reports and their state.
+    ListOwnReports,
+    /// The ended grants of a room (transparency).
+    ListEndedGrants,
+    OpenGrant,
+    ListGrants,
+    ApproveGrant,
+    RevokeGrant,
+    /// Page a room's history under a grant (prior versions included).
+    ReadHistoryUnderGrant,
+    /// Download a room's file under a grant.
+    ReadFileUnderGrant,
+    /// Watch a room live under a grant.
+    WatchUnderGrant,
+    /// Link a room's members to their (pseudonymised) connections under a grant.
+    ReadConnectionsUnderGrant,
+    /// Post a system notice under a grant.
+    PostNotice,
+    ListReports,
+    /// Read a report's case (the reported messages).
+    ReadReport,
+    /// Download a file attached to a reported message.
+    ReadReportedFile,
+    CloseReport,
+    /// Read the audit trail.
+    ReadAudit,
+    /// Keep one's own contact details (`PUT`/`GET /v1/me/contact`).
+    KeepOwnContact,
+    /// Release contact details with the other party of a room (both ways).
+    ReleaseContacts,
+    /// Read the contact details released to one in a room.
+    ReadReleasedContacts,
+    /// Turn one's Work View (Tracker screenshots) on or off, or read it.
+    KeepWorkView,
+    /// Revoke a bot token that acts for oneself.
+    RevokeOwnBot,
+    /// The Tracker posts a screenshot for its contractor.
+    PostScreenshot,
+    /// List or download a room's screenshots (the client side: shared ones only).
+    ReadScreenshots,
+    /// Share or un-share one's own screenshot.
+    ShareScreenshot,
+    /// Payment-guarantee review of a room's screenshots, shared or not.
+    ReviewScreenshots,
+}
+
+/// Who may perform an act, for which purpose, and whether it is audited.
+pub(super) struct Rule {
+    /// `None`: no token needed.
+    pub(super) allowed: &'static [(Option<Role>, Purpose)],
+    pub(super) audited: bool,
+}
+
+const MEMBER: Option<Role> = Some(Role::Member);
+const MODERATOR: Option<Role> = Some(Role::Moderator);
+
+impl Act {
+    /// Every act, so tests can walk the table.
+    pub const ALL: &'static [Act] = &[
+        Act::Probe,
+        Act::Connect,
+        Act::OpenSession,
+        Act::Provision,
+        Act::ListRooms,
+        Act::ReadRoom,
+        Act::WriteRoom,
+        Act::ReadFile,
+        Act::ReadFileByLink,
+        Act::FileReport,
+        Act::ListOwnReports,
+        Act::ListEndedGrants,
+        Act::OpenGrant,
+        Act::ListGrants,
+        Act::ApproveGrant,
+        Act::RevokeGrant,
+        Act::ReadHistoryUnderGrant,
+        Act::ReadFileUnderGrant,
+        Act::WatchUnderGrant,
+        Act::ReadConnectionsUnderGrant,
+        Act::PostNotice,
+        Act::ListReports,
+        Act::ReadReport,
+        Act::ReadReportedFile,
+        Act::CloseReport,
+        Act::ReadAudit,
+        Act::KeepOwnContact,
+        Act::ReleaseContacts,
+        Act::ReadReleasedContacts,
+        Act::KeepWorkView,
+        Act::RevokeOwnBot,
+        Act::PostScreenshot,
+        Act::ReadScreenshots,
+        Act::ShareScreenshot,
+        Act::ReviewScreenshots,
+    ];
+
+    pub(super) fn rule(self) -> Rule {
+        use Purpose::*;
+        let (allowed, audited): (&'static [(Option<Role>, Purpose)], bool) = match self {
+            Act::Probe => (&[(None, Operations)], false),
+            Act::Connect => (&[(None, Participation)], false),
+            Act::OpenSession => (&[(MEMBER, Participation), (MODERATOR, Moderation)], false),
+            Act::Provision => (&[(Some(Role::Service), Participation)], true),
+            Act::ListRooms | Act::ReadRoom | Act::WriteRoom | Act::ReadFile => {
+                (&[(MEMBER, Participation)], false)
+            }
+            // The link was issued to a member; the check is made again for that member.
+            Act::ReadFileByLink => (&[(MEMBER, Participation)], false),
+            Act::FileReport => (&[(MEMBER, Moderation)], true),
+            Act::ListOwnReports | Act::ListEndedGrants => (&[(MEMBER, Moderation)], false),
+            Act::ListGrants | Act::ListReports => (&[(MODERATOR, Moderation)], false),
+            Act::OpenGrant
+            | Act::ApproveGrant
+            | Act::RevokeGrant
+            | Act::ReadHistoryUnderGrant
+            | Act::ReadFileUnderGrant
+            | Act::WatchUnderGrant
+            | Act::PostNotice
+            | Act::ReadReport
+            | Act::ReadReportedFile
+            | Act::CloseReport => (&[(MODERATOR, Moderation)], true),
+            Act::ReadConnectionsUnderGrant => (&[(MODERATOR, Security)], true),
+            Act::ReadAudit => (&[(Some(Role::Auditor), Oversight)], false),
+            Act::KeepOwnContact | Act::ReadReleasedContacts => (&[(MEMBER, Participation)], false),
+            Act::ReleaseContacts => (&[(MEMBER, Participation)], true),
+            Act::KeepWorkView => (&[(MEMBER, PaymentGuarantee)], true),
+            Act::RevokeOwnBot => (&[(MEMBER, Security)], true),
+            Act::PostScreenshot => (&[(Some(Role::Bot), PaymentGuarantee)], false),
+            Act::ReadScreenshots => (&[(MEMBER, PaymentGuarantee)], false),
+            Act::ShareScreenshot => (&[(MEMBER, PaymentGuarantee)], true),
+            Act::ReviewScreenshots => (&[(Some(Role::Service), PaymentGuarantee)], true),
+        };
+        Rule { allowed, audited }
+    }
+}
