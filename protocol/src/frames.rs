@@ -16,6 +16,13 @@ pub const HISTORY_MAX_LIMIT: u32 = 200;
 /// Every frame a client may send.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(FrameKind),
+    derive(strum::EnumIter, strum::IntoStaticStr, Hash),
+    strum(serialize_all = "snake_case"),
+    doc = "The type of a client frame: the enum itself, so a new frame type is a new kind."
+)]
 pub enum ClientFrame {
     /// Browser authentication: must be the first frame when no `Authorization` header was
     /// sent on the upgrade.
@@ -108,22 +115,9 @@ pub enum ClientFrame {
 }
 
 impl ClientFrame {
-    /// The wire name of the frame type, for metrics and logs.
+    /// The wire name of the frame type (its `type`), for metrics and logs.
     pub fn kind(&self) -> &'static str {
-        match self {
-            ClientFrame::Auth { .. } => "auth",
-            ClientFrame::Send { .. } => "send",
-            ClientFrame::Resume { .. } => "resume",
-            ClientFrame::History { .. } => "history",
-            ClientFrame::Read { .. } => "read",
-            ClientFrame::Typing { .. } => "typing",
-            ClientFrame::Edit { .. } => "edit",
-            ClientFrame::Delete { .. } => "delete",
-            ClientFrame::Members { .. } => "members",
-            ClientFrame::Watch { .. } => "watch",
-            ClientFrame::Unwatch { .. } => "unwatch",
-            ClientFrame::Ping { .. } => "ping",
-        }
+        FrameKind::from(self).into()
     }
 
     /// The request id, when the frame carries one.
@@ -144,11 +138,11 @@ impl ClientFrame {
         }
     }
 
-    /// Every client frame type, so tests can enumerate them.
-    pub const KINDS: &'static [&'static str] = &[
-        "auth", "send", "resume", "history", "read", "typing", "edit", "delete", "members",
-        "watch", "unwatch", "ping",
-    ];
+    /// Every client frame type's wire name, in declaration order: derived from the enum
+    /// the server dispatches on, so tests that walk it cannot miss a type.
+    pub fn kinds() -> impl Iterator<Item = &'static str> {
+        <FrameKind as strum::IntoEnumIterator>::iter().map(<&'static str>::from)
+    }
 }
 
 /// A room as listed in `hello`.
@@ -380,6 +374,69 @@ impl ServerFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One frame of each kind: the match is exhaustive, so a new kind needs a sample here.
+    fn sample(kind: FrameKind) -> ClientFrame {
+        let room = RoomId::try_from("r1").unwrap();
+        let id = None;
+        match kind {
+            FrameKind::Auth => ClientFrame::Auth { token: "t".into() },
+            FrameKind::Send => ClientFrame::Send {
+                id,
+                room,
+                client_msg_id: ClientMsgId::try_from("c1".to_string()).unwrap(),
+                body: "b".into(),
+                attachments: Vec::new(),
+            },
+            FrameKind::Resume => ClientFrame::Resume {
+                id,
+                rooms: BTreeMap::new(),
+            },
+            FrameKind::History => ClientFrame::History {
+                id,
+                room,
+                before_seq: None,
+                limit: None,
+            },
+            FrameKind::Read => ClientFrame::Read { id, room, seq: 1 },
+            FrameKind::Typing => ClientFrame::Typing { id, room },
+            FrameKind::Edit => ClientFrame::Edit {
+                id,
+                room,
+                seq: 1,
+                body: "b".into(),
+                client_msg_id: None,
+            },
+            FrameKind::Delete => ClientFrame::Delete {
+                id,
+                room,
+                seq: 1,
+                client_msg_id: None,
+            },
+            FrameKind::Members => ClientFrame::Members { id, room },
+            FrameKind::Watch => ClientFrame::Watch {
+                id,
+                grant: "g".into(),
+            },
+            FrameKind::Unwatch => ClientFrame::Unwatch {
+                id,
+                grant: "g".into(),
+            },
+            FrameKind::Ping => ClientFrame::Ping { id },
+        }
+    }
+
+    #[test]
+    fn every_kind_is_named_as_on_the_wire() {
+        let kinds: Vec<&str> = ClientFrame::kinds().collect();
+        assert_eq!(kinds.len(), 12);
+        for kind in <FrameKind as strum::IntoEnumIterator>::iter() {
+            let frame = sample(kind);
+            let wire = serde_json::to_value(&frame).unwrap();
+            assert_eq!(wire["type"], frame.kind(), "{frame:?}");
+            assert_eq!(serde_json::from_value::<ClientFrame>(wire).unwrap(), frame);
+        }
+    }
 
     #[test]
     fn send_frame_matches_spec() {

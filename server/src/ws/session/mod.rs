@@ -431,7 +431,7 @@ fn describe_decode_error(text: &str, error: &serde_json::Error) -> (Option<Strin
             let message = match probe.kind {
                 None => "missing field `type`".to_string(),
                 Some(serde_json::Value::String(kind))
-                    if !ClientFrame::KINDS.contains(&kind.as_str()) =>
+                    if !ClientFrame::kinds().any(|k| k == kind) =>
                 {
                     format!("unknown frame type `{kind}`")
                 }
