@@ -14,6 +14,7 @@
 
 use crate::Store;
 use std::sync::atomic::Ordering;
+use workroom_protocol::RoomId;
 
 /// The one maker of proofs (see the module doc). Not `Clone`.
 #[derive(Debug)]
@@ -55,25 +56,25 @@ impl<T> Unrecorded<T> {
 /// A member reads a room: its timeline (history, resume, gap fill) and its members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomRead {
-    room: String,
+    room: RoomId,
 }
 
 /// A moderator watches a room live under a grant: its timeline, from now on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveView {
-    room: String,
+    room: RoomId,
 }
 
 /// A moderator pages a room's history, earlier versions included, under a grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantHistory {
-    room: String,
+    room: RoomId,
 }
 
 /// A moderator reads exactly the messages of one report (and their earlier versions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportRead {
-    room: String,
+    room: RoomId,
     messages: Vec<String>,
 }
 
@@ -92,14 +93,14 @@ pub struct OwnContact {
 /// A party reads the contact details released to them in a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleasedContacts {
-    room: String,
+    room: RoomId,
     reader: String,
 }
 
 /// A moderator links a room's members to their (pseudonymised) connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionsRead {
-    room: String,
+    room: RoomId,
 }
 
 /// Which of a room's screenshots a reader sees.
@@ -124,7 +125,7 @@ pub struct AuditRead {
 /// Someone lists a room's screenshots, as far as the policy's filter lets them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScreenshotsRead {
-    room: String,
+    room: RoomId,
     /// `None`: every one (payment-guarantee review); else the filter's fields.
     visible: Option<(bool, Vec<String>)>,
 }
@@ -134,21 +135,21 @@ impl Mint {
         AuditRead { _sealed: () }
     }
 
-    pub fn room_read(&self, room: &str) -> RoomRead {
-        RoomRead { room: room.into() }
+    pub fn room_read(&self, room: &RoomId) -> RoomRead {
+        RoomRead { room: room.clone() }
     }
 
-    pub fn live_view(&self, room: &str) -> Unrecorded<LiveView> {
-        audited(LiveView { room: room.into() })
+    pub fn live_view(&self, room: &RoomId) -> Unrecorded<LiveView> {
+        audited(LiveView { room: room.clone() })
     }
 
-    pub fn grant_history(&self, room: &str) -> Unrecorded<GrantHistory> {
-        audited(GrantHistory { room: room.into() })
+    pub fn grant_history(&self, room: &RoomId) -> Unrecorded<GrantHistory> {
+        audited(GrantHistory { room: room.clone() })
     }
 
-    pub fn report_read(&self, room: &str, messages: Vec<String>) -> Unrecorded<ReportRead> {
+    pub fn report_read(&self, room: &RoomId, messages: Vec<String>) -> Unrecorded<ReportRead> {
         audited(ReportRead {
-            room: room.into(),
+            room: room.clone(),
             messages,
         })
     }
@@ -165,20 +166,20 @@ impl Mint {
         OwnContact { user: user.into() }
     }
 
-    pub fn released_contacts(&self, room: &str, reader: &str) -> ReleasedContacts {
+    pub fn released_contacts(&self, room: &RoomId, reader: &str) -> ReleasedContacts {
         ReleasedContacts {
-            room: room.into(),
+            room: room.clone(),
             reader: reader.into(),
         }
     }
 
-    pub fn connections_read(&self, room: &str) -> Unrecorded<ConnectionsRead> {
-        audited(ConnectionsRead { room: room.into() })
+    pub fn connections_read(&self, room: &RoomId) -> Unrecorded<ConnectionsRead> {
+        audited(ConnectionsRead { room: room.clone() })
     }
 
-    pub fn screenshots_read(&self, room: &str, filter: ScreenshotFilter<'_>) -> ScreenshotsRead {
+    pub fn screenshots_read(&self, room: &RoomId, filter: ScreenshotFilter<'_>) -> ScreenshotsRead {
         ScreenshotsRead {
-            room: room.into(),
+            room: room.clone(),
             visible: match filter {
                 ScreenshotFilter::All => None,
                 ScreenshotFilter::Visible {
@@ -191,7 +192,7 @@ impl Mint {
 
     pub fn audited_screenshots_read(
         &self,
-        room: &str,
+        room: &RoomId,
         filter: ScreenshotFilter<'_>,
     ) -> Unrecorded<ScreenshotsRead> {
         audited(self.screenshots_read(room, filter))
@@ -225,43 +226,47 @@ room_proof!(RoomRead, LiveView, GrantHistory, ReportRead);
 
 impl TimelineRead for RoomRead {
     fn room(&self) -> &str {
-        &self.room
+        self.room.as_str()
     }
 }
 
 impl TimelineRead for LiveView {
     fn room(&self) -> &str {
-        &self.room
+        self.room.as_str()
     }
 }
 
 impl TimelineRead for GrantHistory {
     fn room(&self) -> &str {
-        &self.room
+        self.room.as_str()
     }
 }
 
 impl PriorRead for GrantHistory {
     fn room(&self) -> &str {
-        &self.room
+        self.room.as_str()
     }
 }
 
 impl PriorRead for ReportRead {
     fn room(&self) -> &str {
-        &self.room
+        self.room.as_str()
     }
 }
 
 impl RoomRead {
     pub fn room(&self) -> &str {
+        self.room.as_str()
+    }
+
+    pub fn room_id(&self) -> &RoomId {
         &self.room
     }
 }
 
 impl ReportRead {
     pub fn room(&self) -> &str {
-        &self.room
+        self.room.as_str()
     }
 
     pub fn messages(&self) -> &[String] {
@@ -283,7 +288,7 @@ impl OwnContact {
 
 impl ReleasedContacts {
     pub(crate) fn room(&self) -> &str {
-        &self.room
+        self.room.as_str()
     }
 
     pub(crate) fn reader(&self) -> &str {
@@ -293,13 +298,13 @@ impl ReleasedContacts {
 
 impl ConnectionsRead {
     pub fn room(&self) -> &str {
-        &self.room
+        self.room.as_str()
     }
 }
 
 impl ScreenshotsRead {
     pub fn room(&self) -> &str {
-        &self.room
+        self.room.as_str()
     }
 
     pub(crate) fn filter(&self) -> ScreenshotFilter<'_> {

@@ -596,7 +596,8 @@ pub async fn compliance_read(
     room: &str,
 ) -> workroom_storage::proof::GrantHistory {
     let mint = store.take_mint().expect("the store's mint is taken once");
-    let unrecorded = mint.grant_history(room);
+    let room_id = workroom_protocol::RoomId::try_from(room).expect("a room id");
+    let unrecorded = mint.grant_history(&room_id);
     let entry = workroom_storage::audit::NewAuditEntry::new(
         "test-inspector",
         "moderator",

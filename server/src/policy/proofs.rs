@@ -7,8 +7,8 @@
 
 use super::{Act, Caller, Denied, Resource, decide};
 use crate::auth::Identity;
-use workroom_protocol::Purpose;
 use workroom_protocol::moderation::GrantScope;
+use workroom_protocol::{Purpose, RoomId};
 use workroom_storage::proof::{
     AuditRead, ConnectionsRead, FileRead, GrantHistory, LiveView, Mint, OwnContact,
     ReleasedContacts, ReportRead, RoomRead, ScreenshotsRead, Unrecorded,
@@ -22,6 +22,11 @@ pub struct Proofs {
 }
 
 const NO_SUCH_ROOM: Denied = Denied::new(workroom_protocol::ErrorCode::NotFound, "no such room");
+
+/// A room id as proofs carry it: validated (a malformed one names no room).
+fn room_id(id: &str) -> Result<RoomId, Denied> {
+    RoomId::try_from(id).map_err(|_| NO_SUCH_ROOM)
+}
 
 impl Proofs {
     pub fn new(mint: Mint) -> Proofs {
@@ -41,7 +46,7 @@ impl Proofs {
             Resource::Room(access),
         )?;
         let room = access.ok_or(NO_SUCH_ROOM)?;
-        Ok(self.mint.room_read(&room.room_id))
+        Ok(self.mint.room_read(&room_id(&room.room_id)?))
     }
 
     /// A moderator watches the grant's room live (scope `live`).
@@ -59,7 +64,7 @@ impl Proofs {
             GrantScope::Live,
             now,
         )?;
-        Ok(self.mint.live_view(&grant.room_id))
+        Ok(self.mint.live_view(&room_id(&grant.room_id)?))
     }
 
     /// A moderator pages the grant's room's history with earlier versions (scope `history`).
@@ -77,7 +82,7 @@ impl Proofs {
             GrantScope::History,
             now,
         )?;
-        Ok(self.mint.grant_history(&grant.room_id))
+        Ok(self.mint.grant_history(&room_id(&grant.room_id)?))
     }
 
     /// A moderator links the grant's room's members to their connections (scope
@@ -96,7 +101,7 @@ impl Proofs {
             GrantScope::Connections,
             now,
         )?;
-        Ok(self.mint.connections_read(&grant.room_id))
+        Ok(self.mint.connections_read(&room_id(&grant.room_id)?))
     }
 
     /// A moderator downloads a file attached in the grant's room (scope `files`).
@@ -130,7 +135,7 @@ impl Proofs {
         )?;
         Ok(self
             .mint
-            .report_read(&report.room_id, report.msg_ids.clone()))
+            .report_read(&room_id(&report.room_id)?, report.msg_ids.clone()))
     }
 
     /// A moderator downloads a file of a reported message.
@@ -204,7 +209,9 @@ impl Proofs {
             },
         )?;
         let room = access.ok_or(NO_SUCH_ROOM)?;
-        Ok(self.mint.released_contacts(&room.room_id, identity.user()))
+        Ok(self
+            .mint
+            .released_contacts(&room_id(&room.room_id)?, identity.user()))
     }
 
     /// A member (or the bearer of a link) sees a room's screenshots, or one of them: the
@@ -222,7 +229,7 @@ impl Proofs {
             Purpose::PaymentGuarantee,
             resource,
         )?;
-        Ok(self.mint.screenshots_read(room, filter))
+        Ok(self.mint.screenshots_read(&room_id(room)?, filter))
     }
 
     /// A member (or the bearer of a link) downloads one screenshot's image.
@@ -255,7 +262,7 @@ impl Proofs {
         )?;
         Ok(self
             .mint
-            .audited_screenshots_read(room, ScreenshotFilter::All))
+            .audited_screenshots_read(&room_id(room)?, ScreenshotFilter::All))
     }
 
     /// Payment-guarantee review downloads a screenshot's image (services; audited).

@@ -73,7 +73,7 @@ impl Service {
         read: &RoomRead,
         window: Window,
     ) -> Result<(RoomId, Vec<MessageView>), Failure> {
-        let room = RoomId::try_from(read.room()).map_err(|_| Failure::not_found("no such room"))?;
+        let room = read.room_id().clone();
         let rows = self.page(read, window).await?;
         let messages = rows
             .iter()

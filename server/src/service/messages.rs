@@ -90,9 +90,9 @@ impl Service {
             Post::Delete { target_seq } => NewEventKind::Delete { target_seq },
         };
         let event = NewEvent {
-            room_id: room.to_string(),
+            room_id: room.clone(),
             sender_id: identity.user().to_string(),
-            client_msg_id: client_msg_id.map(String::from),
+            client_msg_id,
             kind,
             notice: false,
         };

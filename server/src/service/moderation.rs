@@ -224,7 +224,7 @@ impl Service {
         // Recorded before the notice is posted: a notice without its record is never sent.
         self.committers.record(vec![entry]).await?;
         let event = NewEvent {
-            room_id: room.to_string(),
+            room_id: room.clone(),
             sender_id: identity.user().to_string(),
             client_msg_id: None,
             kind: NewEventKind::Message {

@@ -2,7 +2,8 @@
 //! nothing until the receipt of its audit record redeems it.
 
 async fn prior_versions(store: &workroom_storage::Store, mint: &workroom_storage::proof::Mint) {
-    let unrecorded = mint.grant_history("rm_1");
+    let room = workroom_protocol::RoomId::try_from("rm_1").unwrap();
+    let unrecorded = mint.grant_history(&room);
     let _ = store.prior_versions(&unrecorded, &[]).await;
 }
 

@@ -65,6 +65,7 @@ async fn a_connection_whose_transaction_ended_behind_its_back_is_never_reused() 
         .await
         .unwrap()
         .room_id;
+    let room = workroom_protocol::RoomId::try_from(room).unwrap();
     settle().await;
 
     // Every connection of the pool in turn (they are handed out in order).
@@ -89,7 +90,9 @@ async fn a_connection_whose_transaction_ended_behind_its_back_is_never_reused() 
             .append_batch(&[NewEvent {
                 room_id: room.clone(),
                 sender_id: "u1".into(),
-                client_msg_id: Some(format!("c{n}")),
+                client_msg_id: Some(
+                    workroom_protocol::ClientMsgId::try_from(format!("c{n}")).unwrap(),
+                ),
                 kind: NewEventKind::Message {
                     body: crate::MessageBody::new(format!("hello {n}"), 100).unwrap(),
                     attachments: Vec::new(),

@@ -25,7 +25,7 @@ use sea_orm::{
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use workroom_protocol::Purpose;
+use workroom_protocol::{ClientMsgId, Purpose, RoomId};
 
 /// What a new timeline event does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,9 +47,9 @@ pub enum NewEventKind {
 /// One event to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
-    pub room_id: String,
+    pub room_id: RoomId,
     pub sender_id: String,
-    pub client_msg_id: Option<String>,
+    pub client_msg_id: Option<ClientMsgId>,
     pub kind: NewEventKind,
     /// A moderator's system notice (kind `Message`), not a member's message.
     pub notice: bool,
@@ -443,7 +443,11 @@ async fn append_in(
         let Some(cmid) = &item.client_msg_id else {
             continue;
         };
-        let key = (item.room_id.clone(), item.sender_id.clone(), cmid.clone());
+        let key = (
+            item.room_id.to_string(),
+            item.sender_id.clone(),
+            cmid.as_str().to_string(),
+        );
         if let Some(original) = existing.get(&key) {
             results[i] = Some(Ok(AppendOutcome::Duplicate(original.clone())));
         } else if let Some(first) = first_in_batch.get(&key) {
@@ -466,7 +470,7 @@ async fn append_in(
                 *target_seq
             }
         };
-        let verdict = match targets.get(&(item.room_id.clone(), target_seq)) {
+        let verdict = match targets.get(&(item.room_id.to_string(), target_seq)) {
             None => Err(AppendError::TargetNotFound),
             Some(t) if t.kind != "message" => Err(AppendError::TargetNotFound),
             Some(t) if t.sender_id != item.sender_id => Err(AppendError::NotAuthor),
@@ -548,12 +552,12 @@ async fn append_in(
             let attachments_json = (!attachments.is_empty())
                 .then(|| serde_json::to_string(&attachments).unwrap_or_default());
             rows.push(messages::ActiveModel {
-                room_id: Set(item.room_id.clone()),
+                room_id: Set(item.room_id.to_string()),
                 seq: Set(seq),
                 msg_id: Set(msg_id.clone()),
                 kind: Set(kind_str(&item.kind).to_string()),
                 sender_id: Set(item.sender_id.clone()),
-                client_msg_id: Set(item.client_msg_id.clone()),
+                client_msg_id: Set(item.client_msg_id.clone().map(String::from)),
                 body_sealed: Set(body_sealed),
                 target_seq: Set(target_seq),
                 version: Set(1),
@@ -567,7 +571,7 @@ async fn append_in(
             stored.push((
                 *i,
                 StoredEvent {
-                    room_id: item.room_id.clone(),
+                    room_id: item.room_id.to_string(),
                     seq: seq as u64,
                     msg_id,
                     kind: match item.kind {
@@ -576,7 +580,7 @@ async fn append_in(
                         NewEventKind::Delete { .. } => EventKindRow::Delete,
                     },
                     sender_id: item.sender_id.clone(),
-                    client_msg_id: item.client_msg_id.clone(),
+                    client_msg_id: item.client_msg_id.clone().map(String::from),
                     body,
                     target_seq: target_seq.map(|s| s as u64),
                     created_at: now,
@@ -717,7 +721,7 @@ async fn find_existing(
     let keys: Vec<(&str, &str, &str)> = items
         .iter()
         .filter_map(|i| {
-            let cmid = i.client_msg_id.as_deref()?;
+            let cmid = i.client_msg_id.as_ref()?.as_str();
             Some((i.room_id.as_str(), i.sender_id.as_str(), cmid))
         })
         .collect();
@@ -785,11 +789,11 @@ async fn find_targets(
         let Ok(seq) = i64::try_from(target) else {
             continue;
         };
-        if let Some(row) = messages::Entity::find_by_id((item.room_id.clone(), seq))
+        if let Some(row) = messages::Entity::find_by_id((item.room_id.to_string(), seq))
             .one(txn)
             .await?
         {
-            out.insert((item.room_id.clone(), target), row);
+            out.insert((item.room_id.to_string(), target), row);
         }
     }
     Ok(out)
@@ -901,7 +905,7 @@ async fn check_attachments(
         let verdict = attachments.iter().try_for_each(|id| {
             let file = found
                 .get(id)
-                .filter(|f| f.room_id == item.room_id && f.uploader_id == item.sender_id)
+                .filter(|f| f.room_id == item.room_id.as_str() && f.uploader_id == item.sender_id)
                 // Files collected for another purpose (a Tracker screenshot's image) are not
                 // chat attachments: they keep their own rules of who sees them.
                 .filter(|f| f.purpose == Purpose::Participation.as_str())
