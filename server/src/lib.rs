@@ -1,9 +1,11 @@
 //! The Workroom server as a library: `main.rs` only parses the command line and calls
 //! [`cli::main`]; tests call [`server::run`] on an ephemeral port.
 //!
-//! Map: [`config`] (typed settings) → [`server`] (assembly, shutdown) → [`http`] (routes) and
-//! [`ws`] (sessions) → [`policy`] (every authorization and purpose decision) → `workroom_storage`
-//! (every read and write). [`committer`] batches writes; [`hub`] fans out live events.
+//! Map: [`cli`] → [`server`] (assembly, start-up, shutdown; [`tasks`] in the background) →
+//! [`router`] (one route table) → the transports [`http`] and [`ws`] (parse, call, answer)
+//! → [`service`] (everything Workroom does) → [`policy`] (every decision, and the proofs
+//! content reads need), [`committer`] (batched writes), [`hub`] (live fan-out) →
+//! `workroom_storage`. `docs/architecture.md` says what each layer may import.
 
 pub mod app;
 pub mod audit;

@@ -12,7 +12,7 @@ pub use verifier::{TokenVerifier, VerifierError};
 use workroom_protocol::Role;
 
 /// A verified caller. Only [`TokenVerifier::verify`] builds one (its fields are private to
-/// this module; unit tests have [`Identity::for_tests`]), so a handler that holds an
+/// this module; unit tests have `Identity::for_tests`), so a handler that holds an
 /// `Identity` holds proof that the token was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {

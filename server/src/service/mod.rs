@@ -5,7 +5,7 @@
 //! [`Service`] keeps those in private fields. Each method asks the policy before it touches
 //! anything, and every read of content or personal data goes through a proof from
 //! [`crate::policy::Proofs`] (a read without one does not compile; an audited read needs
-//! the receipt of its audit record, which [`Service::record_read`] gets, the one path for
+//! the receipt of its audit record, which `Service::record_read` gets, the one path for
 //! "audit before read"). Failures are [`Failure`]s: a wire code and a message safe to show.
 //!
 //! One file per area: `rooms` (access, rooms, members, read markers, typing), `history`

@@ -1,5 +1,5 @@
 //! The WebSocket endpoint `/v1/ws`: the upgrade checks (origin, capacity, token) and the
-//! socket limits, then one [`session`] task per connection.
+//! socket limits, then one `session` task per connection.
 
 mod auth;
 mod session;

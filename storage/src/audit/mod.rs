@@ -8,7 +8,7 @@
 //! Appends are serialised: on SQLite by the single writer (`BEGIN IMMEDIATE`), on
 //! PostgreSQL by a transaction-scoped advisory lock, so the chain stays linear with
 //! concurrent writers in one process and across processes. An act and its entry commit in
-//! one transaction ([`append_in`]), so no act goes unrecorded.
+//! one transaction (`append_in`), so no act goes unrecorded.
 //!
 //! There is no update or delete path for entries anywhere in the code.
 

@@ -1,7 +1,7 @@
 //! Connection logs (C11). A connection is stored as a session id, the keyed hash of the
 //! client address and a time; no raw address ever reaches this layer. Which user used a
-//! session is kept in a separate table, read only by [`Store::connections_of_users`], which
-//! the server calls only for a moderator act under a grant.
+//! session is kept in a separate table, read only by [`Store::connections_of_room`], which
+//! takes the proof of a recorded moderator read under a grant.
 
 use crate::Store;
 use crate::entity::{connection_users, connections};
