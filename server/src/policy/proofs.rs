@@ -28,6 +28,17 @@ fn room_id(id: &str) -> Result<RoomId, Denied> {
     RoomId::try_from(id).map_err(|_| NO_SUCH_ROOM)
 }
 
+/// Payment-guarantee review (services; audited): of a room's screenshots or one image.
+fn allow_review(identity: &Identity) -> Result<(), Denied> {
+    decide(
+        Caller::Token(identity),
+        Act::ReviewScreenshots,
+        Purpose::PaymentGuarantee,
+        Resource::Nothing,
+    )
+    .map(drop)
+}
+
 impl Proofs {
     pub fn new(mint: Mint) -> Proofs {
         Proofs { mint }
@@ -254,12 +265,7 @@ impl Proofs {
         identity: &Identity,
         room: &str,
     ) -> Result<Unrecorded<ScreenshotsRead>, Denied> {
-        decide(
-            Caller::Token(identity),
-            Act::ReviewScreenshots,
-            Purpose::PaymentGuarantee,
-            Resource::Nothing,
-        )?;
+        allow_review(identity)?;
         Ok(self
             .mint
             .audited_screenshots_read(&room_id(room)?, ScreenshotFilter::All))
@@ -271,12 +277,7 @@ impl Proofs {
         identity: &Identity,
         file: &str,
     ) -> Result<Unrecorded<FileRead>, Denied> {
-        decide(
-            Caller::Token(identity),
-            Act::ReviewScreenshots,
-            Purpose::PaymentGuarantee,
-            Resource::Nothing,
-        )?;
+        allow_review(identity)?;
         Ok(self.mint.audited_file_read(file))
     }
 
