@@ -5,9 +5,9 @@
 //! the database rather than how busy the pool is, and it makes one connection attempt per
 //! check: a refused connection fails the check at once (a pool would retry until its
 //! acquire timeout). Any error drops the connection (closing it rolls back whatever it held)
-//! and the next check connects again. SQLite's busy wait is the probe's own timeout, so a
-//! write lock held elsewhere fails the write probe after that long, not after the store's
-//! ten seconds. Callers bound each call with a timeout too (a database that accepts the
+//! and the next check connects again. SQLite's busy wait is half the probe's own timeout, so a
+//! write lock held elsewhere fails the write probe after that long (not after the store's
+//! ten seconds), and SQLite has given up before the check is abandoned. Callers bound each call with a timeout too (a database that accepts the
 //! connection and never answers).
 
 use super::DatabaseOptions;
@@ -41,7 +41,11 @@ impl DatabaseProbe {
         timeout: Duration,
     ) -> Result<DatabaseProbe, StorageError> {
         let target = match Target::of(options)? {
-            Target::Sqlite(connect) => Target::Sqlite(connect.busy_timeout(timeout)),
+            // Half the check's timeout: SQLite gives up waiting for a lock itself, well
+            // before the check is abandoned. A check abandoned while SQLite still waits would
+            // leave a statement running on a dropped connection, which can go on to take the
+            // write lock after nobody is left to release it.
+            Target::Sqlite(connect) => Target::Sqlite(connect.busy_timeout(timeout / 2)),
             other => other,
         };
         Ok(DatabaseProbe {
