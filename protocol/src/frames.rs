@@ -138,6 +138,24 @@ impl ClientFrame {
         }
     }
 
+    /// The room the frame acts on, when it names exactly one.
+    pub fn room(&self) -> Option<&RoomId> {
+        match self {
+            ClientFrame::Send { room, .. }
+            | ClientFrame::History { room, .. }
+            | ClientFrame::Read { room, .. }
+            | ClientFrame::Typing { room, .. }
+            | ClientFrame::Edit { room, .. }
+            | ClientFrame::Delete { room, .. }
+            | ClientFrame::Members { room, .. } => Some(room),
+            ClientFrame::Auth { .. }
+            | ClientFrame::Resume { .. }
+            | ClientFrame::Watch { .. }
+            | ClientFrame::Unwatch { .. }
+            | ClientFrame::Ping { .. } => None,
+        }
+    }
+
     /// Every client frame type's wire name, in declaration order: derived from the enum
     /// the server dispatches on, so tests that walk it cannot miss a type.
     pub fn kinds() -> impl Iterator<Item = &'static str> {
@@ -159,6 +177,10 @@ pub struct RoomSummary {
     /// `true` when the caller may send (account role owner or member, room open).
     #[serde(default)]
     pub can_send: bool,
+    /// For a closed room: when it will be purged (RFC 3339), after which nothing of it can
+    /// be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_at: Option<String>,
 }
 
 /// The kind of a timeline event.
@@ -232,6 +254,11 @@ pub struct MemberView {
     /// `true` when the person's personal data was erased (their key destroyed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub erased: bool,
+    /// `true` for a contract party whose membership was terminated: `user` is a label
+    /// (`former~…`, stable within the workroom) that names nobody; their messages carry
+    /// the same label as `sender`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub former: bool,
 }
 
 /// Every frame the server sends.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod frames;
 pub mod http;
 pub mod ids;
+pub mod lifecycle;
 pub mod moderation;
 pub mod purpose;
 pub mod tracker;

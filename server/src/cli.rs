@@ -1,4 +1,4 @@
-//! The command line: `workroom serve | migrate | token | keys`. The binary's edge: errors become
+//! The command line: `workroom serve | migrate | token | keys | audit | erasures`. The binary's edge: errors become
 //! messages on stderr and a non-zero exit code here, and nowhere else.
 
 use crate::auth::DevKey;
@@ -56,6 +56,12 @@ enum Command {
         common: Common,
         #[command(subcommand)]
         action: AuditCommand,
+    },
+    /// List the erasures a legal hold deferred (person erasures after termination, key
+    /// destructions, workroom purges): they run when the last hold covering them lifts.
+    Erasures {
+        #[command(flatten)]
+        common: Common,
     },
     /// Print a JWT signed with the data dir's dev key.
     Token {
@@ -188,6 +194,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             init_tracing(&config);
             runtime()?.block_on(audit(config, action))
         }
+        Command::Erasures { common } => {
+            let config = load(&common, None)?;
+            init_tracing(&config);
+            runtime()?.block_on(erasures(config))
+        }
         Command::Keys { common, action } => {
             let config = load(&common, None)?;
             init_tracing(&config);
@@ -255,12 +266,30 @@ async fn audit(config: Config, action: AuditCommand) -> anyhow::Result<()> {
 }
 
 /// The operator running the CLI, as an audit actor.
+async fn erasures(config: Config) -> anyhow::Result<()> {
+    let (store, _) = crate::server::open_store(&config, Clock::system()).await?;
+    let pending = store.pending_erasures().await?;
+    if pending.is_empty() {
+        println!("no deferred erasures");
+    }
+    for erasure in pending {
+        println!(
+            "{}\t{}\trequested {}",
+            erasure.key_id,
+            erasure.why,
+            crate::events::rfc3339(erasure.requested_at)
+        );
+    }
+    store.close().await.ok();
+    Ok(())
+}
+
 fn operator() -> workroom_storage::audit::Actor {
     workroom_storage::audit::Actor::new("operator", "operator")
 }
 
 async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
-    use workroom_storage::KeyScope;
+    use workroom_storage::{KeyDestruction, KeyScope};
     if let KeysAction::Rotate = action {
         let id = crate::keys::add_master_key(&config)?;
         println!("added master key {id}");
@@ -336,24 +365,15 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
                 (None, Some(person)) => KeyScope::Person(person),
                 (None, None) => anyhow::bail!("name --room or --person"),
             };
-            let destroyed = store.destroy_data_key(scope).await?;
-            store
-                .append_audit(&[operator().entry(
-                    workroom_storage::audit::AuditAction::KeysDestroyed,
-                    &scope.key_id(),
-                    workroom_protocol::Purpose::Operations,
-                    serde_json::json!({"had_live_key": destroyed}),
-                )])
-                .await?;
-            println!(
-                "{} {}",
-                scope.key_id(),
-                if destroyed {
-                    "destroyed"
-                } else {
-                    "had no live key (now marked destroyed)"
+            let outcome = match store.destroy_or_defer(scope, &operator()).await? {
+                KeyDestruction::Destroyed(true) => "destroyed",
+                KeyDestruction::Destroyed(false) => "had no live key (now marked destroyed)",
+                KeyDestruction::Deferred => {
+                    "is under a legal hold: its destruction is deferred until the last hold \
+                     lifts (see `workroom erasures`)"
                 }
-            );
+            };
+            println!("{} {outcome}", scope.key_id());
         }
     }
     store.close().await.ok();

@@ -62,6 +62,31 @@ pub enum Outbound {
     RoomClosed(RoomId),
     /// A moderator's grant ended: live views under it stop at once.
     GrantEnded(Arc<GrantEnded>),
+    /// Tokens of the connection's user were revoked (logout, revocation, termination):
+    /// a session whose token is among them closes at once.
+    Revoked(Arc<Revocation>),
+}
+
+/// Which of a user's tokens were revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// One token, by its `jti` (logout).
+    Token(String),
+    /// Every token issued before this (Unix seconds).
+    IssuedBefore(u64),
+    /// Every token (termination).
+    All,
+}
+
+impl Revocation {
+    /// Whether a token with this `jti`, issued at `iat`, is revoked.
+    pub fn covers(&self, jti: &str, iat: u64) -> bool {
+        match self {
+            Revocation::Token(revoked) => revoked == jti,
+            Revocation::IssuedBefore(before) => iat < *before,
+            Revocation::All => true,
+        }
+    }
 }
 
 /// Which grant ended and why (`revoked` or `expired`).
@@ -255,6 +280,18 @@ impl Hub {
                 for c in conns {
                     c.deliver(Outbound::Ephemeral(frame.clone()));
                 }
+            }
+        }
+    }
+
+    /// Tell `user`'s connections that some of their tokens were revoked.
+    pub fn tokens_revoked(&self, user: &str, revocation: Revocation) {
+        let key = user.to_string();
+        let shard = lock(&self.users[self.shard_of(&key)]);
+        if let Some(conns) = shard.get(&key) {
+            let revocation = Arc::new(revocation);
+            for c in conns {
+                c.deliver(Outbound::Revoked(revocation.clone()));
             }
         }
     }

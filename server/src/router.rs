@@ -10,8 +10,8 @@
 use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::{
-    audit, connection_log, contacts, fail_fast, files, marketplace, moderation, ops, policy_guard,
-    refused_upload, reports, rooms, screenshots, tracker,
+    audit, connection_log, contacts, fail_fast, files, lifecycle, marketplace, moderation, ops,
+    policy_guard, refused_upload, reports, rooms, screenshots, tracker,
 };
 use crate::ws;
 use axum::Router;
@@ -118,6 +118,20 @@ route_table! {
         GET "/v1/moderation/reports/{report}/files/{file}/content" => reports::read_reported_file,
         POST "/v1/moderation/reports/{report}/close" => reports::close_report,
         GET "/v1/audit" => audit::list,
+        GET "/v1/marketplace/rooms/{room}/retention" => lifecycle::get_retention,
+        PUT "/v1/marketplace/rooms/{room}/retention" => lifecycle::put_retention,
+        GET "/v1/marketplace/bans/{user}" => lifecycle::ban_of_user,
+        POST "/v1/marketplace/bans/check" => lifecycle::check_ban,
+        POST "/v1/legal/holds" => lifecycle::place_hold,
+        GET "/v1/legal/holds" => lifecycle::list_holds,
+        POST "/v1/legal/holds/{hold}/lift" => lifecycle::lift_hold,
+        GET "/v1/admin/holds" => lifecycle::admin_holds,
+        GET "/v1/admin/erasures" => lifecycle::admin_erasures,
+        POST "/v1/marketplace/rooms/{room}/purge" => lifecycle::purge_room,
+        POST "/v1/marketplace/users/{user}/revoke-tokens" => lifecycle::revoke_tokens,
+        POST "/v1/marketplace/accounts/{account}/terminate" => lifecycle::terminate_account,
+        POST "/v1/marketplace/users/{user}/terminate" => lifecycle::terminate_user,
+        POST "/v1/me/logout" => lifecycle::logout,
     }
     uploads {
         POST "/v1/rooms/{room}/files" => files::upload,

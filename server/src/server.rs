@@ -152,6 +152,21 @@ pub async fn run(
         Duration::from_secs(config.moderation.expiry_check_secs),
         shutdown.clone(),
     ));
+    background.spawn(crate::tasks::revocations::run(
+        store.clone(),
+        hub.clone(),
+        Duration::from_secs(1),
+        shutdown.clone(),
+    ));
+    let lifecycle = Arc::new(tokio::sync::Notify::new());
+    background.spawn(crate::tasks::lifecycle::run(
+        store.clone(),
+        blobs.clone(),
+        hub.clone(),
+        config.retention.clone(),
+        lifecycle.clone(),
+        shutdown.clone(),
+    ));
     let (connlog, queued) = crate::connlog::ConnLog::new(store.keyring(), clock.clone());
     background.spawn(crate::tasks::connection_log::run(
         store.clone(),
@@ -177,6 +192,7 @@ pub async fn run(
         health: health.clone(),
         connlog: connlog.clone(),
         clock: clock.clone(),
+        lifecycle,
     });
     let state = AppState::new(Inner {
         config,

@@ -20,6 +20,9 @@ pub enum StorageError {
     /// Master or data key trouble (a missing master key, a key that fails to unwrap).
     #[error("keyring: {0}")]
     Keyring(String),
+    /// The object store failed (a purge deleting stored files).
+    #[error("object store: {0}")]
+    Blob(String),
     /// A health probe's connection or write failed.
     #[error("database probe: {0}")]
     Probe(String),

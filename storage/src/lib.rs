@@ -34,6 +34,13 @@ pub use repo::files::{
     FileCompanion, FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name,
 };
 pub use repo::grants::{GrantChangeError, GrantRow, NewGrant};
+pub use repo::lifecycle::bans::{BanIdentity, BanRow};
+pub use repo::lifecycle::erasure::FORMER_PREFIX;
+pub use repo::lifecycle::holds::{HoldRow, HoldScope};
+pub use repo::lifecycle::pending::{KeyDestruction, PendingErasure};
+pub use repo::lifecycle::purge::{PurgeCounts, PurgeOptions, PurgeOutcome, RoomRetention};
+pub use repo::lifecycle::termination::{TerminationOutcome, TerminationReason};
+pub use repo::lifecycle::tokens::{RevocationEvent, RevokedTokens, TokenFacts};
 pub use repo::messages::{
     AppendError, AppendOutcome, BatchCommit, EventKindRow, NewEvent, NewEventKind, StoredEvent,
 };

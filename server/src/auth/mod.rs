@@ -22,6 +22,8 @@ pub struct Identity {
     jti: String,
     /// Unix seconds at which the token expires; open connections close then.
     expires_at: u64,
+    /// Unix seconds at which the token was issued (revocations "before a time" use it).
+    issued_at: u64,
     acts_for: Option<String>,
 }
 
@@ -50,6 +52,11 @@ impl Identity {
         self.expires_at
     }
 
+    /// Unix seconds at which the token was issued.
+    pub fn issued_at(&self) -> u64 {
+        self.issued_at
+    }
+
     /// For a bot token: the contractor it acts for.
     pub fn acts_for(&self) -> Option<&str> {
         self.acts_for.as_deref()
@@ -64,6 +71,7 @@ impl Identity {
             account: None,
             jti: "j".into(),
             expires_at: u64::MAX,
+            issued_at: 0,
             acts_for: acts_for.map(str::to_string),
         }
     }

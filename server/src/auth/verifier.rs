@@ -160,6 +160,7 @@ impl TokenVerifier {
             account: claims.account,
             jti: claims.jti,
             expires_at: claims.exp,
+            issued_at: claims.iat,
             acts_for: claims.acts_for,
         })
     }

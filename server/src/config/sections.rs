@@ -37,19 +37,50 @@ impl Default for TrackerConfig {
     }
 }
 
-/// How long data stays usable for its purpose (C10).
+/// How long data stays usable for its purpose (C10). Every period is in seconds and is
+/// enforced by the lifecycle task (`tasks/lifecycle.rs`); a legal hold defers what it covers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
-    /// After a workroom closes, how long its parties can still read what was released
-    /// between them (contact details). Default 90 days.
+    /// After a workroom closes, how long it is kept (its parties still read it and what
+    /// was released between them); then it is purged. A workroom may have its own period
+    /// (`PUT /v1/marketplace/rooms/{room}/retention`). Default 90 days.
     pub closed_room_secs: u64,
+    /// Tracker screenshots of a closed workroom (payment guarantee served): default 30 days
+    /// after closing, or the room's purge if that comes first.
+    pub closed_room_screenshot_secs: u64,
+    /// The connection log (C11): default 30 days.
+    pub connection_log_secs: u64,
+    /// Prior versions of edited and deleted messages (kept for moderation): default 180
+    /// days after they were replaced.
+    pub prior_version_secs: u64,
+    /// Ended grants and closed reports (the moderation records): default 365 days.
+    pub moderation_record_secs: u64,
+    /// Bot token revocations: longer than any bot token the marketplace issues lives
+    /// (logout revocations go when their token expires). Default 400 days.
+    pub revoked_bot_secs: u64,
+    /// How often the lifecycle task looks for work. Default 60 s.
+    pub check_secs: u64,
+    /// Messages deleted per purge transaction. Default 500.
+    pub purge_batch: u64,
+    /// How long a node's claim on a purge holds before another node (or this one after a
+    /// restart) may take the work over. Default 60 s.
+    pub purge_lease_secs: u64,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
+        const DAY: u64 = 86_400;
         RetentionConfig {
-            closed_room_secs: 90 * 86_400,
+            closed_room_secs: 90 * DAY,
+            closed_room_screenshot_secs: 30 * DAY,
+            connection_log_secs: 30 * DAY,
+            prior_version_secs: 180 * DAY,
+            moderation_record_secs: 365 * DAY,
+            revoked_bot_secs: 400 * DAY,
+            check_secs: 60,
+            purge_batch: 500,
+            purge_lease_secs: 60,
         }
     }
 }

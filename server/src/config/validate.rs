@@ -114,6 +114,7 @@ impl Config {
             problems.push("health.check_timeout_ms: must be between 50 and 60000".into());
         }
         self.validate_files(&mut problems);
+        self.validate_retention(&mut problems);
         if self.audit.checkpoint_every_entries == 0 {
             problems.push("audit.checkpoint_every_entries: must be at least 1".into());
         }
@@ -151,6 +152,36 @@ impl Config {
             Ok(())
         } else {
             Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    fn validate_retention(&self, problems: &mut Vec<String>) {
+        let r = &self.retention;
+        // Ten years: beyond that a period is a typo, and the millisecond sums stay far
+        // from overflowing.
+        const MAX: u64 = 10 * 366 * 86_400;
+        for (name, value) in [
+            ("closed_room_secs", r.closed_room_secs),
+            ("closed_room_screenshot_secs", r.closed_room_screenshot_secs),
+            ("connection_log_secs", r.connection_log_secs),
+            ("prior_version_secs", r.prior_version_secs),
+            ("moderation_record_secs", r.moderation_record_secs),
+            ("revoked_bot_secs", r.revoked_bot_secs),
+        ] {
+            if value > MAX {
+                problems.push(format!(
+                    "retention.{name}: must be at most {MAX} (ten years)"
+                ));
+            }
+        }
+        if r.check_secs == 0 || r.check_secs > 86_400 {
+            problems.push("retention.check_secs: must be between 1 and 86400".into());
+        }
+        if r.purge_lease_secs == 0 || r.purge_lease_secs > 3600 {
+            problems.push("retention.purge_lease_secs: must be between 1 and 3600".into());
+        }
+        if r.purge_batch == 0 || r.purge_batch > 10_000 {
+            problems.push("retention.purge_batch: must be between 1 and 10000".into());
         }
     }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub(crate) mod fail_fast;
 pub(crate) mod files;
+pub(crate) mod lifecycle;
 pub(crate) mod marketplace;
 pub(crate) mod moderation;
 pub(crate) mod ops;

@@ -71,6 +71,24 @@ pub enum Act {
     ShareScreenshot,
     /// Payment-guarantee review of a room's screenshots, shared or not.
     ReviewScreenshots,
+    /// Revoke one's own token (logout).
+    Logout,
+    /// Revoke every token of a user issued before a time (marketplace).
+    RevokeTokens,
+    /// Terminate a user's membership or a team account (marketplace).
+    Terminate,
+    /// Ask whether an identity is banned (marketplace).
+    CheckBan,
+    /// Read a room's retention and purge date.
+    ReadRetention,
+    /// Change a room's retention, or ask for its purge now.
+    ChangeRetention,
+    /// Place or lift a legal hold.
+    ManageHolds,
+    /// List legal holds.
+    ListHolds,
+    /// List erasures a legal hold deferred.
+    ListErasures,
 }
 
 /// Who may perform an act, for which purpose, and whether it is audited.
@@ -121,6 +139,15 @@ impl Act {
         Act::ReadScreenshots,
         Act::ShareScreenshot,
         Act::ReviewScreenshots,
+        Act::Logout,
+        Act::RevokeTokens,
+        Act::Terminate,
+        Act::CheckBan,
+        Act::ReadRetention,
+        Act::ChangeRetention,
+        Act::ManageHolds,
+        Act::ListHolds,
+        Act::ListErasures,
     ];
 
     pub(super) fn rule(self) -> Rule {
@@ -158,6 +185,45 @@ impl Act {
             Act::ReadScreenshots => (&[(MEMBER, PaymentGuarantee)], false),
             Act::ShareScreenshot => (&[(MEMBER, PaymentGuarantee)], true),
             Act::ReviewScreenshots => (&[(Some(Role::Service), PaymentGuarantee)], true),
+            // Every person's token may end itself (a bot token is revoked by its contractor).
+            Act::Logout => (
+                &[
+                    (MEMBER, Security),
+                    (MODERATOR, Security),
+                    (Some(Role::Legal), Security),
+                    (Some(Role::Auditor), Security),
+                    (Some(Role::Service), Security),
+                    (Some(Role::Admin), Security),
+                ],
+                true,
+            ),
+            Act::RevokeTokens => (&[(Some(Role::Service), Security)], true),
+            Act::Terminate => (&[(Some(Role::Service), Participation)], true),
+            Act::CheckBan => (&[(Some(Role::Service), Security)], false),
+            // The marketplace decides a workroom's purpose period; an admin runs the service.
+            Act::ReadRetention => (
+                &[
+                    (Some(Role::Service), Participation),
+                    (Some(Role::Admin), Operations),
+                ],
+                false,
+            ),
+            Act::ChangeRetention => (
+                &[
+                    (Some(Role::Service), Participation),
+                    (Some(Role::Admin), Operations),
+                ],
+                true,
+            ),
+            Act::ManageHolds => (&[(Some(Role::Legal), LegalDisclosure)], true),
+            Act::ListHolds => (
+                &[
+                    (Some(Role::Legal), LegalDisclosure),
+                    (Some(Role::Admin), Operations),
+                ],
+                false,
+            ),
+            Act::ListErasures => (&[(Some(Role::Admin), Operations)], false),
         };
         Rule { allowed, audited }
     }

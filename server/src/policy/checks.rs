@@ -4,8 +4,8 @@
 //! contract parties.
 
 use super::{
-    Act, Caller, Denied, FORBIDDEN, NO_SUCH_FILE, NO_SUCH_ROOM, NO_SUCH_SCREENSHOT, Resource,
-    readable_stored,
+    Act, Caller, Denied, FORBIDDEN, NO_SUCH_FILE, NO_SUCH_ROOM, NO_SUCH_SCREENSHOT, PURGED,
+    Resource, readable_stored,
 };
 use workroom_protocol::moderation::{GrantScope, GrantState};
 use workroom_protocol::{ErrorCode, Purpose};
@@ -32,7 +32,16 @@ pub(super) fn check_resource(
             | Act::KeepOwnContact
             | Act::KeepWorkView
             | Act::RevokeOwnBot
-            | Act::ReviewScreenshots => Ok(()),
+            | Act::ReviewScreenshots
+            | Act::Logout
+            | Act::RevokeTokens
+            | Act::Terminate
+            | Act::CheckBan
+            | Act::ReadRetention
+            | Act::ChangeRetention
+            | Act::ManageHolds
+            | Act::ListHolds
+            | Act::ListErasures => Ok(()),
             _ => Err(FORBIDDEN),
         },
         Resource::Room(access) => match act {
@@ -275,6 +284,9 @@ fn check_room(access: Option<&RoomAccessRow>, action: RoomAction) -> Result<(), 
     let Some(access) = access else {
         return Err(NO_SUCH_ROOM);
     };
+    if access.purged {
+        return Err(PURGED);
+    }
     match action {
         RoomAction::Read => Ok(()),
         RoomAction::Write => may_post(access.role, access.closed),

@@ -150,6 +150,10 @@ impl Denied {
 }
 
 const NO_SUCH_ROOM: Denied = Denied::new(ErrorCode::NotFound, "no such room");
+const PURGED: Denied = Denied::new(
+    ErrorCode::NotFound,
+    "this workroom was purged: its retention period ended and nothing of it remains",
+);
 const NO_SUCH_FILE: Denied = Denied::new(ErrorCode::NotFound, "no such file");
 const NO_SUCH_SCREENSHOT: Denied = Denied::new(ErrorCode::NotFound, "no such screenshot");
 const FORBIDDEN: Denied = Denied::new(ErrorCode::Forbidden, "not allowed for this token");
@@ -255,6 +259,26 @@ fn role_refusal(act: Act, role: Option<Role>) -> Denied {
         (Act::ReadAudit, _) => Denied::new(
             ErrorCode::Forbidden,
             "the audit trail is for auditor tokens",
+        ),
+        (Act::RevokeTokens | Act::Terminate | Act::CheckBan, _) => Denied::new(
+            ErrorCode::Forbidden,
+            "marketplace calls need a service token",
+        ),
+        (Act::ReadRetention | Act::ChangeRetention, _) => Denied::new(
+            ErrorCode::Forbidden,
+            "retention is set by the marketplace (service token) or an admin",
+        ),
+        (Act::ManageHolds, _) => Denied::new(
+            ErrorCode::Forbidden,
+            "legal holds are placed and lifted by legal officers (legal token)",
+        ),
+        (Act::ListHolds, _) => Denied::new(
+            ErrorCode::Forbidden,
+            "legal holds are listed for legal officers and admins",
+        ),
+        (Act::ListErasures, _) => Denied::new(
+            ErrorCode::Forbidden,
+            "deferred erasures are listed for admins",
         ),
         (
             Act::OpenGrant

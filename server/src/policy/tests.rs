@@ -11,6 +11,9 @@ fn row(role: AccountRole, closed: bool) -> RoomAccessRow {
         last_seq: 0,
         read_seq: 0,
         closed,
+        closed_at: closed.then_some(1),
+        retention_secs: None,
+        purged: false,
     }
 }
 

@@ -71,7 +71,7 @@ fn view(entry: AuditEntry) -> AuditEntryView {
     }
 }
 
-fn parse_time(name: &str, value: Option<&str>) -> Result<Option<i64>, Failure> {
+pub(super) fn parse_time(name: &str, value: Option<&str>) -> Result<Option<i64>, Failure> {
     value
         .map(|text| {
             OffsetDateTime::parse(text, &Rfc3339)

@@ -14,7 +14,7 @@ use serde_json::json;
 use workroom_protocol::contacts::{
     ContactDetails, ReleaseRequest, Released, ReleasedContact, ReleasedContacts,
 };
-use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
+use workroom_protocol::{ErrorCode, Purpose, RoomId, ServerFrame};
 use workroom_storage::audit::AuditAction;
 use workroom_storage::{Contact, RoomAccessRow, RoomParty, RoomSides};
 
@@ -109,23 +109,22 @@ impl Service {
     /// The room and its parties, as the caller sees them.
     async fn contacts_in(&self, identity: &Identity, room: &str) -> Result<RoomContacts, Failure> {
         let room_id = RoomId::try_from(room).ok();
-        let access = match room_id {
-            Some(_) if identity.role() == Role::Member => {
-                self.store.room_access(identity.user(), room).await?
-            }
-            _ => None,
-        };
-        let sides = if access.is_some() {
+        let access = self.access_of(identity, room).await?;
+        let sides = if access.as_ref().is_some_and(|a| !a.purged) {
             self.store.room_sides(room).await?
         } else {
             RoomSides::default()
         };
+        // The room's own retention, else the global one: contact details go with the room.
+        let retention_secs = access
+            .as_ref()
+            .and_then(|a| a.retention_secs)
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(self.config.retention.closed_room_secs);
         let retained = match sides.closed_at {
             None => true,
             Some(closed_at) => {
-                let keep =
-                    i64::try_from(self.config.retention.closed_room_secs.saturating_mul(1000))
-                        .unwrap_or(i64::MAX);
+                let keep = i64::try_from(retention_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
                 self.clock.now_ms() < closed_at.saturating_add(keep)
             }
         };

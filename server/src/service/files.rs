@@ -212,7 +212,7 @@ impl Service {
         file: &str,
     ) -> Result<(Option<RoomAccessRow>, StoredFile), Failure> {
         let access = if identity.role() == Role::Member {
-            self.store.room_access(identity.user(), room).await?
+            self.member_access(identity.user(), room).await?
         } else {
             None
         };
@@ -307,7 +307,7 @@ impl Service {
             self.linked_screenshot(&claims.user, &room, &claims.file)
                 .await?
         } else {
-            let access = self.store.room_access(&claims.user, &room).await?;
+            let access = self.member_access(&claims.user, &room).await?;
             self.proofs
                 .room_file(
                     Caller::LinkBearer(&claims.user),

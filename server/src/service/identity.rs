@@ -1,18 +1,34 @@
 //! From a bearer token to an [`Identity`]: the signature and claims (the verifier), then
-//! the one check that needs the database, a bot token its contractor revoked (made on every
-//! request, so a revocation takes effect at once on every node). Both transports
+//! the checks that need the database, made on every request, upgrade and `auth` frame so
+//! that a revocation takes effect at once on every node: a token revoked by logout (its
+//! `jti`), a member whose tokens the marketplace revoked or whose membership it terminated
+//! (for a bot, its contractor's), and a bot token its contractor revoked. Both transports
 //! authenticate here: the `Authorization` header, the upgrade and the `auth` frame.
 
 use super::{Failure, Service};
 use crate::auth::{AuthError, Identity};
 use crate::policy::{self, Act, Caller, Resource};
 use workroom_protocol::{Purpose, Role};
+use workroom_storage::TokenFacts;
 
 impl Service {
     /// The identity a token stands for, or `unauthorized` (`unavailable` when the revocation
     /// list cannot be read).
     pub async fn authenticate(&self, token: &str) -> Result<Identity, Failure> {
         let identity = self.verifier.verify(token)?;
+        let member = match identity.role() {
+            Role::Member => Some(identity.user()),
+            Role::Bot => identity.acts_for(),
+            _ => None,
+        };
+        let facts = TokenFacts {
+            jti: identity.jti(),
+            member,
+            issued_at: i64::try_from(identity.issued_at()).unwrap_or(i64::MAX),
+        };
+        if let Some(why) = self.store.token_refusal(facts).await? {
+            return Err(AuthError::Rejected(why.into()).into());
+        }
         if identity.role() == Role::Bot {
             let acts_for = identity.acts_for().unwrap_or_default();
             if self.store.bot_revoked(identity.jti(), acts_for).await? {

@@ -13,8 +13,10 @@
 //! edits, deletes), `files`, `grants` (a moderator's grants), `moderation` (what a grant
 //! opens: history, files, connections, live views, notices), `reports`, `contacts`,
 //! `tracker` (Work View, bots, posting screenshots), `screenshots` (who sees them),
-//! `audit`, `marketplace` (provisioning), `identity` (tokens to identities), `validate`
-//! (field checks), `failure` (the error).
+//! `audit`, `marketplace` (provisioning), `identity` (tokens to identities and their
+//! revocation checks), `retention` (a workroom's retention and purge), `membership`
+//! (logout, token revocation, termination, bans), `holds` (legal holds and deferred
+//! erasures), `validate` (field checks), `failure` (the error).
 
 mod audit;
 mod contacts;
@@ -22,11 +24,14 @@ mod failure;
 mod files;
 mod grants;
 mod history;
+mod holds;
 mod identity;
 mod marketplace;
+mod membership;
 mod messages;
 mod moderation;
 mod reports;
+mod retention;
 mod rooms;
 mod screenshots;
 mod tracker;
@@ -38,7 +43,6 @@ pub use files::{Download, Upload, percent_encode};
 pub use history::{REPLAY_PAGE, Replay, Timeline, Window};
 pub use messages::{Post, Submitted};
 pub use moderation::{WatchRequest, Watching};
-pub use rooms::summary;
 pub use screenshots::ScreenshotPage;
 pub use tracker::{ScreenshotPost, WorkView};
 
@@ -70,6 +74,8 @@ pub struct Parts {
     pub health: Arc<Health>,
     pub connlog: Arc<ConnLog>,
     pub clock: Clock,
+    /// Wakes the lifecycle task (a purge asked for, a hold lifted).
+    pub lifecycle: Arc<tokio::sync::Notify>,
 }
 
 /// Workroom's operations, for both transports. See the module doc.
@@ -86,6 +92,7 @@ pub struct Service {
     health: Arc<Health>,
     connlog: Arc<ConnLog>,
     clock: Clock,
+    lifecycle: Arc<tokio::sync::Notify>,
     /// Tracker screenshots per bot token and workroom (`tracker.per_minute`, `burst`).
     screenshot_limiter: RateLimiter,
     /// Share and un-share changes per contractor (`tracker.share_per_minute`,
@@ -115,6 +122,7 @@ impl Service {
             health: parts.health,
             connlog: parts.connlog,
             clock: parts.clock,
+            lifecycle: parts.lifecycle,
             screenshot_limiter,
             share_limiter,
         }

@@ -14,17 +14,6 @@ use workroom_protocol::{Purpose, Role, RoomId, ServerFrame};
 use workroom_storage::proof::RoomRead;
 use workroom_storage::{MemberRow, RoomAccessRow};
 
-/// A room summary as listed to the caller (`None` for a malformed stored id).
-pub fn summary(row: &RoomAccessRow) -> Option<RoomSummary> {
-    Some(RoomSummary {
-        id: RoomId::try_from(row.room_id.as_str()).ok()?,
-        last_seq: row.last_seq,
-        read_seq: row.read_seq,
-        closed: row.closed,
-        can_send: policy::can_send(row.role, row.closed),
-    })
-}
-
 /// A member row as shown to other members, for participation: personal data collected for
 /// another purpose is left out.
 fn member_view(row: MemberRow) -> MemberView {
@@ -37,11 +26,17 @@ fn member_view(row: MemberRow) -> MemberView {
     } else {
         (None, None)
     };
+    let role = if row.former {
+        "former"
+    } else {
+        row.role.as_str()
+    };
     MemberView {
+        former: row.former,
         user: row.user,
         account: row.account,
         side: row.side,
-        role: row.role.as_str().to_string(),
+        role: role.to_string(),
         party: row.party,
         name,
         email,
@@ -50,18 +45,67 @@ fn member_view(row: MemberRow) -> MemberView {
 }
 
 impl Service {
+    /// A room summary as listed to the caller (`None` for a malformed stored id), with its
+    /// purge date once closed.
+    pub fn room_summary(&self, row: &RoomAccessRow) -> Option<RoomSummary> {
+        let retention = row
+            .retention_secs
+            .map_or(self.config.retention.closed_room_secs, |s| {
+                u64::try_from(s).unwrap_or(0)
+            });
+        let purge_at = row.closed_at.map(|closed| {
+            let ms = i64::try_from(retention.saturating_mul(1000)).unwrap_or(i64::MAX);
+            rfc3339(closed.saturating_add(ms))
+        });
+        Some(RoomSummary {
+            id: RoomId::try_from(row.room_id.as_str()).ok()?,
+            last_seq: row.last_seq,
+            read_seq: row.read_seq,
+            closed: row.closed,
+            can_send: policy::can_send(row.role, row.closed),
+            purge_at,
+        })
+    }
+
     /// The caller's access to a room (`None` for anyone but a member, or a malformed id).
+    /// A purged workroom answers for everyone with an access that the policy refuses as
+    /// purged: its parties are gone with it, and its id names nothing else.
     pub async fn access_of(
         &self,
         identity: &Identity,
         room: &str,
     ) -> Result<Option<RoomAccessRow>, Failure> {
-        Ok(match RoomId::try_from(room) {
-            Ok(_) if identity.role() == Role::Member => {
-                self.store.room_access(identity.user(), room).await?
-            }
-            _ => None,
-        })
+        if RoomId::try_from(room).is_err() || identity.role() != Role::Member {
+            return Ok(None);
+        }
+        self.member_access(identity.user(), room).await
+    }
+
+    /// A member's access to a room, or the purged access of a purged one (see
+    /// [`Service::access_of`]); the one lookup every member act starts from.
+    pub(super) async fn member_access(
+        &self,
+        user: &str,
+        room: &str,
+    ) -> Result<Option<RoomAccessRow>, Failure> {
+        if let Some(access) = self.store.room_access(user, room).await? {
+            return Ok(Some(access));
+        }
+        let tombstone = self
+            .store
+            .room_retention(room)
+            .await?
+            .filter(|r| r.purge_started_at.is_some());
+        Ok(tombstone.map(|r| RoomAccessRow {
+            room_id: r.room,
+            role: workroom_storage::AccountRole::Viewer,
+            last_seq: 0,
+            read_seq: 0,
+            closed: true,
+            closed_at: r.closed_at,
+            retention_secs: r.retention_secs,
+            purged: true,
+        }))
     }
 
     /// The proof that the caller reads a room (history, resume, members) through `access`.
@@ -122,7 +166,10 @@ impl Service {
             Resource::Nothing,
         )?;
         let rows = self.store.rooms_for_user(identity.user()).await?;
-        Ok(rows.iter().filter_map(summary).collect())
+        Ok(rows
+            .iter()
+            .filter_map(|row| self.room_summary(row))
+            .collect())
     }
 
     /// The rooms a session follows, with the access the policy decides each frame on. The

@@ -110,8 +110,8 @@ impl Service {
         if role != Role::Member || RoomId::try_from(room).is_err() {
             return Ok(viewer);
         }
-        viewer.access = self.store.room_access(user, room).await?;
-        if viewer.access.is_some() {
+        viewer.access = self.member_access(user, room).await?;
+        if viewer.access.as_ref().is_some_and(|a| !a.purged) {
             viewer.sides = self.store.room_sides(room).await?;
             viewer.teams_of = viewer.sides.contractors_of(user);
             viewer.client_side = viewer.sides.on_client_side(user);

@@ -6,13 +6,17 @@
 //! - [`connection_log`]: writes the connection log's queued records in batches;
 //! - [`grant_expiry`]: records `grant.expired` once per grant and ends live views;
 //! - [`health_checks`]: keeps [`crate::health::Health`] current;
+//! - [`lifecycle`]: retention purges, deferred erasures and retention sweeps;
+//! - [`revocations`]: closes this node's sessions whose token another node revoked;
 //! - [`orphan_sweep`]: removes objects no file row points at.
 
 pub mod checkpoints;
 pub mod connection_log;
 pub mod grant_expiry;
 pub mod health_checks;
+pub mod lifecycle;
 pub mod orphan_sweep;
+pub mod revocations;
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

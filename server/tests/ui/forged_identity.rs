@@ -10,6 +10,7 @@ fn main() {
         account: None,
         jti: "j".into(),
         expires_at: u64::MAX,
+        issued_at: 0,
         acts_for: None,
     };
 }

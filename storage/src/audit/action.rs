@@ -39,6 +39,18 @@ pub enum AuditAction {
     KeysRewrapped,
     KeysRetired,
     KeysDestroyed,
+    // The data lifecycle: retention, termination, legal holds, token revocation.
+    RetentionChanged,
+    RetentionPurged,
+    RetentionSwept,
+    ErasureDeferred,
+    UserTerminated,
+    UserErased,
+    AccountTerminated,
+    HoldPlaced,
+    HoldLifted,
+    TokenRevoked,
+    TokensRevoked,
 }
 
 impl AuditAction {
@@ -72,6 +84,17 @@ impl AuditAction {
         AuditAction::KeysRewrapped,
         AuditAction::KeysRetired,
         AuditAction::KeysDestroyed,
+        AuditAction::RetentionChanged,
+        AuditAction::RetentionPurged,
+        AuditAction::RetentionSwept,
+        AuditAction::ErasureDeferred,
+        AuditAction::UserTerminated,
+        AuditAction::UserErased,
+        AuditAction::AccountTerminated,
+        AuditAction::HoldPlaced,
+        AuditAction::HoldLifted,
+        AuditAction::TokenRevoked,
+        AuditAction::TokensRevoked,
     ];
 
     /// The stored and displayed name.
@@ -105,6 +128,17 @@ impl AuditAction {
             AuditAction::KeysRewrapped => "keys.rewrapped",
             AuditAction::KeysRetired => "keys.retired",
             AuditAction::KeysDestroyed => "keys.destroyed",
+            AuditAction::RetentionChanged => "retention.changed",
+            AuditAction::RetentionPurged => "retention.purged",
+            AuditAction::RetentionSwept => "retention.swept",
+            AuditAction::ErasureDeferred => "erasure.deferred",
+            AuditAction::UserTerminated => "user.terminated",
+            AuditAction::UserErased => "user.erased",
+            AuditAction::AccountTerminated => "account.terminated",
+            AuditAction::HoldPlaced => "hold.placed",
+            AuditAction::HoldLifted => "hold.lifted",
+            AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::TokensRevoked => "tokens.revoked",
         }
     }
 

@@ -101,6 +101,12 @@ impl NewAuditEntry {
         self.case_id = Some(case_id.to_string());
         self
     }
+
+    /// The same entry, filed under a legal request.
+    pub fn with_request(mut self, request_id: &str) -> NewAuditEntry {
+        self.request_id = Some(request_id.to_string());
+        self
+    }
 }
 
 /// A stored entry.

@@ -141,6 +141,14 @@ impl Store {
     }
 
     async fn migrate_until(&self, last: Option<&str>) -> Result<usize, StorageError> {
+        // Nothing to do is found without writing: `get_pending_migrations` first installs
+        // its table with DDL, which takes the write lock of a database that may be busy.
+        if Migrator::get_pending_migrations_read_only(&self.db)
+            .await?
+            .is_empty()
+        {
+            return Ok(0);
+        }
         let mut applied = 0;
         let mut sealed = 0;
         loop {

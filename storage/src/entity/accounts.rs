@@ -8,6 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub created_at: i64,
+    /// When the marketplace terminated the account: its members lost its workrooms.
+    pub terminated_at: Option<i64>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -21,6 +21,17 @@ pub struct Model {
     pub purpose: String,
     pub created_at: i64,
     pub closed_at: Option<i64>,
+    /// The room's own retention after it closes (seconds), overriding the global one.
+    pub retention_secs: Option<i64>,
+    /// When its purge began: from then on no member reads it.
+    pub purge_started_at: Option<i64>,
+    /// The node working on the purge holds it until then (another takes over after).
+    pub purge_lease_until: Option<i64>,
+    /// When its purge finished: the row is a tombstone from then on.
+    pub purged_at: Option<i64>,
+    pub purged_messages: i64,
+    pub purged_files: i64,
+    pub purged_bytes: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

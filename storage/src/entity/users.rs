@@ -14,6 +14,14 @@ pub struct Model {
     pub updated_at: i64,
     /// What the row was collected for (C5).
     pub purpose: String,
+    /// When the marketplace terminated the membership; its tokens are refused from then on.
+    pub terminated_at: Option<i64>,
+    /// `closed` or `violation`.
+    pub terminated_reason: Option<String>,
+    /// Unix seconds: tokens issued (`iat`) before this are refused.
+    pub tokens_valid_after: Option<i64>,
+    /// When the person's data was erased (their key destroyed, their ids replaced).
+    pub erased_at: Option<i64>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

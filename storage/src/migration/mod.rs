@@ -15,6 +15,7 @@ mod m0008_tracker;
 mod m0009_screenshots;
 mod m0010_room_file_bytes;
 mod m0011_write_probes;
+mod m0012_lifecycle;
 pub(crate) mod seal_legacy;
 
 pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_screenshots::Migration),
             Box::new(m0010_room_file_bytes::Migration),
             Box::new(m0011_write_probes::Migration),
+            Box::new(m0012_lifecycle::Migration),
         ]
     }
 }

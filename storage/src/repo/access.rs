@@ -51,6 +51,12 @@ pub struct RoomAccessRow {
     pub last_seq: u64,
     pub read_seq: u64,
     pub closed: bool,
+    /// When the contract ended.
+    pub closed_at: Option<i64>,
+    /// The room's own retention after closing (seconds), if it has one.
+    pub retention_secs: Option<i64>,
+    /// Its purge began (or finished): nobody reads it any more.
+    pub purged: bool,
 }
 
 impl Store {
@@ -83,6 +89,7 @@ impl Store {
         }
         let rooms = rooms::Entity::find()
             .filter(rooms::Column::Id.is_in(role_by_room.keys().cloned()))
+            .filter(rooms::Column::PurgeStartedAt.is_null())
             .all(&self.db)
             .await?;
         let markers: HashMap<String, i64> = read_markers::Entity::find()
@@ -100,6 +107,9 @@ impl Store {
                 read_seq: to_seq(markers.get(&room.id).copied().unwrap_or(0)),
                 last_seq: to_seq(room.last_seq),
                 closed: room.closed_at.is_some(),
+                closed_at: room.closed_at,
+                retention_secs: room.retention_secs,
+                purged: false,
                 room_id: room.id,
             })
             .collect();
@@ -145,6 +155,9 @@ impl Store {
             last_seq: to_seq(room.last_seq),
             read_seq,
             closed: room.closed_at.is_some(),
+            closed_at: room.closed_at,
+            retention_secs: room.retention_secs,
+            purged: room.purge_started_at.is_some(),
         }))
     }
 

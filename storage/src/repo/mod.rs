@@ -5,6 +5,7 @@ pub mod connections;
 pub mod contacts;
 pub mod files;
 pub mod grants;
+pub mod lifecycle;
 pub mod messages;
 pub mod read_markers;
 pub mod reports;

@@ -65,6 +65,9 @@ pub struct MemberRow {
     pub erased: bool,
     /// What the person's name and email were collected for (C5), when they are shown.
     pub data_purpose: Option<String>,
+    /// A contract party whose membership was terminated and erased: `user` is their
+    /// per-workroom label.
+    pub former: bool,
 }
 
 const RETRIES: usize = 3;
@@ -218,6 +221,8 @@ impl Store {
         actor: &Actor,
     ) -> Result<Vec<String>, StorageError> {
         let txn = self.begin_write().await?;
+        self.refuse_terminated(&txn, &[user_id], &[account_id])
+            .await?;
         let now = self.clock.now_ms();
         ensure_account(&txn, account_id, now).await?;
         upsert_user(self, &txn, user_id, name, email, now).await?;
@@ -328,9 +333,27 @@ impl Store {
                 name,
                 email,
                 erased,
+                former: false,
                 user: member.user_id,
                 account: member.account_id,
             });
+        }
+        // Contract parties who were terminated and erased: listed by their label.
+        for party in &parties {
+            if party.user_id.starts_with(crate::FORMER_PREFIX) {
+                rows.push(MemberRow {
+                    user: party.user_id.clone(),
+                    account: party.account_id.clone(),
+                    side: party.side.clone(),
+                    role: AccountRole::Viewer,
+                    party: true,
+                    name: None,
+                    email: None,
+                    erased: true,
+                    data_purpose: None,
+                    former: true,
+                });
+            }
         }
         rows.sort_by(|a, b| (&a.side, &a.user).cmp(&(&b.side, &b.user)));
         Ok(rows)
@@ -380,6 +403,11 @@ async fn accept_bid_in(
         .one(txn)
         .await?
     {
+        if existing.purge_started_at.is_some() {
+            return Err(StorageError::Conflict(
+                "this bid's workroom was purged: it cannot be opened again".into(),
+            ));
+        }
         let parties = room_parties::Entity::find()
             .filter(room_parties::Column::RoomId.eq(existing.id.as_str()))
             .all(txn)
@@ -409,6 +437,13 @@ async fn accept_bid_in(
             changed_rooms: Vec::new(),
         });
     }
+    store
+        .refuse_terminated(
+            txn,
+            &[&client.user, &contractor.user],
+            &[&client.account, &contractor.account],
+        )
+        .await?;
     let now = store.clock.now_ms();
     for party in [client, contractor] {
         ensure_account(txn, &party.account, now).await?;
@@ -508,6 +543,7 @@ async fn ensure_account(
     accounts::Entity::insert(accounts::ActiveModel {
         id: Set(account_id.to_string()),
         created_at: Set(now),
+        ..Default::default()
     })
     .on_conflict_do_nothing()
     .exec(txn)
@@ -543,6 +579,7 @@ async fn upsert_user(
         created_at: Set(now),
         updated_at: Set(now),
         purpose: Set(Purpose::Participation.as_str().to_string()),
+        ..Default::default()
     })
     .on_conflict(on_conflict)
     .exec(txn)
@@ -598,6 +635,7 @@ async fn insert_room(
         purpose: Set(Purpose::Participation.as_str().to_string()),
         created_at: Set(now),
         closed_at: Set(None),
+        ..Default::default()
     })
     .exec(txn)
     .await?;

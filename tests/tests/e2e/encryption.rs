@@ -287,11 +287,17 @@ async fn a_database_written_in_clear_by_the_core_release_is_sealed_by_the_migrat
          ('rm_legacy', 1, 'm_legacy1', 'message', 'ua', 'c1', 'legacy edited plover', NULL, 2, 'participation', 1, 2), \
          ('rm_legacy', 2, 'm_legacy2', 'edit', 'ua', 'c2', 'legacy edited plover', 1, 1, 'participation', 2, NULL), \
          ('rm_legacy', 3, 'm_legacy3', 'message', 'ub', 'c3', 'legacy reply plover', NULL, 1, 'participation', 3, NULL)",
-        "INSERT INTO message_versions (msg_id, version, room_id, body, created_at, replaced_at) VALUES \
-         ('m_legacy1', 1, 'rm_legacy', 'legacy original plover', 1, 2)",
     ] {
         db.execute_unprepared(sql).await.unwrap();
     }
+    // Replaced recently: prior versions are kept for `retention.prior_version_secs`.
+    let now = workroom_storage::Clock::system().now_ms();
+    db.execute_unprepared(&format!(
+        "INSERT INTO message_versions (msg_id, version, room_id, body, created_at, replaced_at) \
+         VALUES ('m_legacy1', 1, 'rm_legacy', 'legacy original plover', {now}, {now})"
+    ))
+    .await
+    .unwrap();
     db.close().await.unwrap();
 
     let server = TestServer::start_in(config, dir).await;

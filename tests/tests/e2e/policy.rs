@@ -25,6 +25,10 @@ struct Scene {
     report: String,
     link: String,
     screenshot: String,
+    /// A closed room, for the purge route.
+    closed_room: String,
+    /// A legal hold on `room`, for the lift route.
+    hold: String,
 }
 
 async fn grant(server: &TestServer, who: &str, room: &str) -> String {
@@ -109,7 +113,20 @@ async fn scene() -> Scene {
         .json()
         .await
         .unwrap();
+    let closed_room = server.open_room("b9", "p9", "u9", "u10").await.room;
+    server.end_contract("b9").await;
+    let (status, hold) = call(
+        &server,
+        "POST",
+        "/v1/legal/holds",
+        &server.token("officer", Role::Legal, None),
+        Some(json!({"request_id": "LR-1", "scope": "room", "target": room})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
     Scene {
+        closed_room,
+        hold: hold["id"].as_str().unwrap().to_string(),
         room,
         file,
         grant: grant_id,
@@ -308,6 +325,72 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
             "/v1/audit".to_string(),
             None,
         ),
+        ("GET", "/v1/marketplace/rooms/{room}/retention") => (
+            server.service(),
+            format!("/v1/marketplace/rooms/{room}/retention"),
+            None,
+        ),
+        ("PUT", "/v1/marketplace/rooms/{room}/retention") => (
+            server.token("admin", Role::Admin, None),
+            format!("/v1/marketplace/rooms/{room}/retention"),
+            Some(json!({"retention_secs": 86400})),
+        ),
+        ("GET", "/v1/marketplace/bans/{user}") => (
+            server.service(),
+            "/v1/marketplace/bans/u2".to_string(),
+            None,
+        ),
+        ("POST", "/v1/marketplace/bans/check") => (
+            server.service(),
+            "/v1/marketplace/bans/check".to_string(),
+            Some(json!({"email": "u2@example.com"})),
+        ),
+        ("POST", "/v1/legal/holds") => (
+            server.token("officer", Role::Legal, None),
+            "/v1/legal/holds".to_string(),
+            Some(json!({"request_id": "LR-2", "scope": "account", "target": "acct-u1"})),
+        ),
+        ("GET", "/v1/legal/holds") => (
+            server.token("officer", Role::Legal, None),
+            "/v1/legal/holds".to_string(),
+            None,
+        ),
+        ("POST", "/v1/legal/holds/{hold}/lift") => (
+            server.token("officer", Role::Legal, None),
+            format!("/v1/legal/holds/{}/lift", s.hold),
+            None,
+        ),
+        ("GET", "/v1/admin/holds") => (
+            server.token("admin", Role::Admin, None),
+            "/v1/admin/holds".to_string(),
+            None,
+        ),
+        ("GET", "/v1/admin/erasures") => (
+            server.token("admin", Role::Admin, None),
+            "/v1/admin/erasures".to_string(),
+            None,
+        ),
+        ("POST", "/v1/marketplace/rooms/{room}/purge") => (
+            server.service(),
+            format!("/v1/marketplace/rooms/{}/purge", s.closed_room),
+            None,
+        ),
+        ("POST", "/v1/marketplace/users/{user}/revoke-tokens") => (
+            server.service(),
+            "/v1/marketplace/users/u9/revoke-tokens".to_string(),
+            Some(json!({})),
+        ),
+        ("POST", "/v1/marketplace/accounts/{account}/terminate") => (
+            server.service(),
+            "/v1/marketplace/accounts/acct-u8/terminate".to_string(),
+            None,
+        ),
+        ("POST", "/v1/marketplace/users/{user}/terminate") => (
+            server.service(),
+            "/v1/marketplace/users/u10/terminate".to_string(),
+            Some(json!({"reason": "closed"})),
+        ),
+        ("POST", "/v1/me/logout") => (server.member("u1"), "/v1/me/logout".to_string(), None),
         other => panic!("no request for route {other:?}: add one to this test"),
     };
     Some((token, path, body))

@@ -19,4 +19,5 @@ mod load;
 mod node;
 mod object_store;
 mod postgres;
+mod purge;
 mod scenario;

@@ -9,7 +9,7 @@ use crate::service::{Failure, Timeline};
 use crate::ws::writer::Gone;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::BTreeMap;
-use workroom_protocol::{Role, RoomId, ServerFrame};
+use workroom_protocol::{ErrorCode, Role, RoomId, ServerFrame};
 
 impl Session {
     pub(super) async fn on_outbound(&mut self, item: Outbound) -> Result<(), Gone> {
@@ -86,6 +86,25 @@ impl Session {
                 self.refresh_rooms().await
             }
             Outbound::RoomsChanged => Ok(()),
+            Outbound::Revoked(revocation) => {
+                let identity = &self.identity;
+                if !revocation.covers(identity.jti(), identity.issued_at()) {
+                    return Ok(());
+                }
+                crate::metrics::error(ErrorCode::Unauthorized);
+                let _ = self
+                    .writer
+                    .frame(&ServerFrame::error(
+                        None,
+                        ErrorCode::Unauthorized,
+                        "token revoked",
+                    ))
+                    .await;
+                self.writer
+                    .close(crate::ws::writer::CLOSE_POLICY, "token revoked")
+                    .await;
+                Err(Gone)
+            }
             Outbound::GrantEnded(ended) => {
                 let room = self.watched_room(&ended.grant);
                 match room {

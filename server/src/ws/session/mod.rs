@@ -29,7 +29,7 @@ use crate::app::AppState;
 use crate::auth::Identity;
 use crate::hub::{ConnHandle, Outbound};
 use crate::policy::guard;
-use crate::service::{Failure, Post, summary};
+use crate::service::{Failure, Post};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
 use futures_util::stream::{FuturesOrdered, SplitStream};
@@ -292,7 +292,7 @@ impl Session {
         let rows = service.session_rooms(&self.identity).await.unwrap_or(rows);
         let mut summaries = Vec::with_capacity(rows.len());
         for row in rows {
-            let Some(summary) = summary(&row) else {
+            let Some(summary) = self.state.service.room_summary(&row) else {
                 continue;
             };
             self.track_room(&summary.id, row);
@@ -350,6 +350,18 @@ impl Session {
     /// One handler per frame type; each goes through the service, which asks the policy
     /// before it touches anything.
     async fn dispatch(&mut self, frame: ClientFrame) -> Result<(), Gone> {
+        if let Some(room) = frame.room()
+            && !self.rooms.contains_key(room)
+            && let Some(refusal) = Box::pin(purged_refusal(
+                self.state.clone(),
+                self.identity.clone(),
+                room.clone(),
+            ))
+            .await
+        {
+            let id = frame.request_id().map(str::to_string);
+            return self.fail(id, refusal).await;
+        }
         match frame {
             ClientFrame::Auth { .. } => {
                 self.error(None, ErrorCode::Invalid, "already authenticated")
@@ -405,6 +417,17 @@ impl Session {
             },
         }
     }
+}
+
+/// A room a session does not follow may have been purged: then the frame is refused saying
+/// so (through the policy, as over HTTP), not as an unknown room.
+async fn purged_refusal(state: AppState, identity: Identity, room: RoomId) -> Option<Failure> {
+    let service = &state.service;
+    let access = service.access_of(&identity, room.as_str()).await.ok()??;
+    if !access.purged {
+        return None;
+    }
+    service.room_read(&identity, Some(&access)).err()
 }
 
 /// Whether a read error is tungstenite refusing an over-long message or frame.

@@ -2,7 +2,7 @@
 //! member's rooms as their memberships change (`room_opened`, `room_removed`).
 
 use super::{RoomState, Session};
-use crate::service::{Failure, Window, summary};
+use crate::service::{Failure, Window};
 use crate::ws::writer::Gone;
 use axum::extract::ws::Utf8Bytes;
 use workroom_protocol::{RoomId, ServerFrame};
@@ -122,7 +122,7 @@ impl Session {
         };
         let mut seen = Vec::with_capacity(rows.len());
         for row in rows {
-            let Some(summary) = summary(&row) else {
+            let Some(summary) = self.state.service.room_summary(&row) else {
                 continue;
             };
             seen.push(summary.id.clone());

@@ -1,0 +1,197 @@
+//! Erasure of a person (C10, "Terminating Your Membership"): their person key is destroyed
+//! (name, email and contact details become unrecoverable), their contact details, the
+//! connection-log links naming them, their Work View setting and revocation rows are
+//! deleted, and in each workroom their id is replaced by a former-member label, so the
+//! messages they wrote stay readable by the other side, with nothing that names them.
+//!
+//! The label is `former~` and a keyed hash of (room, user): stable within a workroom (a
+//! rerun after a crash picks the same one), different between workrooms, and never a valid
+//! user id (`~` is not allowed in ids), so it cannot collide with a real member.
+//!
+//! Every step is idempotent: a crash part way is finished by the next run (the pending
+//! erasure task retries rows left in `pending_erasures`; the termination route reruns).
+
+use crate::Store;
+use crate::audit::{Actor, AuditAction};
+use crate::entity::{
+    connection_users, contact_releases, contacts, files, messages, pending_erasures, read_markers,
+    reports, revoked_bots, revoked_tokens, room_parties, screenshots, users, work_view,
+};
+use crate::error::StorageError;
+use crate::keyring::KeyScope;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use std::collections::BTreeSet;
+use workroom_protocol::Purpose;
+
+/// Labels start with this; a stored sender or party with it is a former member.
+pub const FORMER_PREFIX: &str = "former~";
+
+const LABEL_PURPOSE: &str = "workroom former member label v1";
+
+impl Store {
+    /// The stable label of `user` in `room`.
+    fn former_label(&self, room: &str, user: &str) -> String {
+        let keys = self.keyring.derived_keys(LABEL_PURPOSE);
+        let Some(key) = keys.last() else {
+            // No master key cannot happen on an opened store; an unkeyed label still
+            // never names the user.
+            return format!(
+                "{FORMER_PREFIX}{}",
+                &uuid::Uuid::now_v7().simple().to_string()[..12]
+            );
+        };
+        // The oldest master key: the label must not change when keys rotate.
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key.as_ref());
+        let tag = aws_lc_rs::hmac::sign(&key, format!("{room}\u{0}{user}").as_bytes());
+        let hex: String = tag.as_ref()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{FORMER_PREFIX}{hex}")
+    }
+
+    /// Erase a person now (see the module doc). Returns the rooms where they were
+    /// replaced by a label. Audited (`user.erased`). A person erased before is left alone.
+    pub async fn erase_person(
+        &self,
+        user: &str,
+        actor: &Actor,
+    ) -> Result<Vec<String>, StorageError> {
+        let done = users::Entity::find_by_id(user.to_string())
+            .one(&self.db)
+            .await?
+            .is_some_and(|row| row.erased_at.is_some());
+        if done {
+            return Ok(Vec::new());
+        }
+        // Crypto-shred first: whatever happens next, nothing sealed under the key opens.
+        self.destroy_data_key(KeyScope::Person(user)).await?;
+        let pending = pending_erasures::Entity::find_by_id(KeyScope::Person(user).key_id())
+            .one(&self.db)
+            .await?;
+        let mut accounts: BTreeSet<String> = pending
+            .map(|p| {
+                p.accounts
+                    .split(',')
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        accounts.extend(self.accounts_of(&self.db, user).await?);
+        let accounts: Vec<String> = accounts.into_iter().collect();
+        let mut rooms: BTreeSet<String> = room_parties::Entity::find()
+            .filter(room_parties::Column::UserId.eq(user))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|p| p.room_id)
+            .collect();
+        rooms.extend(super::termination::rooms_of_accounts(&self.db, &accounts).await?);
+        for room in &rooms {
+            self.relabel_in_room(room, user).await?;
+        }
+        let txn = self.begin_write().await?;
+        contacts::Entity::delete_by_id(user.to_string())
+            .exec(&txn)
+            .await?;
+        connection_users::Entity::delete_many()
+            .filter(connection_users::Column::UserId.eq(user))
+            .exec(&txn)
+            .await?;
+        work_view::Entity::delete_by_id(user.to_string())
+            .exec(&txn)
+            .await?;
+        revoked_bots::Entity::delete_many()
+            .filter(revoked_bots::Column::ActsFor.eq(user))
+            .exec(&txn)
+            .await?;
+        revoked_tokens::Entity::delete_many()
+            .filter(revoked_tokens::Column::UserId.eq(user))
+            .exec(&txn)
+            .await?;
+        let now = self.clock.now_ms();
+        users::Entity::update_many()
+            .col_expr(
+                users::Column::NameSealed,
+                Expr::value(Option::<Vec<u8>>::None),
+            )
+            .col_expr(
+                users::Column::EmailSealed,
+                Expr::value(Option::<Vec<u8>>::None),
+            )
+            .col_expr(users::Column::ErasedAt, Expr::value(now))
+            .filter(users::Column::Id.eq(user))
+            .exec(&txn)
+            .await?;
+        pending_erasures::Entity::delete_by_id(KeyScope::Person(user).key_id())
+            .exec(&txn)
+            .await?;
+        let entry = actor.entry(
+            AuditAction::UserErased,
+            &format!("user:{user}"),
+            Purpose::Participation,
+            serde_json::json!({"rooms_relabelled": rooms.len()}),
+        );
+        self.append_audit_in(&txn, &[entry]).await?;
+        txn.commit().await?;
+        Ok(rooms.into_iter().collect())
+    }
+
+    /// Replace `user` by their label in one room's rows; their read marker and the contact
+    /// releases involving them go.
+    async fn relabel_in_room(&self, room: &str, user: &str) -> Result<(), StorageError> {
+        let label = self.former_label(room, user);
+        let txn = self.begin_write().await?;
+        messages::Entity::update_many()
+            .col_expr(messages::Column::SenderId, Expr::value(label.as_str()))
+            .filter(messages::Column::RoomId.eq(room))
+            .filter(messages::Column::SenderId.eq(user))
+            .exec(&txn)
+            .await?;
+        files::Entity::update_many()
+            .col_expr(files::Column::UploaderId, Expr::value(label.as_str()))
+            .filter(files::Column::RoomId.eq(room))
+            .filter(files::Column::UploaderId.eq(user))
+            .exec(&txn)
+            .await?;
+        screenshots::Entity::update_many()
+            .col_expr(
+                screenshots::Column::ContractorId,
+                Expr::value(label.as_str()),
+            )
+            .filter(screenshots::Column::RoomId.eq(room))
+            .filter(screenshots::Column::ContractorId.eq(user))
+            .exec(&txn)
+            .await?;
+        reports::Entity::update_many()
+            .col_expr(reports::Column::ReporterId, Expr::value(label.as_str()))
+            .filter(reports::Column::RoomId.eq(room))
+            .filter(reports::Column::ReporterId.eq(user))
+            .exec(&txn)
+            .await?;
+        room_parties::Entity::update_many()
+            .col_expr(room_parties::Column::UserId, Expr::value(label.as_str()))
+            .filter(room_parties::Column::RoomId.eq(room))
+            .filter(room_parties::Column::UserId.eq(user))
+            .exec(&txn)
+            .await?;
+        read_markers::Entity::delete_many()
+            .filter(read_markers::Column::RoomId.eq(room))
+            .filter(read_markers::Column::UserId.eq(user))
+            .exec(&txn)
+            .await?;
+        contact_releases::Entity::delete_many()
+            .filter(contact_releases::Column::RoomId.eq(room))
+            .filter(
+                Condition::any()
+                    .add(contact_releases::Column::FromUser.eq(user))
+                    .add(contact_releases::Column::ToUser.eq(user)),
+            )
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
