@@ -11,7 +11,8 @@ use workroom_protocol::Role;
 use workroom_server::auth::DevKey;
 use workroom_server::config::{CliOverrides, Config};
 
-/// The server a benchmark measures, as named on its command line (flatten into the args).
+/// The server a benchmark measures, as named on its command line (flatten into the args):
+/// its configuration, data dir and address.
 #[derive(Debug, clap::Args)]
 pub struct ServerConfigArgs {
     /// The server's configuration file (data dir, database, file backend).
@@ -20,6 +21,9 @@ pub struct ServerConfigArgs {
     /// The server's data dir (dev key, dev certificate), when not in the config.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Where the server listens (`host:port`).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub addr: String,
 }
 
 impl ServerConfigArgs {
@@ -46,6 +50,8 @@ pub struct BenchTarget {
 /// A workroom opened for a benchmark, with its two parties.
 pub struct BenchRoom {
     pub room: String,
+    /// The accepted bid it was opened for (ending the contract names it).
+    pub bid: String,
     pub client: String,
     pub contractor: String,
 }
@@ -102,6 +108,7 @@ impl BenchTarget {
         let room = created["room"].as_str().context("room")?.to_string();
         Ok(BenchRoom {
             room,
+            bid: format!("bb-{tag}"),
             client,
             contractor,
         })

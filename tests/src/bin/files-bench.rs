@@ -28,8 +28,6 @@ use workroom_tests::bench_target::{BenchTarget, ServerConfigArgs, incompressible
 struct Args {
     #[command(flatten)]
     server: ServerConfigArgs,
-    #[arg(long, default_value = "127.0.0.1:8443")]
-    addr: String,
     #[arg(long)]
     server_pid: Option<u32>,
     /// File size: bytes, or with KiB/MiB/GiB.
@@ -114,7 +112,7 @@ async fn through_server(
     config: &Config,
     data: &bytes::Bytes,
 ) -> anyhow::Result<(f64, f64, Option<(u64, u64)>)> {
-    let target = BenchTarget::connect(config, &args.addr)?;
+    let target = BenchTarget::connect(config, &args.server.addr)?;
     let http = &target.http;
     let opened = target.open_room().await?;
     let room = opened.room;

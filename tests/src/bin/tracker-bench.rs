@@ -27,8 +27,6 @@ use workroom_tests::bench_target::{BenchTarget, ServerConfigArgs, incompressible
 struct Args {
     #[command(flatten)]
     server: ServerConfigArgs,
-    #[arg(long, default_value = "127.0.0.1:8443")]
-    addr: String,
     /// Image size: bytes, or with KiB/MiB.
     #[arg(long, default_value = "200KiB", value_parser = parse_size)]
     size: u64,
@@ -139,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
         bail!("--count, --concurrency and --rounds must be at least 1");
     }
     let config = args.server.load()?;
-    let target = BenchTarget::connect(&config, &args.addr)?;
+    let target = BenchTarget::connect(&config, &args.server.addr)?;
     let opened = target.open_room().await?;
     let contractor = target.mint(&opened.contractor, Role::Member, None)?;
     let work_view = target

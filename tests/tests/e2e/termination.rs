@@ -432,3 +432,44 @@ async fn a_hold_on_a_person_defers_their_erasure_but_not_the_end_of_their_access
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_terminated_team_member_is_relabelled_in_their_accounts_workrooms() {
+    let server = lifecycle_server().await;
+    let room = server.open_room("b1", "p1", "xc1", "xk1").await.room;
+    server.put_account_member("acct-xk1", "xk2", "member").await;
+    let mut member = server.client("xk2").await;
+    for i in 0..2 {
+        let sent = member
+            .send(&room, &format!("t{i}"), &format!("team words {i}"))
+            .await;
+        assert!(matches!(sent, ServerFrame::Ack { .. }), "{sent:?}");
+    }
+    let outcome = terminate(&server, "xk2", "closed").await;
+    assert_eq!(outcome["erasure"], "erased", "{outcome}");
+    assert_eq!(
+        outcome["closed_rooms"],
+        json!([]),
+        "the contractor is still there: {outcome}"
+    );
+    let page = server
+        .get_json(&server.member("xc1"), &format!("/v1/rooms/{room}/messages"))
+        .await;
+    let senders: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["sender"].as_str().unwrap())
+        .collect();
+    assert_eq!(senders.len(), 2, "{page}");
+    assert!(senders.iter().all(|s| s.starts_with("former~")), "{page}");
+    for (place, n) in rows_naming(&server, "xk2").await {
+        assert_eq!(n, 0, "{place} still names xk2");
+    }
+    let erasures = server.get_json(&admin(&server), "/v1/admin/erasures").await;
+    assert_eq!(
+        erasures["erasures"].as_array().unwrap().len(),
+        0,
+        "{erasures}"
+    );
+}
