@@ -7,8 +7,11 @@ if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ ! -d /etc/postgresql/15/main 
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
 fi
 pg_ctlcluster 15 main start 2>/dev/null || true
-for _ in $(seq 1 60); do
+# A cluster that was not shut down cleanly replays its WAL first: that can take minutes on
+# a loaded 2-core machine, so wait up to five.
+for i in $(seq 1 300); do
   if su postgres -c "psql -qtAc 'select 1'" >/dev/null 2>&1; then break; fi
+  if [ $((i % 30)) -eq 0 ]; then echo "waiting for PostgreSQL to accept connections (${i} s)"; fi
   sleep 1
 done
 su postgres -c "psql -qtAc 'select 1'" >/dev/null
