@@ -4,6 +4,7 @@
 //! survives a restart, and the revocation is dropped once the token would have expired
 //! anyway. The marketplace revokes every token of a user issued before a time.
 
+use crate::cli::{ok, workroom};
 use crate::retention::{count, lifecycle_server};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -122,6 +123,10 @@ async fn a_logged_out_token_is_refused_everywhere_and_its_session_closes() {
         (count(&server, "SELECT COUNT(*) FROM revoked_tokens").await == 0).then_some(())
     })
     .await;
+    // The revocations and the sweep are in the chain, which verifies.
+    let (config, _dir) = server.stop().await;
+    let out = ok(workroom(&config, &["audit", "verify"]));
+    assert!(out.contains("audit trail intact"), "{out}");
 }
 
 #[tokio::test]

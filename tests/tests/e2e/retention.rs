@@ -489,6 +489,9 @@ async fn a_held_workroom_is_purged_only_after_its_hold_lifts() {
         .await;
         assert_eq!(n, 1, "{action}");
     }
+    let (config, _dir) = server.stop().await;
+    let out = ok(workroom(&config, &["audit", "verify"]));
+    assert!(out.contains("audit trail intact"), "{out}");
 }
 
 #[tokio::test]
@@ -703,4 +706,137 @@ async fn lifecycle_refusals_are_typed_and_change_nothing() {
     )
     .await;
     assert_eq!(by_admin, 1);
+}
+
+#[tokio::test]
+async fn bounded_records_go_when_their_retention_ends_and_the_room_stays() {
+    use crate::moderation::{call, moderator};
+    const HOUR: u64 = 3600;
+    let server = TestServer::start_with(Box::new(|config| {
+        config.retention.check_secs = 1;
+        config.retention.closed_room_secs = 30 * DAY;
+        config.retention.connection_log_secs = HOUR;
+        config.retention.prior_version_secs = HOUR;
+        config.retention.moderation_record_secs = HOUR;
+        config.retention.closed_room_screenshot_secs = HOUR;
+    }))
+    .await;
+    // Prior versions, a report, connections (every request above made some).
+    let (room, _) = seeded_room(&server, "b1", "sc1", "sk1", "teal-lynx").await;
+    // A grant, revoked.
+    let (status, grant) = call(
+        &server,
+        "POST",
+        "/v1/moderation/grants",
+        &moderator(&server, "mod1"),
+        Some(json!({"room": room, "case_id": "case-9", "reason": "Checking that moderation records are kept for a bounded time.",
+            "scope": ["history"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{grant}");
+    let (status, _) = call(
+        &server,
+        "POST",
+        &format!(
+            "/v1/moderation/grants/{}/revoke",
+            grant["id"].as_str().unwrap()
+        ),
+        &moderator(&server, "mod1"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The report, closed.
+    let reports = server
+        .get_json(&moderator(&server, "mod1"), "/v1/moderation/reports")
+        .await;
+    let report = reports["reports"][0]["id"].as_str().unwrap().to_string();
+    let (status, _) = call(
+        &server,
+        "POST",
+        &format!("/v1/moderation/reports/{report}/close"),
+        &moderator(&server, "mod1"),
+        Some(json!({"outcome": "Handled."})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // A Tracker screenshot.
+    let on = server
+        .http
+        .put("/v1/me/work-view", &server.member("sk1"))
+        .json(&json!({"on": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(on.status().is_success());
+    let mut bot = server.claims("sk-tracker");
+    bot.role = Role::Bot;
+    bot.acts_for = Some("sk1".into());
+    let captured_at = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let shot = server
+        .http
+        .post(
+            &format!("/v1/tracker/screenshots?room={room}&captured_at={captured_at}&activity=50"),
+            &server.sign(&bot),
+        )
+        .body(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR teal-lynx image".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shot.status(), StatusCode::CREATED);
+    server.end_contract("b1").await;
+    let before = [
+        (
+            "prior_versions",
+            format!("SELECT COUNT(*) FROM prior_versions WHERE room_id = '{room}'"),
+        ),
+        (
+            "grants",
+            format!("SELECT COUNT(*) FROM grants WHERE room_id = '{room}'"),
+        ),
+        (
+            "reports",
+            format!("SELECT COUNT(*) FROM reports WHERE room_id = '{room}'"),
+        ),
+        (
+            "screenshots",
+            format!("SELECT COUNT(*) FROM screenshots WHERE room_id = '{room}'"),
+        ),
+        (
+            "connections",
+            "SELECT COUNT(*) FROM connections".to_string(),
+        ),
+    ];
+    for (what, sql) in &before {
+        assert!(count(&server, sql).await > 0, "{what} before");
+    }
+    // Nothing goes before its hour.
+    server.clock.advance(Duration::from_secs(HOUR - 60));
+    a_few_rounds().await;
+    for (what, sql) in &before {
+        assert!(count(&server, sql).await > 0, "{what} went early");
+    }
+    server.clock.advance(Duration::from_secs(120));
+    for (what, sql) in &before {
+        eventually(Duration::from_secs(15), what, || async {
+            (count(&server, sql).await == 0).then_some(())
+        })
+        .await;
+    }
+    // The room and its messages stay for their own, longer retention.
+    let page = server
+        .get_json(&server.member("sc1"), &format!("/v1/rooms/{room}/messages"))
+        .await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 21, "{page}");
+    let swept = count(
+        &server,
+        "SELECT COUNT(DISTINCT target) FROM audit_entries WHERE action = 'retention.swept'",
+    )
+    .await;
+    assert!(
+        swept >= 4,
+        "one retention.swept target per kind that removed rows: {swept}"
+    );
 }
