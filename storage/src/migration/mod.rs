@@ -16,6 +16,7 @@ mod m0009_screenshots;
 mod m0010_room_file_bytes;
 mod m0011_write_probes;
 mod m0012_lifecycle;
+mod m0013_connection_links_by_time;
 pub(crate) mod seal_legacy;
 
 pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_room_file_bytes::Migration),
             Box::new(m0011_write_probes::Migration),
             Box::new(m0012_lifecycle::Migration),
+            Box::new(m0013_connection_links_by_time::Migration),
         ]
     }
 }
