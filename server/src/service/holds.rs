@@ -6,7 +6,7 @@ use super::validate::{check_id, check_text};
 use super::{Failure, Service};
 use crate::auth::Identity;
 use crate::events::rfc3339;
-use crate::policy::{self, Act, Caller, Resource};
+use crate::policy::Act;
 use workroom_protocol::lifecycle::{ErasureList, ErasureView, HoldList, HoldRequest, HoldView};
 use workroom_protocol::{Purpose, Role};
 use workroom_storage::{HoldRow, HoldScope, StorageError};
@@ -31,12 +31,7 @@ impl Service {
         identity: &Identity,
         body: &HoldRequest,
     ) -> Result<HoldView, Failure> {
-        policy::decide(
-            Caller::Token(identity),
-            Act::ManageHolds,
-            Purpose::LegalDisclosure,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::ManageHolds, Purpose::LegalDisclosure)?;
         check_text("request_id", &body.request_id, 200)?;
         let scope = HoldScope::parse(&body.scope)
             .ok_or_else(|| Failure::invalid("scope: must be `room`, `user` or `account`"))?;
@@ -55,12 +50,7 @@ impl Service {
 
     /// Lift a hold. `not_found` for an unknown hold, `conflict` when already lifted.
     pub async fn lift_hold(&self, identity: &Identity, hold: &str) -> Result<HoldView, Failure> {
-        policy::decide(
-            Caller::Token(identity),
-            Act::ManageHolds,
-            Purpose::LegalDisclosure,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::ManageHolds, Purpose::LegalDisclosure)?;
         check_id("hold", hold)?;
         let row = self
             .store
@@ -86,12 +76,7 @@ impl Service {
             Role::Admin => Purpose::Operations,
             _ => Purpose::LegalDisclosure,
         };
-        policy::decide(
-            Caller::Token(identity),
-            Act::ListHolds,
-            purpose,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::ListHolds, purpose)?;
         let holds = self.store.holds(active_only).await?;
         Ok(HoldList {
             holds: holds.into_iter().map(view).collect(),
@@ -100,12 +85,7 @@ impl Service {
 
     /// Erasures a hold deferred, oldest first.
     pub async fn list_erasures(&self, identity: &Identity) -> Result<ErasureList, Failure> {
-        policy::decide(
-            Caller::Token(identity),
-            Act::ListErasures,
-            Purpose::Operations,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::ListErasures, Purpose::Operations)?;
         let erasures = self.store.pending_erasures().await?;
         Ok(ErasureList {
             erasures: erasures

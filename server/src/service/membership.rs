@@ -11,7 +11,7 @@ use super::{Failure, Service};
 use crate::auth::Identity;
 use crate::events::rfc3339;
 use crate::hub::Revocation;
-use crate::policy::{self, Act, Caller, Resource};
+use crate::policy::Act;
 use workroom_protocol::lifecycle::{
     BanQuery, BanStatus, RevokeTokens, TerminateUser, Terminated, TokensRevoked,
 };
@@ -21,12 +21,7 @@ use workroom_storage::{BanIdentity, TerminationOutcome, TerminationReason};
 impl Service {
     /// Revoke the caller's own token until it expires, and close the sessions using it.
     pub async fn logout(&self, identity: &Identity) -> Result<(), Failure> {
-        policy::decide(
-            Caller::Token(identity),
-            Act::Logout,
-            Purpose::Security,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::Logout, Purpose::Security)?;
         let expires_at = i64::try_from(identity.expires_at())
             .unwrap_or(i64::MAX / 1000)
             .saturating_mul(1000);
@@ -52,12 +47,7 @@ impl Service {
         user: &str,
         body: &RevokeTokens,
     ) -> Result<TokensRevoked, Failure> {
-        policy::decide(
-            Caller::Token(identity),
-            Act::RevokeTokens,
-            Purpose::Security,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::RevokeTokens, Purpose::Security)?;
         check_id("user", user)?;
         let before_ms = parse_time("issued_before", body.issued_before.as_deref())?
             .unwrap_or_else(|| self.clock.now_ms());
@@ -86,12 +76,7 @@ impl Service {
         user: &str,
         body: &TerminateUser,
     ) -> Result<Terminated, Failure> {
-        policy::decide(
-            Caller::Token(identity),
-            Act::Terminate,
-            Purpose::Participation,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::Terminate, Purpose::Participation)?;
         check_id("user", user)?;
         let reason = TerminationReason::parse(&body.reason)
             .ok_or_else(|| Failure::invalid("reason: must be `closed` or `violation`"))?;
@@ -129,12 +114,7 @@ impl Service {
         identity: &Identity,
         account: &str,
     ) -> Result<Terminated, Failure> {
-        policy::decide(
-            Caller::Token(identity),
-            Act::Terminate,
-            Purpose::Participation,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::Terminate, Purpose::Participation)?;
         check_id("account", account)?;
         let outcome = self
             .store
@@ -159,12 +139,7 @@ impl Service {
         identity: &Identity,
         query: &BanQuery,
     ) -> Result<BanStatus, Failure> {
-        policy::decide(
-            Caller::Token(identity),
-            Act::CheckBan,
-            Purpose::Security,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::CheckBan, Purpose::Security)?;
         let subject = match (&query.email, &query.user) {
             (Some(email), None) => {
                 check_email("email", email)?;

@@ -46,7 +46,7 @@ pub use moderation::{WatchRequest, Watching};
 pub use screenshots::ScreenshotPage;
 pub use tracker::{ScreenshotPost, WorkView};
 
-use crate::auth::TokenVerifier;
+use crate::auth::{Identity, TokenVerifier};
 use crate::committer::Committers;
 use crate::config::Config;
 use crate::connlog::ConnLog;
@@ -54,8 +54,10 @@ use crate::health::Health;
 use crate::hub::Hub;
 use crate::links::LinkSigner;
 use crate::policy::Proofs;
+use crate::policy::{self, Act, Caller, Resource};
 use crate::ratelimit::RateLimiter;
 use std::sync::Arc;
+use workroom_protocol::Purpose;
 use workroom_storage::audit::NewAuditEntry;
 use workroom_storage::blob::BlobStore;
 use workroom_storage::proof::Unrecorded;
@@ -131,6 +133,13 @@ impl Service {
     /// Unix ms on the service's clock.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Ask the policy for an act on no particular resource (lifecycle, marketplace and
+    /// operator acts decide on the caller's role and purpose alone).
+    fn allow(&self, identity: &Identity, act: Act, purpose: Purpose) -> Result<(), Failure> {
+        policy::decide(Caller::Token(identity), act, purpose, Resource::Nothing)?;
+        Ok(())
     }
 
     /// Record `entry` and only then hand out the proof of the audited read it stands for:

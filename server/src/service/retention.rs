@@ -80,12 +80,7 @@ impl Service {
         body: &RetentionPut,
     ) -> Result<RetentionView, Failure> {
         let purpose = purpose_of(identity);
-        policy::decide(
-            Caller::Token(identity),
-            Act::ChangeRetention,
-            purpose,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::ChangeRetention, purpose)?;
         check_id("room", room)?;
         if body.retention_secs.is_some_and(|s| s > MAX_RETENTION_SECS) {
             return Err(Failure::invalid(format!(
@@ -111,12 +106,7 @@ impl Service {
         room: &str,
     ) -> Result<PurgeResult, Failure> {
         let purpose = purpose_of(identity);
-        policy::decide(
-            Caller::Token(identity),
-            Act::ChangeRetention,
-            purpose,
-            Resource::Nothing,
-        )?;
+        self.allow(identity, Act::ChangeRetention, purpose)?;
         let current = self.retention_of(room).await?;
         if current.purged_at.is_some() {
             return Ok(PurgeResult {

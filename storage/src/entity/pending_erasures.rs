@@ -18,3 +18,14 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The accounts recorded with the erasure.
+    pub(crate) fn account_list(&self) -> Vec<String> {
+        self.accounts
+            .split(',')
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}

@@ -71,13 +71,7 @@ impl Store {
             .one(&self.db)
             .await?;
         let mut accounts: BTreeSet<String> = pending
-            .map(|p| {
-                p.accounts
-                    .split(',')
-                    .filter(|a| !a.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
+            .map(|p| p.account_list().into_iter().collect())
             .unwrap_or_default();
         accounts.extend(self.accounts_of(&self.db, user).await?);
         let accounts: Vec<String> = accounts.into_iter().collect();

@@ -100,12 +100,7 @@ impl Store {
         let system = Actor::new("system", "system");
         let mut erased = Vec::new();
         for row in rows {
-            let accounts: Vec<String> = row
-                .accounts
-                .split(',')
-                .filter(|a| !a.is_empty())
-                .map(str::to_string)
-                .collect();
+            let accounts = row.account_list();
             if let Some(user) = row.key_id.strip_prefix("person:") {
                 let mut all = accounts.clone();
                 all.extend(self.accounts_of(&self.db, user).await?);

@@ -80,15 +80,10 @@ impl Store {
                 .one(&txn)
                 .await?;
             let held = match pending {
-                Some(p) => {
-                    let accounts: Vec<String> = p
-                        .accounts
-                        .split(',')
-                        .filter(|a| !a.is_empty())
-                        .map(str::to_string)
-                        .collect();
-                    self.active_holds(&txn).await?.cover_person(user, &accounts)
-                }
+                Some(p) => self
+                    .active_holds(&txn)
+                    .await?
+                    .cover_person(user, &p.account_list()),
                 None => false,
             };
             txn.rollback().await?;
