@@ -5,12 +5,14 @@
 //! and the load tool all speak exactly the same types. `docs/protocol.md` is its prose twin:
 //! a change here is a change there.
 
+pub mod analytics;
 pub mod claims;
 pub mod contacts;
 pub mod error;
 pub mod frames;
 pub mod http;
 pub mod ids;
+pub mod legal;
 pub mod lifecycle;
 pub mod moderation;
 pub mod purpose;

@@ -7,7 +7,7 @@
 //! same head; the second insert is dropped.
 
 use crate::config::Config;
-use crate::key_files::write_secret;
+use crate::signing_key::{self, hex, key_id, unhex};
 use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -40,26 +40,6 @@ impl std::fmt::Debug for AuditSigner {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// A key's id: the first 16 hex characters of the SHA-256 of its public key.
-fn key_id(public: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, public);
-    hex(&digest.as_ref()[..8])
-}
-
 fn key_path(config: &Config) -> PathBuf {
     config
         .audit
@@ -73,26 +53,13 @@ impl AuditSigner {
     /// 0600) when none is configured and none exists yet.
     pub fn load_or_create(config: &Config) -> Result<(AuditSigner, bool), AuditError> {
         let path = key_path(config);
-        let failed = |reason: String| AuditError::Key {
-            path: path.display().to_string(),
-            reason,
-        };
-        let (pkcs8, created) = match std::fs::read(&path) {
-            Ok(bytes) => (bytes, false),
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
-                    && config.audit.signing_key_file.is_none() =>
-            {
-                let document =
-                    Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
-                        .map_err(|_| failed("could not generate a key".into()))?;
-                write_secret(&path, document.as_ref()).map_err(|e| failed(e.to_string()))?;
-                (document.as_ref().to_vec(), true)
-            }
-            Err(e) => return Err(failed(e.to_string())),
-        };
-        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
-            .map_err(|_| failed("not an Ed25519 PKCS#8 key".into()))?;
+        let (pair, created) =
+            signing_key::load_or_create(&path, config.audit.signing_key_file.is_none()).map_err(
+                |reason| AuditError::Key {
+                    path: path.display().to_string(),
+                    reason,
+                },
+            )?;
         Ok((
             AuditSigner {
                 key_id: key_id(pair.public_key().as_ref()),

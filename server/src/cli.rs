@@ -1,4 +1,5 @@
-//! The command line: `workroom serve | migrate | token | keys | audit | erasures`. The binary's edge: errors become
+//! The command line: `workroom serve | migrate | token | keys | audit | erasures | legal |
+//! analytics`. The binary's edge: errors become
 //! messages on stderr and a non-zero exit code here, and nowhere else.
 
 use crate::auth::DevKey;
@@ -63,6 +64,20 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Legal disclosure bundles: verify one offline, print the signing key.
+    Legal {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: LegalCommand,
+    },
+    /// Anonymous analytics (daily counts, small cells suppressed).
+    Analytics {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: AnalyticsCommand,
+    },
     /// Print a JWT signed with the data dir's dev key.
     Token {
         #[command(flatten)]
@@ -90,6 +105,37 @@ enum AuditCommand {
     Checkpoint,
     /// Print the checkpoint signing key's public key (hex), for auditors.
     PublicKey,
+}
+
+#[derive(Debug, Subcommand)]
+enum LegalCommand {
+    /// Verify a bundle offline (no server, no database): the manifest's signature, every
+    /// entry's size and SHA-256, nothing missing or extra. Exits non-zero naming each
+    /// problem.
+    Verify {
+        /// The bundle (`.tar`) as downloaded.
+        bundle: PathBuf,
+        /// The signing key's public half: 64 hex characters, or the JSON of
+        /// `GET /v1/legal/public-key`. Default: this configuration's signing key.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
+    /// Print the bundle signing key's id and public key (hex).
+    PublicKey,
+}
+
+#[derive(Debug, Subcommand)]
+enum AnalyticsCommand {
+    /// Print the daily counts of whole past UTC days as CSV (`suppressed` where fewer than
+    /// `analytics.min_count` workrooms contributed).
+    Export {
+        /// First day, YYYY-MM-DD (default: 29 days before --until).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, YYYY-MM-DD, before today (default: yesterday).
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +245,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             init_tracing(&config);
             runtime()?.block_on(erasures(config))
         }
+        Command::Legal { common, action } => {
+            let config = load(&common, None)?;
+            legal(&config, action)
+        }
+        Command::Analytics { common, action } => {
+            let config = load(&common, None)?;
+            init_tracing(&config);
+            runtime()?.block_on(analytics(config, action))
+        }
         Command::Keys { common, action } => {
             let config = load(&common, None)?;
             init_tracing(&config);
@@ -233,6 +288,112 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+fn legal(config: &Config, action: LegalCommand) -> anyhow::Result<()> {
+    use crate::bundle::LegalSigner;
+    match action {
+        LegalCommand::PublicKey => {
+            let (signer, _) = LegalSigner::load_or_create(config)?;
+            let view = signer.view();
+            println!("{}\t{}", view.key_id, view.public_key);
+            Ok(())
+        }
+        LegalCommand::Verify { bundle, public_key } => {
+            let public = match public_key {
+                Some(path) => read_public_key(&path)?,
+                None => {
+                    let signer = LegalSigner::load_existing(config)?.with_context(|| {
+                        format!(
+                            "no --public-key given and no signing key at {}",
+                            crate::bundle::key_path(config).display()
+                        )
+                    })?;
+                    crate::signing_key::parse_public_key(&signer.view().public_key)
+                        .context("reading this configuration's public key")?
+                }
+            };
+            let file = std::fs::File::open(&bundle)
+                .with_context(|| format!("opening {}", bundle.display()))?;
+            match crate::bundle::verify(std::io::BufReader::new(file), &public) {
+                Ok(verified) => {
+                    println!(
+                        "bundle verified: {} entries, {} bytes; export {} for request {} \
+                         ({} {}), signed by key {}, manifest sha256 {}",
+                        verified.entries,
+                        verified.bytes,
+                        verified.manifest.export_id,
+                        verified.manifest.request_id,
+                        verified.manifest.scope,
+                        verified.manifest.target,
+                        verified.manifest.key_id,
+                        verified.manifest_sha256
+                    );
+                    for note in &verified.manifest.notes {
+                        println!("note: {note}");
+                    }
+                    Ok(())
+                }
+                Err(problems) => {
+                    for problem in &problems {
+                        eprintln!("problem: {problem}");
+                    }
+                    anyhow::bail!(
+                        "{} does not verify: {} problem(s)",
+                        bundle.display(),
+                        problems.len()
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// A public key file: 64 hex characters, or the JSON of `GET /v1/legal/public-key`.
+fn read_public_key(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let hex = if text.trim_start().starts_with('{') {
+        serde_json::from_str::<workroom_protocol::legal::SigningKeyView>(&text)
+            .with_context(|| format!("{}: not a public key document", path.display()))?
+            .public_key
+    } else {
+        text
+    };
+    crate::signing_key::parse_public_key(&hex).with_context(|| {
+        format!(
+            "{}: expected an Ed25519 public key as 64 hex characters",
+            path.display()
+        )
+    })
+}
+
+async fn analytics(config: Config, action: AnalyticsCommand) -> anyhow::Result<()> {
+    let AnalyticsCommand::Export { from, until } = action;
+    let (store, _) = crate::server::open_store(&config, Clock::system()).await?;
+    store.migrate().await?;
+    let (from, until) = crate::service::day_range(
+        from.as_deref(),
+        until.as_deref(),
+        Clock::system().now_ms(),
+        config.analytics.max_days,
+    )
+    .map_err(|f| anyhow::anyhow!("{}", f.message))?;
+    let days = crate::service::day_views(&store, from, until, config.analytics.min_count).await?;
+    store.close().await.ok();
+    let mut out = String::new();
+    out.push_str(&workroom_protocol::analytics::DayView::COLUMNS.join(","));
+    out.push('\n');
+    for day in days {
+        out.push_str(&day.day);
+        for cell in day.cells() {
+            out.push(',');
+            out.push_str(&cell.to_string());
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
+}
+
 async fn audit(config: Config, action: AuditCommand) -> anyhow::Result<()> {
     let (signer, _) = crate::audit::AuditSigner::load_or_create(&config)?;
     if let AuditCommand::PublicKey = action {
@@ -265,7 +426,6 @@ async fn audit(config: Config, action: AuditCommand) -> anyhow::Result<()> {
     Ok(result?)
 }
 
-/// The operator running the CLI, as an audit actor.
 async fn erasures(config: Config) -> anyhow::Result<()> {
     let (store, _) = crate::server::open_store(&config, Clock::system()).await?;
     let pending = store.pending_erasures().await?;
@@ -284,6 +444,7 @@ async fn erasures(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The operator running the CLI, as an audit actor.
 fn operator() -> workroom_storage::audit::Actor {
     workroom_storage::audit::Actor::new("operator", "operator")
 }

@@ -10,8 +10,8 @@
 use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::{
-    audit, connection_log, contacts, fail_fast, files, lifecycle, marketplace, moderation, ops,
-    policy_guard, refused_upload, reports, rooms, screenshots, tracker,
+    analytics, audit, connection_log, contacts, fail_fast, files, legal, lifecycle, marketplace,
+    moderation, ops, policy_guard, refused_upload, reports, rooms, screenshots, tracker,
 };
 use crate::ws;
 use axum::Router;
@@ -132,6 +132,12 @@ route_table! {
         POST "/v1/marketplace/accounts/{account}/terminate" => lifecycle::terminate_account,
         POST "/v1/marketplace/users/{user}/terminate" => lifecycle::terminate_user,
         POST "/v1/me/logout" => lifecycle::logout,
+        POST "/v1/legal/exports" => legal::create_export,
+        GET "/v1/legal/exports" => legal::list_exports,
+        GET "/v1/legal/exports/{export}" => legal::get_export,
+        GET "/v1/legal/exports/{export}/content" => legal::export_content,
+        GET "/v1/legal/public-key" => legal::public_key,
+        GET "/v1/analytics/daily" => analytics::daily,
     }
     uploads {
         POST "/v1/rooms/{room}/files" => files::upload,

@@ -37,6 +37,8 @@ pub enum ServerError {
     Keys(#[from] crate::keys::KeysError),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    #[error(transparent)]
+    LegalKey(#[from] crate::bundle::SignerError),
     #[error("file storage: {0}")]
     Blob(#[from] workroom_storage::blob::BlobError),
     #[error("listener: {0}")]
@@ -92,6 +94,8 @@ pub async fn run(
             .expect("a freshly opened store still has its mint"),
     );
     let (audit_signer, _) = crate::audit::AuditSigner::load_or_create(&config)?;
+    let (legal_signer, _) = crate::bundle::LegalSigner::load_or_create(&config)?;
+    let legal_signer = Arc::new(legal_signer);
     let (dev_key, dev_key_created) = if config.auth.dev_key {
         let (key, created) = DevKey::load_or_create(&config.data_dir)?;
         (Some(key), created)
@@ -164,6 +168,7 @@ pub async fn run(
         blobs.clone(),
         hub.clone(),
         config.retention.clone(),
+        config.legal.clone(),
         lifecycle.clone(),
         shutdown.clone(),
     ));
@@ -193,6 +198,7 @@ pub async fn run(
         connlog: connlog.clone(),
         clock: clock.clone(),
         lifecycle,
+        legal_signer,
     });
     let state = AppState::new(Inner {
         config,

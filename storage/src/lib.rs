@@ -28,15 +28,18 @@ pub use db::{Backend, DatabaseOptions, DatabaseProbe, SqliteSync, Store};
 pub use error::StorageError;
 pub use keyring::{KeyScope, Keyring, MasterKey, MasterKeySet, Unreadable};
 pub use repo::access::{AccountRole, RoomAccessRow, RoomParty, RoomSides};
+pub use repo::analytics::{DailyCount, DailyCounts, Metric, utc_day};
 pub use repo::connections::{ConnectionRecord, LinkedConnection, SessionUser};
 pub use repo::contacts::{Contact, ReleaseError, ReleasedContactRow};
 pub use repo::files::{
     FileCompanion, FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name,
 };
 pub use repo::grants::{GrantChangeError, GrantRow, NewGrant};
+pub use repo::legal::exports::{BundleUpload, ExportRow, ExportState, NewExport};
+pub use repo::legal::reads::{LegalRoomInfo, PersonRecord};
 pub use repo::lifecycle::bans::{BanIdentity, BanRow};
 pub use repo::lifecycle::erasure::FORMER_PREFIX;
-pub use repo::lifecycle::holds::{HoldRow, HoldScope};
+pub use repo::lifecycle::holds::{HoldRow, LegalScope};
 pub use repo::lifecycle::pending::{KeyDestruction, PendingErasure};
 pub use repo::lifecycle::purge::{PurgeCounts, PurgeOptions, PurgeOutcome, RoomRetention};
 pub use repo::lifecycle::termination::{TerminationOutcome, TerminationReason};

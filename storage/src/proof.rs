@@ -135,6 +135,18 @@ impl Mint {
         AuditRead { _sealed: () }
     }
 
+    pub fn legal_export(&self, export: &str) -> Unrecorded<LegalExport> {
+        audited(LegalExport {
+            export: export.to_string(),
+        })
+    }
+
+    pub fn legal_bundle(&self, export: &str) -> Unrecorded<LegalBundleRead> {
+        audited(LegalBundleRead {
+            export: export.to_string(),
+        })
+    }
+
     pub fn room_read(&self, room: &RoomId) -> RoomRead {
         RoomRead { room: room.clone() }
     }
@@ -199,6 +211,63 @@ impl Mint {
     }
 }
 
+/// A legal officer's disclosure export (C12; audited): reads everything in the export's
+/// scope (its rows name the scope and bounds), for legal disclosure only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalExport {
+    export: String,
+}
+
+/// One workroom inside a [`LegalExport`]'s scope: made by the store only for rooms the
+/// export covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalRoom {
+    room: RoomId,
+}
+
+/// A legal officer downloads a built bundle (audited).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalBundleRead {
+    export: String,
+}
+
+impl LegalExport {
+    pub fn export(&self) -> &str {
+        &self.export
+    }
+}
+
+impl LegalRoom {
+    pub(crate) fn new(room: RoomId) -> LegalRoom {
+        LegalRoom { room }
+    }
+
+    pub fn room(&self) -> &str {
+        self.room.as_str()
+    }
+
+    /// The room's members, as a member's read would list them (names and emails unless
+    /// erased).
+    pub fn room_read(&self) -> RoomRead {
+        RoomRead {
+            room: self.room.clone(),
+        }
+    }
+
+    /// The content of one of this room's files; `None` for a file of another room.
+    pub fn file_read(&self, file: &crate::FileMeta) -> Option<FileRead> {
+        (file.room_id == self.room.as_str()).then(|| FileRead {
+            file: file.id.clone(),
+        })
+    }
+}
+
+impl LegalBundleRead {
+    pub fn export(&self) -> &str {
+        &self.export
+    }
+}
+
 fn audited<T>(proof: T) -> Unrecorded<T> {
     Unrecorded { proof }
 }
@@ -222,7 +291,19 @@ macro_rules! room_proof {
         $(impl sealed::Sealed for $ty {})*
     };
 }
-room_proof!(RoomRead, LiveView, GrantHistory, ReportRead);
+room_proof!(RoomRead, LiveView, GrantHistory, ReportRead, LegalRoom);
+
+impl TimelineRead for LegalRoom {
+    fn room(&self) -> &str {
+        self.room.as_str()
+    }
+}
+
+impl PriorRead for LegalRoom {
+    fn room(&self) -> &str {
+        self.room.as_str()
+    }
+}
 
 impl TimelineRead for RoomRead {
     fn room(&self) -> &str {

@@ -6,8 +6,10 @@
 use anyhow::{Context, bail};
 use serde_json::json;
 use std::path::PathBuf;
+use std::time::Duration;
 use workroom_client::HttpClient;
-use workroom_protocol::Role;
+use workroom_client::ws::{ConnectOptions, Connection};
+use workroom_protocol::{Role, ServerFrame};
 use workroom_server::auth::DevKey;
 use workroom_server::config::{CliOverrides, Config};
 
@@ -42,6 +44,8 @@ impl ServerConfigArgs {
 /// The server under measurement, reached on `addr` (`host:port`).
 pub struct BenchTarget {
     pub http: HttpClient,
+    addr: String,
+    tls: std::sync::Arc<rustls::ClientConfig>,
     key: DevKey,
     issuer: String,
     audience: String,
@@ -63,7 +67,9 @@ impl BenchTarget {
         let tls = workroom_client::client_config(&pem)?;
         let port = addr.rsplit(':').next().unwrap_or("8443");
         Ok(BenchTarget {
-            http: HttpClient::new(&format!("https://localhost:{port}"), tls)?,
+            http: HttpClient::new(&format!("https://localhost:{port}"), tls.clone())?,
+            addr: format!("localhost:{port}"),
+            tls,
             key: DevKey::load(&config.data_dir)?,
             issuer: config.auth.issuer.clone(),
             audience: config.auth.audience.clone(),
@@ -113,6 +119,84 @@ impl BenchTarget {
             contractor,
         })
     }
+}
+
+impl BenchTarget {
+    /// Fill `room` with `messages` messages through the real send path: one pipelined
+    /// connection per party (64 unacknowledged each), `label` in every body.
+    pub async fn fill(&self, room: &BenchRoom, messages: usize, label: &str) -> anyhow::Result<()> {
+        let mut senders = Vec::new();
+        for user in [room.client.clone(), room.contractor.clone()] {
+            let options = ConnectOptions {
+                url: format!("wss://{}/v1/ws", self.addr),
+                tls: self.tls.clone(),
+                token: Some(self.mint(&user, Role::Member, None)?),
+                origin: None,
+            };
+            let (room_id, label) = (room.room.clone(), label.to_string());
+            let count = messages / 2;
+            senders.push(tokio::spawn(async move {
+                send_pipelined(options, room_id, user, count, label).await
+            }));
+        }
+        for sender in senders {
+            sender.await??;
+        }
+        Ok(())
+    }
+
+    /// Upload `count` incompressible files of `size` bytes into `room` as its client.
+    pub async fn upload_files(
+        &self,
+        room: &BenchRoom,
+        count: usize,
+        size: u64,
+    ) -> anyhow::Result<()> {
+        let token = self.mint(&room.client, Role::Member, None)?;
+        for i in 0..count {
+            let bytes = incompressible_from(i as u64, usize::try_from(size)?);
+            let response = self
+                .http
+                .post(
+                    &format!("/v1/rooms/{}/files?name=f{i}.bin", room.room),
+                    &token,
+                )
+                .body(bytes)
+                .send()
+                .await?;
+            if response.status().as_u16() != 201 {
+                bail!("upload refused: {}", response.status());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Send `count` messages, keeping up to 64 unacknowledged.
+async fn send_pipelined(
+    options: ConnectOptions,
+    room: String,
+    user: String,
+    count: usize,
+    label: String,
+) -> anyhow::Result<()> {
+    let mut conn = Connection::connect(&options).await?;
+    conn.next(Duration::from_secs(10)).await?;
+    let (mut sent, mut acked) = (0, 0);
+    while acked < count {
+        while sent < count && sent - acked < 64 {
+            let frame = json!({"type": "send", "id": format!("s{sent}"), "room": room,
+                "client_msg_id": format!("{user}-{sent}"), "body": format!("{label} message {sent} of {user}")});
+            conn.send_text(&frame.to_string()).await?;
+            sent += 1;
+        }
+        match conn.next(Duration::from_secs(60)).await? {
+            ServerFrame::Ack { .. } => acked += 1,
+            ServerFrame::Error { message, .. } => bail!("send refused: {message}"),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `size` bytes that do not compress (xorshift), like an encoded image or an archive.

@@ -232,6 +232,7 @@ impl TestServer {
             "keys/dev-jwt.key",
             "keys/master.keys",
             "keys/audit-ed25519.pk8",
+            "keys/legal-ed25519.pk8",
         ] {
             std::fs::copy(self.data_dir.path().join(file), dir.path().join(file))
                 .unwrap_or_else(|e| panic!("copy {file}: {e}"));

@@ -39,6 +39,8 @@ pub struct Config {
     pub moderation: ModerationConfig,
     pub retention: RetentionConfig,
     pub tracker: TrackerConfig,
+    pub legal: LegalConfig,
+    pub analytics: AnalyticsConfig,
 }
 impl Default for Config {
     fn default() -> Self {
@@ -59,6 +61,8 @@ impl Default for Config {
             moderation: ModerationConfig::default(),
             retention: RetentionConfig::default(),
             tracker: TrackerConfig::default(),
+            legal: LegalConfig::default(),
+            analytics: AnalyticsConfig::default(),
         }
     }
 }

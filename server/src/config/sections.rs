@@ -436,3 +436,51 @@ impl Default for ShutdownConfig {
         }
     }
 }
+
+/// Legal disclosure bundles (C12).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LegalConfig {
+    /// Ed25519 PKCS#8 key that signs bundle manifests. Unset:
+    /// `<data_dir>/keys/legal-ed25519.pk8`, generated (mode 0600) on first run. Its public
+    /// key is served at `GET /v1/legal/public-key` and printed by `workroom legal public-key`.
+    pub signing_key_file: Option<PathBuf>,
+    /// How long a ready bundle is kept for the legal officer to download; then its key is
+    /// destroyed and its object deleted. Default 14 days.
+    pub bundle_retention_secs: u64,
+    /// Bundles built at once on this node (the rest wait their turn). Default 1.
+    pub concurrent_builds: usize,
+    /// A build silent this long is reported failed (its node stopped). Default 120 s.
+    pub stale_build_secs: u64,
+}
+
+impl Default for LegalConfig {
+    fn default() -> Self {
+        LegalConfig {
+            signing_key_file: None,
+            bundle_retention_secs: 14 * 86_400,
+            concurrent_builds: 1,
+            stale_build_secs: 120,
+        }
+    }
+}
+
+/// Anonymous analytics (C13).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// A cell fed by fewer distinct workrooms than this is shown as `suppressed`.
+    /// Default 10.
+    pub min_count: u64,
+    /// The most days one query may span. Default 366.
+    pub max_days: u64,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        AnalyticsConfig {
+            min_count: 10,
+            max_days: 366,
+        }
+    }
+}

@@ -148,6 +148,24 @@ impl Config {
         if m.expiry_check_secs == 0 {
             problems.push("moderation.expiry_check_secs: must be at least 1".into());
         }
+        let l = &self.legal;
+        if l.bundle_retention_secs == 0 || l.bundle_retention_secs > 366 * 86_400 {
+            problems.push("legal.bundle_retention_secs: must be between 1 and 31622400".into());
+        }
+        if l.concurrent_builds == 0 || l.concurrent_builds > 16 {
+            problems.push("legal.concurrent_builds: must be between 1 and 16".into());
+        }
+        if l.stale_build_secs < 10 || l.stale_build_secs > 86_400 {
+            problems.push("legal.stale_build_secs: must be between 10 and 86400".into());
+        }
+        if self.analytics.min_count < 2 {
+            problems.push(
+                "analytics.min_count: must be at least 2 (1 would show single workrooms)".into(),
+            );
+        }
+        if self.analytics.max_days == 0 || self.analytics.max_days > 3660 {
+            problems.push("analytics.max_days: must be between 1 and 3660".into());
+        }
         if problems.is_empty() {
             Ok(())
         } else {

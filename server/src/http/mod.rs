@@ -3,6 +3,7 @@
 //! every request passes (connection log, policy guard, fail-fast, draining refused
 //! uploads). Which path goes to which handler is [`crate::router`]'s one table.
 
+pub(crate) mod analytics;
 pub(crate) mod audit;
 pub(crate) mod connection_log;
 pub(crate) mod contacts;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub(crate) mod fail_fast;
 pub(crate) mod files;
+pub(crate) mod legal;
 pub(crate) mod lifecycle;
 pub(crate) mod marketplace;
 pub(crate) mod moderation;

@@ -89,6 +89,16 @@ pub enum Act {
     ListHolds,
     /// List erasures a legal hold deferred.
     ListErasures,
+    /// Ask for a legal disclosure export (reads everything in its scope).
+    ExportLegal,
+    /// Read the state of legal exports.
+    ListLegalExports,
+    /// Download a built disclosure bundle.
+    DownloadLegalBundle,
+    /// Read the public key bundles are signed with (public: anyone may check a bundle).
+    ReadLegalPublicKey,
+    /// Read the anonymous daily analytics.
+    ReadAnalytics,
 }
 
 /// Who may perform an act, for which purpose, and whether it is audited.
@@ -148,6 +158,11 @@ impl Act {
         Act::ManageHolds,
         Act::ListHolds,
         Act::ListErasures,
+        Act::ExportLegal,
+        Act::ListLegalExports,
+        Act::DownloadLegalBundle,
+        Act::ReadLegalPublicKey,
+        Act::ReadAnalytics,
     ];
 
     pub(super) fn rule(self) -> Rule {
@@ -224,6 +239,20 @@ impl Act {
                 false,
             ),
             Act::ListErasures => (&[(Some(Role::Admin), Operations)], false),
+            // Legal officers only: moderators, admins, auditors and services never export.
+            Act::ExportLegal | Act::DownloadLegalBundle => {
+                (&[(Some(Role::Legal), LegalDisclosure)], true)
+            }
+            Act::ListLegalExports => (&[(Some(Role::Legal), LegalDisclosure)], false),
+            Act::ReadLegalPublicKey => (&[(None, LegalDisclosure)], false),
+            // Aggregates only: this purpose reads no item (`readable` is false for it).
+            Act::ReadAnalytics => (
+                &[
+                    (Some(Role::Service), AnonymousAnalytics),
+                    (Some(Role::Admin), AnonymousAnalytics),
+                ],
+                false,
+            ),
         };
         Rule { allowed, audited }
     }

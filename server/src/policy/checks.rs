@@ -41,7 +41,12 @@ pub(super) fn check_resource(
             | Act::ChangeRetention
             | Act::ManageHolds
             | Act::ListHolds
-            | Act::ListErasures => Ok(()),
+            | Act::ListErasures
+            | Act::ExportLegal
+            | Act::ListLegalExports
+            | Act::DownloadLegalBundle
+            | Act::ReadLegalPublicKey
+            | Act::ReadAnalytics => Ok(()),
             _ => Err(FORBIDDEN),
         },
         Resource::Room(access) => match act {

@@ -10,8 +10,8 @@ use crate::auth::Identity;
 use workroom_protocol::moderation::GrantScope;
 use workroom_protocol::{Purpose, RoomId};
 use workroom_storage::proof::{
-    AuditRead, ConnectionsRead, FileRead, GrantHistory, LiveView, Mint, OwnContact,
-    ReleasedContacts, ReportRead, RoomRead, ScreenshotsRead, Unrecorded,
+    AuditRead, ConnectionsRead, FileRead, GrantHistory, LegalBundleRead, LegalExport, LiveView,
+    Mint, OwnContact, ReleasedContacts, ReportRead, RoomRead, ScreenshotsRead, Unrecorded,
 };
 use workroom_storage::{FileMeta, GrantRow, ReportRow, RoomAccessRow, ScreenshotFilter};
 
@@ -42,6 +42,37 @@ fn allow_review(identity: &Identity) -> Result<(), Denied> {
 impl Proofs {
     pub fn new(mint: Mint) -> Proofs {
         Proofs { mint }
+    }
+
+    /// A legal officer's export reads everything in its scope (audited:
+    /// `legal.export_requested` is its record).
+    pub fn legal_export(
+        &self,
+        identity: &Identity,
+        export: &str,
+    ) -> Result<Unrecorded<LegalExport>, Denied> {
+        decide(
+            Caller::Token(identity),
+            Act::ExportLegal,
+            Purpose::LegalDisclosure,
+            Resource::Nothing,
+        )?;
+        Ok(self.mint.legal_export(export))
+    }
+
+    /// A legal officer downloads a built bundle (audited: `legal.export_downloaded`).
+    pub fn legal_bundle(
+        &self,
+        identity: &Identity,
+        export: &str,
+    ) -> Result<Unrecorded<LegalBundleRead>, Denied> {
+        decide(
+            Caller::Token(identity),
+            Act::DownloadLegalBundle,
+            Purpose::LegalDisclosure,
+            Resource::Nothing,
+        )?;
+        Ok(self.mint.legal_bundle(export))
     }
 
     /// A member reads a room (history, resume and gap fill, members) through `access`.

@@ -54,7 +54,7 @@ pub struct AuditPage {
     next_after_seq: Option<u64>,
 }
 
-fn view(entry: AuditEntry) -> AuditEntryView {
+pub(super) fn entry_view(entry: AuditEntry) -> AuditEntryView {
     AuditEntryView {
         seq: entry.seq,
         at: rfc3339(entry.at),
@@ -104,7 +104,7 @@ impl Service {
             .then(|| entries.last().map(|e| e.seq))
             .flatten();
         Ok(AuditPage {
-            entries: entries.into_iter().map(view).collect(),
+            entries: entries.into_iter().map(entry_view).collect(),
             next_after_seq,
         })
     }

@@ -9,7 +9,7 @@ use crate::events::rfc3339;
 use crate::policy::Act;
 use workroom_protocol::lifecycle::{ErasureList, ErasureView, HoldList, HoldRequest, HoldView};
 use workroom_protocol::{Purpose, Role};
-use workroom_storage::{HoldRow, HoldScope, StorageError};
+use workroom_storage::{HoldRow, LegalScope, StorageError};
 
 fn view(row: HoldRow) -> HoldView {
     HoldView {
@@ -33,7 +33,7 @@ impl Service {
     ) -> Result<HoldView, Failure> {
         self.allow(identity, Act::ManageHolds, Purpose::LegalDisclosure)?;
         check_text("request_id", &body.request_id, 200)?;
-        let scope = HoldScope::parse(&body.scope)
+        let scope = LegalScope::parse(&body.scope)
             .ok_or_else(|| Failure::invalid("scope: must be `room`, `user` or `account`"))?;
         check_id("target", &body.target)?;
         let row = self

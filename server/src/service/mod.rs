@@ -16,16 +16,20 @@
 //! `audit`, `marketplace` (provisioning), `identity` (tokens to identities and their
 //! revocation checks), `retention` (a workroom's retention and purge), `membership`
 //! (logout, token revocation, termination, bans), `holds` (legal holds and deferred
-//! erasures), `validate` (field checks), `failure` (the error).
+//! erasures), `legal` (disclosure exports) and `disclosure` (building their bundles),
+//! `analytics` (anonymous daily counts), `validate` (field checks), `failure` (the error).
 
+mod analytics;
 mod audit;
 mod contacts;
+mod disclosure;
 mod failure;
 mod files;
 mod grants;
 mod history;
 mod holds;
 mod identity;
+mod legal;
 mod marketplace;
 mod membership;
 mod messages;
@@ -37,16 +41,19 @@ mod screenshots;
 mod tracker;
 pub mod validate;
 
+pub use analytics::{AnalyticsQuery, day_range, day_views};
 pub use audit::{AuditPage, AuditQuery};
 pub use failure::Failure;
 pub use files::{Download, Upload, percent_encode};
 pub use history::{REPLAY_PAGE, Replay, Timeline, Window};
+pub use legal::BundleDownload;
 pub use messages::{Post, Submitted};
 pub use moderation::{WatchRequest, Watching};
 pub use screenshots::ScreenshotPage;
 pub use tracker::{ScreenshotPost, WorkView};
 
 use crate::auth::{Identity, TokenVerifier};
+use crate::bundle::LegalSigner;
 use crate::committer::Committers;
 use crate::config::Config;
 use crate::connlog::ConnLog;
@@ -78,6 +85,8 @@ pub struct Parts {
     pub clock: Clock,
     /// Wakes the lifecycle task (a purge asked for, a hold lifted).
     pub lifecycle: Arc<tokio::sync::Notify>,
+    /// Signs legal bundles.
+    pub legal_signer: Arc<LegalSigner>,
 }
 
 /// Workroom's operations, for both transports. See the module doc.
@@ -100,10 +109,16 @@ pub struct Service {
     /// Share and un-share changes per contractor (`tracker.share_per_minute`,
     /// `share_burst`): each one notifies the room and writes an audit entry.
     share_limiter: RateLimiter,
+    legal_signer: Arc<LegalSigner>,
+    /// Bundle builds at once on this node (`legal.concurrent_builds`).
+    legal_builds: Arc<tokio::sync::Semaphore>,
 }
 
 impl Service {
     pub fn new(parts: Parts) -> Service {
+        let legal_builds = Arc::new(tokio::sync::Semaphore::new(
+            parts.config.legal.concurrent_builds,
+        ));
         let tracker = &parts.config.tracker;
         let screenshot_limiter =
             RateLimiter::new(tracker.per_minute, tracker.burst, parts.clock.clone());
@@ -127,6 +142,8 @@ impl Service {
             lifecycle: parts.lifecycle,
             screenshot_limiter,
             share_limiter,
+            legal_builds,
+            legal_signer: parts.legal_signer,
         }
     }
 

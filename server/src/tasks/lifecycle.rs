@@ -5,12 +5,15 @@
 //! - runs the erasures a legal hold deferred, once no hold covers them;
 //! - sweeps the bounded records (connection log, prior versions, moderation records,
 //!   revocations, screenshots of closed workrooms), writing one `retention.swept` entry per
-//!   kind that removed anything.
+//!   kind that removed anything;
+//! - expires legal bundles past `legal.bundle_retention_secs` (key destroyed, object
+//!   deleted, `legal.export_expired`) and reports builds silent for
+//!   `legal.stale_build_secs` as failed.
 //!
 //! Every node runs it; the purge's lease and idempotent steps make sure each piece of work
 //! is done once (see `workroom_storage::repo::lifecycle::purge`).
 
-use crate::config::RetentionConfig;
+use crate::config::{LegalConfig, RetentionConfig};
 use crate::hub::Hub;
 use serde_json::json;
 use std::sync::Arc;
@@ -31,6 +34,7 @@ pub async fn run(
     blobs: BlobStore,
     hub: Arc<Hub>,
     config: RetentionConfig,
+    legal: LegalConfig,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
@@ -40,7 +44,7 @@ pub async fn run(
             more = ticks.next() => if !more { return },
             () = wake.notified() => {}
         }
-        if let Err(e) = round(&store, &blobs, &hub, &config).await {
+        if let Err(e) = round(&store, &blobs, &hub, &config, &legal).await {
             tracing::warn!(error = %e, "lifecycle round failed; will retry");
         }
     }
@@ -52,8 +56,17 @@ pub async fn round(
     blobs: &BlobStore,
     hub: &Hub,
     config: &RetentionConfig,
+    legal: &LegalConfig,
 ) -> Result<(), StorageError> {
     purge_due_rooms(store, blobs, hub, config).await?;
+    let stale_before = store
+        .clock()
+        .now_ms()
+        .saturating_sub(ms(legal.stale_build_secs));
+    let expired = store.expire_legal_exports(blobs, stale_before).await?;
+    if expired > 0 {
+        tracing::info!(expired, "legal bundles expired");
+    }
     for user in store.run_released_erasures().await? {
         tracing::info!(user = %user, "deferred erasure ran");
     }

@@ -51,6 +51,11 @@ pub enum AuditAction {
     HoldLifted,
     TokenRevoked,
     TokensRevoked,
+    // Legal disclosure.
+    LegalExportRequested,
+    LegalExported,
+    LegalExportDownloaded,
+    LegalExportExpired,
 }
 
 impl AuditAction {
@@ -95,6 +100,10 @@ impl AuditAction {
         AuditAction::HoldLifted,
         AuditAction::TokenRevoked,
         AuditAction::TokensRevoked,
+        AuditAction::LegalExportRequested,
+        AuditAction::LegalExported,
+        AuditAction::LegalExportDownloaded,
+        AuditAction::LegalExportExpired,
     ];
 
     /// The stored and displayed name.
@@ -139,6 +148,10 @@ impl AuditAction {
             AuditAction::HoldLifted => "hold.lifted",
             AuditAction::TokenRevoked => "token.revoked",
             AuditAction::TokensRevoked => "tokens.revoked",
+            AuditAction::LegalExportRequested => "legal.export_requested",
+            AuditAction::LegalExported => "legal.exported",
+            AuditAction::LegalExportDownloaded => "legal.export_downloaded",
+            AuditAction::LegalExportExpired => "legal.export_expired",
         }
     }
 

@@ -151,7 +151,7 @@ pub struct AuditCheckpoint {
     pub signature: String,
 }
 
-fn to_entry(m: audit_entries::Model) -> AuditEntry {
+pub(crate) fn to_entry(m: audit_entries::Model) -> AuditEntry {
     AuditEntry {
         seq: u64::try_from(m.seq).unwrap_or(0),
         at: m.at,

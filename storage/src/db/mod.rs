@@ -61,6 +61,8 @@ pub struct Store {
     discarded: Arc<AtomicU64>,
     /// Whether the one `proof::Mint` was handed out.
     pub(crate) mint_taken: Arc<std::sync::atomic::AtomicBool>,
+    /// Workrooms already counted today by the analytics (a hint; see `repo::analytics`).
+    pub(crate) analytics_marks: Arc<crate::repo::analytics::MarkCache>,
 }
 
 impl Store {
@@ -94,6 +96,7 @@ impl Store {
             clock,
             discarded,
             mint_taken: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            analytics_marks: Arc::default(),
         })
     }
 

@@ -7,6 +7,8 @@
 
 pub(crate) mod account_members;
 pub(crate) mod accounts;
+pub(crate) mod analytics_daily;
+pub(crate) mod analytics_marks;
 pub(crate) mod audit_checkpoints;
 pub(crate) mod audit_entries;
 pub(crate) mod bans;
@@ -17,6 +19,7 @@ pub(crate) mod contacts;
 pub(crate) mod data_keys;
 pub(crate) mod files;
 pub(crate) mod grants;
+pub(crate) mod legal_exports;
 pub(crate) mod legal_holds;
 pub(crate) mod messages;
 pub(crate) mod pending_erasures;

@@ -5,7 +5,8 @@
 //!   └─ wraps data keys (table `data_keys`, AES-256-GCM, item = the data key's id)
 //!        ├─ room:<id>    message bodies, prior versions, file names, file keys
 //!        │    └─ file:<id>  one key per stored object, chunks sealed with counter nonces
-//!        └─ person:<id>  personal data: names, emails (contact details later)
+//!        ├─ person:<id>  personal data: names, emails (contact details later)
+//!        └─ export:<id>  one legal disclosure bundle (a sealed chunked object)
 //! ```
 //!
 //! Rotation adds a master key and re-wraps data keys; no data is re-encrypted. Destroying a
@@ -39,6 +40,8 @@ pub enum KeyScope<'a> {
     Room(&'a str),
     /// A person (a marketplace member): names, emails, contact details.
     Person(&'a str),
+    /// A legal disclosure bundle: destroyed when the export expires.
+    Export(&'a str),
 }
 
 impl KeyScope<'_> {
@@ -47,6 +50,7 @@ impl KeyScope<'_> {
         match self {
             KeyScope::Room(id) => format!("room:{id}"),
             KeyScope::Person(id) => format!("person:{id}"),
+            KeyScope::Export(id) => format!("export:{id}"),
         }
     }
 }

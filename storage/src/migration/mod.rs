@@ -17,6 +17,8 @@ mod m0010_room_file_bytes;
 mod m0011_write_probes;
 mod m0012_lifecycle;
 mod m0013_connection_links_by_time;
+mod m0014_legal_exports;
+mod m0015_analytics;
 pub(crate) mod seal_legacy;
 
 pub(crate) use m0003_drop_plaintext::NAME as DROP_PLAINTEXT;
@@ -40,6 +42,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_write_probes::Migration),
             Box::new(m0012_lifecycle::Migration),
             Box::new(m0013_connection_links_by_time::Migration),
+            Box::new(m0014_legal_exports::Migration),
+            Box::new(m0015_analytics::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ use crate::entity::{contact_releases, contacts};
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::proof::{OwnContact, ReleasedContacts};
+use crate::repo::analytics::{Metric, Share};
 use crate::repo::sealing::person_item;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -159,6 +160,8 @@ impl Store {
         }
         if newly {
             self.append_audit_in(&txn, &[entry]).await?;
+            self.count_analytics(&txn, Metric::ContactReleases, &[Share::one(room_id)])
+                .await?;
         }
         txn.commit().await?;
         Ok(newly)

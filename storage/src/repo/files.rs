@@ -1,10 +1,9 @@
 //! Files (C4): sealed, streamed uploads; ranged, decrypting downloads; the orphan sweeper.
 //!
 //! Each file gets its own random key, wrapped by the room key (so destroying the room key
-//! erases every file of the room). The object holds the plaintext cut into 64 KiB chunks,
-//! each sealed with AES-256-GCM under the file key, nonce = chunk index, associated data =
-//! index + "last chunk" flag (a truncated object fails to open). A byte range maps to whole
-//! chunks, so ranged reads fetch and open only the chunks they need.
+//! erases every file of the room). The object is a sealed chunked object under the file key
+//! ([`super::chunked`]): a byte range maps to whole chunks, so ranged reads fetch and open
+//! only the chunks they need.
 //!
 //! Order of writes: the object is completed first, then its row is inserted. A failure in
 //! between leaves an object with no row (never a row with no object); the sweeper deletes
@@ -13,11 +12,13 @@
 //! file row's transaction, so neither is kept without the other.
 
 use crate::Store;
-use crate::blob::{BlobError, BlobStore, BlobUpload};
+use crate::blob::{BlobError, BlobStore};
 use crate::entity::{files, rooms};
 use crate::error::StorageError;
-use crate::keyring::{CHUNK_OVERHEAD, KEY_LEN, KeyScope, SealingKey, Unreadable, open_text};
+use crate::keyring::{KEY_LEN, KeyScope, SealingKey, Unreadable, open_text};
 use crate::proof::FileRead;
+use crate::repo::analytics::{Metric, Share};
+use crate::repo::chunked::{self, ChunkWriter};
 use crate::repo::sealing::{file_key_item, file_name_item};
 use aws_lc_rs::digest;
 use bytes::Bytes;
@@ -27,12 +28,10 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
 use std::time::SystemTime;
-use tokio::io::AsyncReadExt;
 use workroom_protocol::Purpose;
 use zeroize::Zeroizing;
 
-/// Plaintext bytes per sealed chunk.
-pub const CHUNK: usize = 64 * 1024;
+pub use chunked::CHUNK;
 /// Bytes of the start of a file kept to sniff its type.
 const SNIFF_LEN: usize = 8 * 1024;
 /// Where file objects live in the store.
@@ -150,6 +149,16 @@ pub struct StoredFile {
     object_key: String,
 }
 
+impl StoredFile {
+    pub(crate) fn from_row(meta: FileMeta, row: files::Model) -> StoredFile {
+        StoredFile {
+            meta,
+            key_wrapped: row.key_wrapped,
+            object_key: row.object_key,
+        }
+    }
+}
+
 /// Make an uploaded name safe to store and to echo in a header: the last path component,
 /// no control characters, at most 255 bytes, never empty or a dot name.
 pub fn sanitize_file_name(raw: &str) -> String {
@@ -187,23 +196,11 @@ fn sniff(head: &[u8]) -> String {
     }
 }
 
-fn chunk_item(index: u64, last: bool) -> String {
-    format!("chunk:{index}:{}", u8::from(last))
-}
-
-fn chunk_count(size: u64) -> u64 {
-    size.div_ceil(CHUNK as u64).max(1)
-}
-
-fn plain_len(size: u64, index: u64) -> u64 {
-    size.saturating_sub(index * CHUNK as u64).min(CHUNK as u64)
-}
-
 fn file_key(id: &str, bytes: &[u8; KEY_LEN]) -> SealingKey {
     SealingKey::new(format!("file:{id}"), bytes)
 }
 
-fn to_meta(row: &files::Model, room_key: Option<&SealingKey>) -> FileMeta {
+pub(crate) fn to_meta(row: &files::Model, room_key: Option<&SealingKey>) -> FileMeta {
     let (name, erased) = match open_text(room_key, &file_name_item(&row.id), Some(&row.name_sealed))
     {
         Ok(name) => (name, false),
@@ -234,16 +231,12 @@ fn to_meta(row: &files::Model, room_key: Option<&SealingKey>) -> FileMeta {
 pub struct FileUpload {
     store: Store,
     blobs: BlobStore,
-    blob: Option<BlobUpload>,
+    writer: Option<ChunkWriter>,
     new: NewFile,
     id: String,
     object_key: String,
-    key: SealingKey,
     key_wrapped: Vec<u8>,
     name_sealed: Vec<u8>,
-    /// The chunk being filled, with room for its tag (sealed in place: one copy per byte).
-    pending: Vec<u8>,
-    next_chunk: u64,
     size: u64,
     sha256: digest::Context,
     head: Vec<u8>,
@@ -284,15 +277,12 @@ impl Store {
         Ok(FileUpload {
             store: self.clone(),
             blobs: blobs.clone(),
-            blob: Some(blob),
+            writer: Some(ChunkWriter::new(blob, std::sync::Arc::new(key))),
             new,
             id,
             object_key,
-            key,
             key_wrapped,
             name_sealed,
-            pending: Vec::with_capacity(CHUNK + CHUNK_OVERHEAD),
-            next_chunk: 0,
             size: 0,
             sha256: digest::Context::new(&digest::SHA256),
             head: Vec::with_capacity(SNIFF_LEN),
@@ -347,53 +337,15 @@ impl Store {
             .try_into()
             .map_err(|_| FileError::Damaged)?;
         let key = file_key(&file.meta.id, bytes);
-        let chunk = CHUNK as u64;
-        let total_chunks = chunk_count(size);
-        let (first, last) = if start < end {
-            (start / chunk, (end - 1) / chunk)
-        } else {
-            (0, 0)
-        };
-        let offset = first * (chunk + CHUNK_OVERHEAD as u64);
-        let len: u64 = (first..=last)
-            .map(|i| plain_len(size, i) + CHUNK_OVERHEAD as u64)
-            .sum();
-        let reader = if start < end {
-            Some(blobs.read_range(&file.object_key, offset, len).await?)
-        } else {
-            None
-        };
-        let state = (reader, key, first);
-        Ok(futures_util::stream::try_unfold(
-            state,
-            move |(reader, key, index)| async move {
-                let Some(mut reader) = reader else {
-                    return Ok(None);
-                };
-                if index > last {
-                    return Ok(None);
-                }
-                let plain = plain_len(size, index);
-                let mut buf = vec![0u8; usize::try_from(plain).unwrap_or(CHUNK) + CHUNK_OVERHEAD];
-                reader.read_exact(&mut buf).await?;
-                key.open_chunk(
-                    index,
-                    &chunk_item(index, index + 1 == total_chunks),
-                    &mut buf,
-                )
-                .map_err(|_| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "file chunk failed its integrity check",
-                    )
-                })?;
-                let chunk_start = index * chunk;
-                let from = usize::try_from(start.saturating_sub(chunk_start)).unwrap_or(0);
-                let to = usize::try_from(end.min(chunk_start + plain) - chunk_start).unwrap_or(0);
-                let piece = Bytes::from(buf).slice(from..to);
-                Ok(Some((piece, (Some(reader), key, index + 1))))
-            },
-        ))
+        Ok(chunked::read_range(
+            blobs,
+            &file.object_key,
+            std::sync::Arc::new(key),
+            size,
+            start,
+            end,
+        )
+        .await?)
     }
 
     /// Bytes held by the room's live files (for the quota).
@@ -433,6 +385,7 @@ impl Store {
             }
         }
         removed += blobs.sweep_partial(OBJECT_PREFIX, before).await?;
+        removed += self.sweep_orphan_bundles(blobs, before).await?;
         Ok(removed)
     }
 }
@@ -512,36 +465,11 @@ impl FileUpload {
             self.head.extend_from_slice(&data[..take]);
         }
         self.sha256.update(&data);
-        let mut rest = &data[..];
-        while !rest.is_empty() {
-            // A full chunk is sealed only once more bytes arrive: only `finish` knows which
-            // chunk is the last.
-            if self.pending.len() == CHUNK {
-                let full = std::mem::replace(
-                    &mut self.pending,
-                    Vec::with_capacity(CHUNK + CHUNK_OVERHEAD),
-                );
-                self.write_chunk(full, false).await?;
-            }
-            let take = (CHUNK - self.pending.len()).min(rest.len());
-            self.pending.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-        }
-        Ok(())
-    }
-
-    async fn write_chunk(&mut self, mut buf: Vec<u8>, last: bool) -> Result<(), FileError> {
-        self.key.seal_chunk(
-            self.next_chunk,
-            &chunk_item(self.next_chunk, last),
-            &mut buf,
-        );
-        self.next_chunk += 1;
-        let blob = self
-            .blob
+        let writer = self
+            .writer
             .as_mut()
             .ok_or_else(|| FileError::Unavailable("upload already closed".into()))?;
-        blob.write(Bytes::from(buf)).await?;
+        writer.push(&data).await?;
         Ok(())
     }
 
@@ -562,15 +490,10 @@ impl FileUpload {
         mut self,
         companion: &C,
     ) -> Result<(FileMeta, C::Row), FileError> {
-        let rest = std::mem::take(&mut self.pending);
-        if let Err(e) = self.write_chunk(rest, true).await {
-            self.abort().await;
-            return Err(e);
-        }
-        let Some(blob) = self.blob.take() else {
+        let Some(writer) = self.writer.take() else {
             return Err(FileError::Unavailable("upload already closed".into()));
         };
-        blob.finish().await?;
+        writer.finish().await?;
         let stored = match companion.still_wanted(&self.store).await {
             Ok(()) => self.insert_row(companion).await,
             Err(e) => Err(e.into()),
@@ -645,14 +568,24 @@ impl FileUpload {
         meta.name = Some(self.new.name.clone());
         meta.erased = false;
         let companion = companion.insert_with_file(store, &txn, &meta).await?;
+        let metric = match self.new.purpose {
+            Purpose::PaymentGuarantee => Metric::ScreenshotsPosted,
+            _ => Metric::FilesUploaded,
+        };
+        let share = Share {
+            room: &self.new.room_id,
+            count: 1,
+            total: self.size,
+        };
+        store.count_analytics(&txn, metric, &[share]).await?;
         txn.commit().await.map_err(StorageError::from)?;
         Ok((meta, companion))
     }
 
     /// Give up the upload; nothing is kept.
     pub async fn abort(mut self) {
-        if let Some(blob) = self.blob.take() {
-            blob.abort().await;
+        if let Some(writer) = self.writer.take() {
+            writer.abort().await;
         }
     }
 }
@@ -683,15 +616,5 @@ mod tests {
         assert_eq!(sniff(&"é".as_bytes()[..1]), "text/plain");
         assert_eq!(sniff(b"\xff\xfe\x00\x01binary"), "application/octet-stream");
         assert_eq!(sniff(b""), "application/octet-stream");
-    }
-
-    #[test]
-    fn chunk_layout_covers_the_file_exactly() {
-        assert_eq!(chunk_count(0), 1);
-        assert_eq!(chunk_count(1), 1);
-        assert_eq!(chunk_count(CHUNK as u64), 1);
-        assert_eq!(chunk_count(CHUNK as u64 + 1), 2);
-        assert_eq!(plain_len(CHUNK as u64 + 1, 1), 1);
-        assert_eq!(plain_len(0, 0), 0);
     }
 }

@@ -9,6 +9,7 @@ use crate::audit::NewAuditEntry;
 use crate::entity::grants;
 use crate::error::StorageError;
 use crate::keyring::{KeyScope, Unreadable, open_text};
+use crate::repo::analytics::{Metric, Share};
 use crate::repo::sealing::grant_reason_item;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -139,6 +140,12 @@ impl Store {
         grants::Entity::insert(grants::ActiveModel::from(model.clone()))
             .exec_without_returning(&txn)
             .await?;
+        self.count_analytics(
+            &txn,
+            Metric::ModeratorGrantsOpened,
+            &[Share::one(&new.room_id)],
+        )
+        .await?;
         self.append_audit_in(&txn, &[entry]).await?;
         txn.commit().await?;
         Ok(self.grant_row(model).await)

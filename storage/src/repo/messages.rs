@@ -15,6 +15,7 @@ use crate::entity::{files, messages, prior_versions, rooms};
 use crate::error::{StorageError, is_unique_violation};
 use crate::keyring::{KeyScope, SealingKey, Unreadable, open_text};
 use crate::proof::{PriorRead, Receipt, ReportRead, TimelineRead};
+use crate::repo::analytics::{Metric, Share};
 use crate::repo::files::withdraw_message_files;
 use crate::repo::sealing::message_body_item;
 use crate::time::to_seq;
@@ -622,6 +623,25 @@ async fn append_in(
             apply_change(txn, key, event, target_seq).await?;
         }
     }
+
+    // 7. Anonymous analytics: members' messages per room, counted in this transaction.
+    let mut sent: BTreeMap<&str, u64> = BTreeMap::new();
+    for (_, event) in &stored {
+        if event.kind == EventKindRow::Message && !event.notice {
+            *sent.entry(event.room_id.as_str()).or_default() += 1;
+        }
+    }
+    let shares: Vec<Share<'_>> = sent
+        .iter()
+        .map(|(room, count)| Share {
+            room,
+            count: *count,
+            total: 0,
+        })
+        .collect();
+    store
+        .count_analytics(txn, Metric::MessagesSent, &shares)
+        .await?;
 
     for (i, event) in stored {
         results[i] = Some(Ok(AppendOutcome::Stored(event)));

@@ -13,6 +13,7 @@ use crate::error::{StorageError, is_unique_violation};
 use crate::keyring::{KeyScope, Unreadable, open_text};
 use crate::proof::RoomRead;
 use crate::repo::access::AccountRole;
+use crate::repo::analytics::{Metric, Share};
 use crate::repo::sealing::person_item;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
@@ -187,6 +188,7 @@ impl Store {
                 }
             }
         }
+        self.count_closed_rooms(&txn, &newly_closed).await?;
         let entries: Vec<_> = newly_closed
             .iter()
             .map(|room| {
@@ -362,7 +364,7 @@ impl Store {
 
 impl Store {
     /// A user's name and email, opened with their person key; `erased` when the key is gone.
-    async fn open_person(
+    pub(crate) async fn open_person(
         &self,
         person: &users::Model,
     ) -> Result<(Option<String>, Option<String>, bool), StorageError> {
@@ -460,6 +462,9 @@ async fn accept_bid_in(
     }
     let room_id = new_room_id();
     insert_room(txn, &room_id, "private", project_id, Some(bid_id), now).await?;
+    store
+        .count_analytics(txn, Metric::WorkroomsOpened, &[Share::one(&room_id)])
+        .await?;
     insert_party(txn, &room_id, client, "client", now).await?;
     insert_party(txn, &room_id, contractor, "contractor", now).await?;
     let mut changed_rooms = vec![room_id.clone()];
@@ -479,6 +484,9 @@ async fn accept_bid_in(
             None => {
                 let shared_id = new_room_id();
                 insert_room(txn, &shared_id, "shared", project_id, None, now).await?;
+                store
+                    .count_analytics(txn, Metric::WorkroomsOpened, &[Share::one(&shared_id)])
+                    .await?;
                 project_shared_rooms::Entity::insert(project_shared_rooms::ActiveModel {
                     project_id: Set(project_id.to_string()),
                     room_id: Set(shared_id.clone()),

@@ -15,13 +15,10 @@
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::{Duration, Instant};
-use workroom_client::ws::{ConnectOptions, Connection};
-use workroom_protocol::{Role, ServerFrame};
-use workroom_tests::bench_target::{
-    BenchTarget, ServerConfigArgs, incompressible_from, parse_size,
-};
+use workroom_protocol::Role;
+use workroom_tests::bench_target::{BenchTarget, ServerConfigArgs, parse_size};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -60,67 +57,22 @@ async fn main() -> anyhow::Result<()> {
             messages,
             files,
             file_size,
-        } => {
-            prepare(
-                &target,
-                &config,
-                &args.server.addr,
-                messages,
-                files,
-                file_size,
-            )
-            .await
-        }
+        } => prepare(&target, messages, files, file_size).await,
         Step::Purge { room } => purge(&target, &room).await,
     }
 }
 
 async fn prepare(
     target: &BenchTarget,
-    config: &workroom_server::config::Config,
-    addr: &str,
     messages: usize,
     files: usize,
     file_size: u64,
 ) -> anyhow::Result<()> {
     let room = target.open_room().await?;
-    let pem = std::fs::read(config.data_dir.join("tls/cert.pem"))?;
-    let tls = workroom_client::client_config(&pem)?;
     let started = Instant::now();
-    let mut senders = Vec::new();
-    for user in [room.client.clone(), room.contractor.clone()] {
-        let options = ConnectOptions {
-            url: format!("wss://{addr}/v1/ws").replace("127.0.0.1", "localhost"),
-            tls: tls.clone(),
-            token: Some(target.mint(&user, Role::Member, None)?),
-            origin: None,
-        };
-        let room_id = room.room.clone();
-        let count = messages / 2;
-        senders.push(tokio::spawn(async move {
-            fill(options, room_id, user, count).await
-        }));
-    }
-    for sender in senders {
-        sender.await??;
-    }
+    target.fill(&room, messages, "purge bench").await?;
     let sent = started.elapsed();
-    let token = target.mint(&room.client, Role::Member, None)?;
-    for i in 0..files {
-        let bytes = incompressible_from(i as u64, usize::try_from(file_size)?);
-        let response = target
-            .http
-            .post(
-                &format!("/v1/rooms/{}/files?name=f{i}.bin", room.room),
-                &token,
-            )
-            .body(bytes)
-            .send()
-            .await?;
-        if response.status().as_u16() != 201 {
-            bail!("upload refused: {}", response.status());
-        }
-    }
+    target.upload_files(&room, files, file_size).await?;
     let service = target.mint("bench-marketplace", Role::Service, None)?;
     let ended = target
         .http
@@ -135,32 +87,6 @@ async fn prepare(
         sent.as_secs_f64()
     );
     println!("{}", room.room);
-    Ok(())
-}
-
-/// Send `count` messages, keeping up to 64 unacknowledged.
-async fn fill(
-    options: ConnectOptions,
-    room: String,
-    user: String,
-    count: usize,
-) -> anyhow::Result<()> {
-    let mut conn = Connection::connect(&options).await?;
-    conn.next(Duration::from_secs(10)).await?;
-    let (mut sent, mut acked) = (0, 0);
-    while acked < count {
-        while sent < count && sent - acked < 64 {
-            let frame = json!({"type": "send", "id": format!("s{sent}"), "room": room,
-                "client_msg_id": format!("{user}-{sent}"), "body": format!("purge bench message {sent} of {user}")});
-            conn.send_text(&frame.to_string()).await?;
-            sent += 1;
-        }
-        match conn.next(Duration::from_secs(60)).await? {
-            ServerFrame::Ack { .. } => acked += 1,
-            ServerFrame::Error { message, .. } => bail!("send refused: {message}"),
-            _ => {}
-        }
-    }
     Ok(())
 }
 

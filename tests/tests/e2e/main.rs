@@ -1,5 +1,6 @@
 //! End-to-end scenarios against the real server over TLS, one module per family.
 
+mod analytics;
 mod audit;
 mod auth;
 mod authorization;
@@ -7,6 +8,7 @@ mod bad_input;
 mod cli;
 mod connections;
 mod contacts;
+mod disclosure;
 mod encryption;
 mod files;
 mod files_s3;

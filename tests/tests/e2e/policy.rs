@@ -29,6 +29,8 @@ struct Scene {
     closed_room: String,
     /// A legal hold on `room`, for the lift route.
     hold: String,
+    /// A ready legal export of `room`, for its routes.
+    export: String,
 }
 
 async fn grant(server: &TestServer, who: &str, room: &str) -> String {
@@ -124,7 +126,30 @@ async fn scene() -> Scene {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
+    let officer = server.token("officer", Role::Legal, None);
+    let (status, export) = call(
+        &server,
+        "POST",
+        "/v1/legal/exports",
+        &officer,
+        Some(json!({"request_id": "LR-3", "scope": "room", "target": room})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{export}");
+    let export = export["id"].as_str().unwrap().to_string();
+    workroom_tests::eventually(
+        std::time::Duration::from_secs(30),
+        "the export is ready",
+        || async {
+            let view = server
+                .get_json(&officer, &format!("/v1/legal/exports/{export}"))
+                .await;
+            (view["state"] == "ready").then_some(())
+        },
+    )
+    .await;
     Scene {
+        export,
         closed_room,
         hold: hold["id"].as_str().unwrap().to_string(),
         room,
@@ -391,6 +416,32 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
             Some(json!({"reason": "closed"})),
         ),
         ("POST", "/v1/me/logout") => (server.member("u1"), "/v1/me/logout".to_string(), None),
+        ("POST", "/v1/legal/exports") => (
+            server.token("officer", Role::Legal, None),
+            "/v1/legal/exports".to_string(),
+            Some(json!({"request_id": "LR-4", "scope": "account", "target": "acct-u1"})),
+        ),
+        ("GET", "/v1/legal/exports") => (
+            server.token("officer", Role::Legal, None),
+            "/v1/legal/exports".to_string(),
+            None,
+        ),
+        ("GET", "/v1/legal/exports/{export}") => (
+            server.token("officer", Role::Legal, None),
+            format!("/v1/legal/exports/{}", s.export),
+            None,
+        ),
+        ("GET", "/v1/legal/exports/{export}/content") => (
+            server.token("officer", Role::Legal, None),
+            format!("/v1/legal/exports/{}/content", s.export),
+            None,
+        ),
+        ("GET", "/v1/legal/public-key") => {
+            (String::new(), "/v1/legal/public-key".to_string(), None)
+        }
+        ("GET", "/v1/analytics/daily") => {
+            (server.service(), "/v1/analytics/daily".to_string(), None)
+        }
         other => panic!("no request for route {other:?}: add one to this test"),
     };
     Some((token, path, body))

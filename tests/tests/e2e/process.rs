@@ -143,7 +143,7 @@ fn migrate_and_token_work_on_a_fresh_data_dir() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("applied 13 migration"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied 15 migration"));
     let t = token(dir.path(), "u1", "member");
     assert_eq!(t.split('.').count(), 3);
     use std::os::unix::fs::PermissionsExt;

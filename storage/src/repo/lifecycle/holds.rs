@@ -16,28 +16,28 @@ use crate::error::StorageError;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use workroom_protocol::Purpose;
 
-/// What a hold is placed on.
+/// What a legal hold or a disclosure export covers: a workroom, a user or a team account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldScope {
+pub enum LegalScope {
     Room,
     User,
     Account,
 }
 
-impl HoldScope {
+impl LegalScope {
     pub fn as_str(self) -> &'static str {
         match self {
-            HoldScope::Room => "room",
-            HoldScope::User => "user",
-            HoldScope::Account => "account",
+            LegalScope::Room => "room",
+            LegalScope::User => "user",
+            LegalScope::Account => "account",
         }
     }
 
-    pub fn parse(value: &str) -> Option<HoldScope> {
+    pub fn parse(value: &str) -> Option<LegalScope> {
         match value {
-            "room" => Some(HoldScope::Room),
-            "user" => Some(HoldScope::User),
-            "account" => Some(HoldScope::Account),
+            "room" => Some(LegalScope::Room),
+            "user" => Some(LegalScope::User),
+            "account" => Some(LegalScope::Account),
             _ => None,
         }
     }
@@ -48,7 +48,7 @@ impl HoldScope {
 pub struct HoldRow {
     pub id: String,
     pub request_id: String,
-    pub scope: HoldScope,
+    pub scope: LegalScope,
     pub target: String,
     pub placed_by: String,
     pub placed_at: i64,
@@ -64,7 +64,7 @@ impl HoldRow {
 
 fn to_row(model: legal_holds::Model) -> Option<HoldRow> {
     Some(HoldRow {
-        scope: HoldScope::parse(&model.scope)?,
+        scope: LegalScope::parse(&model.scope)?,
         id: model.id,
         request_id: model.request_id,
         target: model.target,
@@ -86,7 +86,7 @@ impl ActiveHolds {
         self.holds.is_empty()
     }
 
-    fn covers(&self, scope: HoldScope, target: &str) -> bool {
+    fn covers(&self, scope: LegalScope, target: &str) -> bool {
         self.holds
             .iter()
             .any(|h| h.scope == scope && h.target == target)
@@ -100,21 +100,21 @@ impl ActiveHolds {
         parties: &[(String, String)],
         members: &[String],
     ) -> bool {
-        self.covers(HoldScope::Room, room)
+        self.covers(LegalScope::Room, room)
             || parties.iter().any(|(account, user)| {
-                self.covers(HoldScope::Account, account) || self.covers(HoldScope::User, user)
+                self.covers(LegalScope::Account, account) || self.covers(LegalScope::User, user)
             })
             || members
                 .iter()
-                .any(|user| self.covers(HoldScope::User, user))
+                .any(|user| self.covers(LegalScope::User, user))
     }
 
     /// Whether a hold covers a person, given the accounts they belong (or belonged) to.
     pub(crate) fn cover_person(&self, user: &str, accounts: &[String]) -> bool {
-        self.covers(HoldScope::User, user)
+        self.covers(LegalScope::User, user)
             || accounts
                 .iter()
-                .any(|account| self.covers(HoldScope::Account, account))
+                .any(|account| self.covers(LegalScope::Account, account))
     }
 }
 
@@ -124,13 +124,13 @@ impl Store {
     pub async fn place_hold(
         &self,
         request_id: &str,
-        scope: HoldScope,
+        scope: LegalScope,
         target: &str,
         actor: &Actor,
     ) -> Result<HoldRow, StorageError> {
         let txn = self.begin_write().await?;
         let exists = match scope {
-            HoldScope::Room => {
+            LegalScope::Room => {
                 let room = rooms::Entity::find_by_id(target.to_string())
                     .one(&txn)
                     .await?;
@@ -141,11 +141,11 @@ impl Store {
                 }
                 room.is_some()
             }
-            HoldScope::User => users::Entity::find_by_id(target.to_string())
+            LegalScope::User => users::Entity::find_by_id(target.to_string())
                 .one(&txn)
                 .await?
                 .is_some(),
-            HoldScope::Account => accounts::Entity::find_by_id(target.to_string())
+            LegalScope::Account => accounts::Entity::find_by_id(target.to_string())
                 .one(&txn)
                 .await?
                 .is_some(),

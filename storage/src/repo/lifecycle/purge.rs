@@ -22,8 +22,8 @@ use crate::Store;
 use crate::audit::{Actor, AuditAction};
 use crate::blob::BlobStore;
 use crate::entity::{
-    contact_releases, files, grants, messages, pending_erasures, prior_versions, read_markers,
-    report_messages, reports, room_parties, rooms, screenshots,
+    analytics_marks, contact_releases, files, grants, messages, pending_erasures, prior_versions,
+    read_markers, report_messages, reports, room_parties, rooms, screenshots,
 };
 use crate::error::StorageError;
 use crate::keyring::KeyScope;
@@ -427,6 +427,11 @@ impl Store {
             .await?;
         room_parties::Entity::delete_many()
             .filter(room_parties::Column::RoomId.eq(room))
+            .exec(&txn)
+            .await?;
+        // The analytics' working marks name the room; the daily counts name nothing and stay.
+        analytics_marks::Entity::delete_many()
+            .filter(analytics_marks::Column::RoomId.eq(room))
             .exec(&txn)
             .await?;
         pending_erasures::Entity::delete_by_id(KeyScope::Room(room).key_id())

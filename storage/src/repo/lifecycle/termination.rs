@@ -100,6 +100,7 @@ impl Store {
             .exec(&txn)
             .await?;
         let closed_rooms = close_one_sided_rooms(&txn, &rooms, now).await?;
+        self.count_closed_rooms(&txn, &closed_rooms).await?;
         users::Entity::update_many()
             .col_expr(users::Column::TerminatedAt, Expr::value(now))
             .col_expr(
@@ -183,6 +184,7 @@ impl Store {
                 closed_rooms.push(room.clone());
             }
         }
+        self.count_closed_rooms(&txn, &closed_rooms).await?;
         accounts::Entity::update_many()
             .col_expr(accounts::Column::TerminatedAt, Expr::value(now))
             .filter(accounts::Column::Id.eq(account))

@@ -1,0 +1,310 @@
+//! Checking a bundle offline, with nothing but its bytes and a public key: the manifest's
+//! signature, every entry's size and SHA-256, and that the archive holds exactly the
+//! entries the manifest lists. Every problem is reported, each naming its entry, so a
+//! changed byte, a removed or added entry, or a signature by another key is told apart.
+
+use crate::signing_key::{hex, key_id};
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
+use std::collections::BTreeMap;
+use std::io::Read;
+use workroom_protocol::legal::{BUNDLE_FORMAT, MANIFEST_PATH, Manifest, SIGNATURE_PATH};
+
+/// The largest manifest read (a bundle of millions of entries stays far below).
+const MAX_MANIFEST: u64 = 512 * 1024 * 1024;
+
+/// One thing wrong with a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("not a readable bundle archive: {0}")]
+    Unreadable(String),
+    #[error("no {MANIFEST_PATH} in the archive")]
+    NoManifest,
+    #[error("no {SIGNATURE_PATH} in the archive")]
+    NoSignature,
+    #[error("{MANIFEST_PATH} is not a bundle manifest: {0}")]
+    BadManifest(String),
+    #[error(
+        "the manifest's signature does not verify with public key {key_id}: the manifest was \
+         changed, or it was signed by another key (the manifest names key {signed_by})"
+    )]
+    Signature { key_id: String, signed_by: String },
+    #[error("entry {0} is listed in the manifest but missing from the archive")]
+    Missing(String),
+    #[error("entry {0} is in the archive but not listed in the manifest")]
+    Extra(String),
+    #[error("entry {0} appears more than once in the archive")]
+    Duplicate(String),
+    #[error("entry {path} was changed: its SHA-256 is {found}, the manifest says {expected}")]
+    Changed {
+        path: String,
+        expected: String,
+        found: String,
+    },
+    #[error("entry {path} was changed: it has {found} bytes, the manifest says {expected}")]
+    Resized {
+        path: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("entry {0} comes after the signature")]
+    AfterSignature(String),
+}
+
+/// A bundle that verified.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub manifest: Manifest,
+    /// Hex SHA-256 of `manifest.json` (what `legal.exported` records).
+    pub manifest_sha256: String,
+    /// Entries checked (the manifest's list).
+    pub entries: usize,
+    /// Bytes of those entries.
+    pub bytes: u64,
+}
+
+struct Seen {
+    size: u64,
+    sha256: String,
+}
+
+fn hash_entry(reader: &mut impl Read) -> std::io::Result<Seen> {
+    let mut context = digest::Context::new(&digest::SHA256);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        context.update(&buf[..n]);
+    }
+    Ok(Seen {
+        size,
+        sha256: hex(context.finish().as_ref()),
+    })
+}
+
+/// Verify the bundle read from `archive` against the Ed25519 `public_key` (32 bytes).
+pub fn verify(archive: impl Read, public_key: &[u8]) -> Result<Verified, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut manifest_bytes: Option<Vec<u8>> = None;
+    let mut signature: Option<Vec<u8>> = None;
+    let mut archive = tar::Archive::new(archive);
+    // Entries appended after the end-of-archive blocks are still entries of this file.
+    archive.set_ignore_zeros(true);
+    let entries = match archive.entries() {
+        Ok(entries) => entries,
+        Err(e) => return Err(vec![Problem::Unreadable(e.to_string())]),
+    };
+    for entry in entries {
+        let mut entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                problems.push(Problem::Unreadable(e.to_string()));
+                break;
+            }
+        };
+        let path = match entry.path() {
+            Ok(path) => path.to_string_lossy().into_owned(),
+            Err(e) => {
+                problems.push(Problem::Unreadable(e.to_string()));
+                break;
+            }
+        };
+        if signature.is_some() {
+            problems.push(Problem::AfterSignature(path.clone()));
+        }
+        if !entry.header().entry_type().is_file() {
+            problems.push(Problem::Extra(path));
+            continue;
+        }
+        let read = if path == MANIFEST_PATH || path == SIGNATURE_PATH {
+            let mut bytes = Vec::new();
+            let limit = if path == MANIFEST_PATH {
+                MAX_MANIFEST
+            } else {
+                1024
+            };
+            (&mut entry)
+                .take(limit)
+                .read_to_end(&mut bytes)
+                .map(|_| bytes)
+        } else {
+            match hash_entry(&mut entry) {
+                Ok(found) => {
+                    if seen.insert(path.clone(), found).is_some() {
+                        problems.push(Problem::Duplicate(path.clone()));
+                    }
+                    continue;
+                }
+                Err(e) => Err(e),
+            }
+        };
+        match read {
+            Ok(bytes) if path == MANIFEST_PATH => {
+                if manifest_bytes.replace(bytes).is_some() {
+                    problems.push(Problem::Duplicate(path));
+                }
+            }
+            Ok(bytes) => {
+                if signature.replace(bytes).is_some() {
+                    problems.push(Problem::Duplicate(path));
+                }
+            }
+            Err(e) => {
+                problems.push(Problem::Unreadable(e.to_string()));
+                break;
+            }
+        }
+    }
+    let Some(manifest_bytes) = manifest_bytes else {
+        problems.push(Problem::NoManifest);
+        return Err(problems);
+    };
+    // The signature covers the manifest's exact bytes: checked before they are parsed, so
+    // any change to them is reported as what it is.
+    let signed_by = serde_json::from_slice::<serde_json::Value>(&manifest_bytes)
+        .ok()
+        .and_then(|v| v["key_id"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    match &signature {
+        None => problems.push(Problem::NoSignature),
+        Some(sig) => {
+            if UnparsedPublicKey::new(&ED25519, public_key)
+                .verify(&manifest_bytes, sig)
+                .is_err()
+            {
+                problems.push(Problem::Signature {
+                    key_id: key_id(public_key),
+                    signed_by,
+                });
+            }
+        }
+    }
+    let manifest: Manifest = match serde_json::from_slice(&manifest_bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            problems.push(Problem::BadManifest(e.to_string()));
+            return Err(problems);
+        }
+    };
+    if manifest.format != BUNDLE_FORMAT {
+        problems.push(Problem::BadManifest(format!(
+            "format {:?}, expected {BUNDLE_FORMAT:?}",
+            manifest.format
+        )));
+    }
+    let mut bytes = 0u64;
+    let mut listed = std::collections::BTreeSet::new();
+    for entry in &manifest.entries {
+        if !listed.insert(entry.path.as_str()) {
+            problems.push(Problem::BadManifest(format!(
+                "entry {} is listed twice",
+                entry.path
+            )));
+        }
+        bytes += entry.size;
+        match seen.get(&entry.path) {
+            None => problems.push(Problem::Missing(entry.path.clone())),
+            Some(found) if found.size != entry.size => problems.push(Problem::Resized {
+                path: entry.path.clone(),
+                expected: entry.size,
+                found: found.size,
+            }),
+            Some(found) if found.sha256 != entry.sha256 => problems.push(Problem::Changed {
+                path: entry.path.clone(),
+                expected: entry.sha256.clone(),
+                found: found.sha256.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for path in seen.keys() {
+        if !listed.contains(path.as_str()) {
+            problems.push(Problem::Extra(path.clone()));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Verified {
+        manifest_sha256: hex(digest::digest(&digest::SHA256, &manifest_bytes).as_ref()),
+        entries: manifest.entries.len(),
+        bytes,
+        manifest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::TarWriter;
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+
+    fn pair() -> Ed25519KeyPair {
+        let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
+        Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap()
+    }
+
+    async fn bundle(pair: &Ed25519KeyPair, extra: Option<(&str, &[u8])>) -> Vec<u8> {
+        let mut writer = TarWriter::new(Vec::new(), 0);
+        writer.add("a.jsonl", b"{\"x\":1}\n").await.unwrap();
+        writer.add("b.bin", b"bytes").await.unwrap();
+        let manifest = Manifest {
+            format: BUNDLE_FORMAT.into(),
+            export_id: "lex_1".into(),
+            request_id: "req".into(),
+            scope: "room".into(),
+            target: "rm_1".into(),
+            from: None,
+            until: None,
+            created_at: "2026-12-01T00:00:00Z".into(),
+            server_version: "test".into(),
+            requested_by: "legal-1".into(),
+            audit_head: None,
+            key_id: key_id(pair.public_key().as_ref()),
+            notes: Vec::new(),
+            entries: writer.listed().to_vec(),
+        };
+        if let Some((path, bytes)) = extra {
+            writer.add(path, bytes).await.unwrap();
+        }
+        let json = serde_json::to_vec(&manifest).unwrap();
+        writer.add_unlisted(MANIFEST_PATH, &json).await.unwrap();
+        let sig = pair.sign(&json);
+        writer
+            .add_unlisted(SIGNATURE_PATH, sig.as_ref())
+            .await
+            .unwrap();
+        writer.close().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_whole_bundle_verifies_and_each_change_is_named() {
+        let key = pair();
+        let public = key.public_key().as_ref().to_vec();
+        let good = bundle(&key, None).await;
+        let verified = verify(&good[..], &public).unwrap();
+        assert_eq!(verified.entries, 2);
+
+        // A changed byte in an entry.
+        let mut changed = good.clone();
+        let at = changed.windows(5).position(|w| w == b"bytes").unwrap();
+        changed[at] = b'B';
+        let problems = verify(&changed[..], &public).unwrap_err();
+        assert!(matches!(&problems[..], [Problem::Changed { path, .. }] if path == "b.bin"));
+
+        // Another key.
+        let other = pair();
+        let problems = verify(&good[..], other.public_key().as_ref()).unwrap_err();
+        assert!(matches!(&problems[..], [Problem::Signature { .. }]));
+
+        // An entry the manifest does not list.
+        let added = bundle(&key, Some(("c.txt", b"new"))).await;
+        let problems = verify(&added[..], &public).unwrap_err();
+        assert_eq!(problems, [Problem::Extra("c.txt".into())]);
+    }
+}
