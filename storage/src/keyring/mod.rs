@@ -257,6 +257,14 @@ impl Store {
         }
     }
 
+    /// Whether the data key of `scope` was destroyed (one never made was not).
+    pub(crate) async fn key_destroyed(&self, scope: KeyScope<'_>) -> Result<bool, StorageError> {
+        Ok(data_keys::Entity::find_by_id(scope.key_id())
+            .one(&self.db)
+            .await?
+            .is_some_and(|row| row.destroyed_at.is_some()))
+    }
+
     /// `Ok(None)`: no such key; `Err(Erased)`: destroyed.
     async fn load_key<C: ConnectionTrait>(
         &self,

@@ -2,8 +2,10 @@
 //! count, from what that act already knows (never by reading content), and read back per
 //! UTC day with no identifier in them.
 //!
-//! Each (day, metric) row holds the events, their total (bytes, for files) and how many
+//! Each (day, metric) figure holds the events, their total (bytes, for files) and how many
 //! distinct workrooms contributed; suppression (a server concern) tests the contributors.
+//! It is kept in [`SHARDS`] rows, each transaction adding to one picked at random, so that
+//! concurrent commits do not queue on one hot row.
 //! A workroom is a new contributor when its mark in `analytics_marks` moves to today (one
 //! conditional upsert, which reports whether it changed). A process-local cache skips that
 //! upsert for workrooms already marked today; it is only a hint (another node may mark a
@@ -18,6 +20,16 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
+
+/// Rows per (day, metric).
+const SHARDS: u8 = 16;
+
+fn random_shard() -> i16 {
+    let mut byte = [0u8; 1];
+    // Without randomness every commit uses shard 0: correct, only more contended.
+    let _ = aws_lc_rs::rand::fill(&mut byte);
+    i16::from(byte[0] % SHARDS)
+}
 
 /// What is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -182,6 +194,7 @@ impl Store {
         analytics_daily::Entity::insert(analytics_daily::ActiveModel {
             day: Set(day),
             metric: Set(metric.as_str().to_string()),
+            shard: Set(random_shard()),
             count: Set(db_count(count)),
             total: Set(db_count(total)),
             contributors: Set(db_count(contributors)),
@@ -190,6 +203,7 @@ impl Store {
             OnConflict::columns([
                 analytics_daily::Column::Day,
                 analytics_daily::Column::Metric,
+                analytics_daily::Column::Shard,
             ])
             .value(
                 analytics_daily::Column::Count,
@@ -246,14 +260,14 @@ impl Store {
             let Some(metric) = Metric::parse(&row.metric) else {
                 continue;
             };
-            by_day.entry(row.day).or_default().insert(
-                metric,
-                DailyCount {
-                    count: u64::try_from(row.count).unwrap_or(0),
-                    total: u64::try_from(row.total).unwrap_or(0),
-                    contributors: u64::try_from(row.contributors).unwrap_or(0),
-                },
-            );
+            let sum = by_day
+                .entry(row.day)
+                .or_default()
+                .entry(metric)
+                .or_default();
+            sum.count += u64::try_from(row.count).unwrap_or(0);
+            sum.total += u64::try_from(row.total).unwrap_or(0);
+            sum.contributors += u64::try_from(row.contributors).unwrap_or(0);
         }
         let mut out = Vec::new();
         let mut day = from;

@@ -86,11 +86,7 @@ impl Store {
                 let Ok(room_id) = RoomId::try_from(room.id.as_str()) else {
                     continue;
                 };
-                let erased = self
-                    .opening_key(&self.db, KeyScope::Room(&room.id))
-                    .await?
-                    .is_none()
-                    && room.last_seq > 0;
+                let erased = self.key_destroyed(KeyScope::Room(&room.id)).await?;
                 out.push(LegalRoomInfo {
                     proof: LegalRoom::new(room_id),
                     kind: room.kind,
