@@ -35,7 +35,7 @@ pub use repo::files::{
     FileCompanion, FileError, FileMeta, FileUpload, NewFile, StoredFile, sanitize_file_name,
 };
 pub use repo::grants::{GrantChangeError, GrantRow, NewGrant};
-pub use repo::legal::exports::{BundleUpload, ExportRow, ExportState, NewExport};
+pub use repo::legal::exports::{BundleUpload, ExportRow, ExportState, NewExport, STOPPED_BUILD};
 pub use repo::legal::reads::{LegalRoomInfo, PersonRecord};
 pub use repo::lifecycle::bans::{BanIdentity, BanRow};
 pub use repo::lifecycle::erasure::FORMER_PREFIX;

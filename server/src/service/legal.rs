@@ -19,7 +19,9 @@ use std::time::Duration;
 use workroom_protocol::legal::{ExportList, ExportRequest, ExportView, SigningKeyView};
 use workroom_protocol::{ErrorCode, Purpose};
 use workroom_storage::audit::AuditAction;
-use workroom_storage::{ExportRow, ExportState, LegalScope, NewExport, StorageError};
+use workroom_storage::{
+    ExportRow, ExportState, LegalScope, NewExport, STOPPED_BUILD, StorageError,
+};
 
 /// Exports listed at most.
 const LIST_LIMIT: u64 = 200;
@@ -44,10 +46,7 @@ impl std::fmt::Debug for BundleDownload {
 fn view(row: ExportRow, stale_before: i64) -> ExportView {
     // A build whose node went silent is failed, whether or not the sweep has said so yet.
     let (state, error) = if row.state == ExportState::Building && row.heartbeat_at < stale_before {
-        (
-            ExportState::Failed.as_str(),
-            Some("the build stopped (its server restarted); request the export again".into()),
-        )
+        (ExportState::Failed.as_str(), Some(STOPPED_BUILD.into()))
     } else {
         (row.state.as_str(), row.error)
     };
@@ -71,6 +70,15 @@ fn view(row: ExportRow, stale_before: i64) -> ExportView {
 }
 
 impl Service {
+    /// An export's row; `not_found` for an unknown or malformed id.
+    async fn export_row(&self, export: &str) -> Result<ExportRow, Failure> {
+        check_id("export", export)?;
+        self.store
+            .legal_export(export)
+            .await?
+            .ok_or_else(|| Failure::not_found("no such export"))
+    }
+
     fn stale_before(&self) -> i64 {
         let stale = i64::try_from(self.config.legal.stale_build_secs).unwrap_or(i64::MAX);
         self.clock
@@ -141,12 +149,7 @@ impl Service {
         export: &str,
     ) -> Result<ExportView, Failure> {
         self.allow(identity, Act::ListLegalExports, Purpose::LegalDisclosure)?;
-        check_id("export", export)?;
-        let row = self
-            .store
-            .legal_export(export)
-            .await?
-            .ok_or_else(|| Failure::not_found("no such export"))?;
+        let row = self.export_row(export).await?;
         Ok(view(row, self.stale_before()))
     }
 
@@ -173,12 +176,7 @@ impl Service {
         export: &str,
     ) -> Result<BundleDownload, Failure> {
         let unrecorded = self.proofs.legal_bundle(identity, export)?;
-        check_id("export", export)?;
-        let row = self
-            .store
-            .legal_export(export)
-            .await?
-            .ok_or_else(|| Failure::not_found("no such export"))?;
+        let row = self.export_row(export).await?;
         if row.state != ExportState::Ready {
             return Err(Failure::new(
                 ErrorCode::Conflict,

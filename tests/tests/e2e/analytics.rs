@@ -4,7 +4,7 @@
 //! numbers after every workroom was purged and a member terminated: they read no content.
 
 use crate::cli::{ok, workroom};
-use crate::retention::{DAY, lifecycle_server, wait_purged};
+use crate::retention::{DAY, lifecycle_server, release_contacts, wait_purged};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -94,27 +94,7 @@ async fn small_days_are_suppressed_busy_days_exact_and_nothing_identifies_anyone
             .request(json!({"type": "delete", "room": room, "seq": 2}))
             .await;
         assert!(matches!(deleted, ServerFrame::Ack { .. }), "{deleted:?}");
-        for user in [client.clone(), "anon-contractor-0".to_string()] {
-            let put = server
-                .http
-                .put("/v1/me/contact", &server.member(&user))
-                .json(&json!({"name": "Anon Person", "phone": "+1 555 0100", "address": "1 Main street"}))
-                .send()
-                .await
-                .unwrap();
-            assert!(put.status().is_success());
-        }
-        let released = server
-            .http
-            .post(
-                &format!("/v1/rooms/{room}/contacts/release"),
-                &server.member(client),
-            )
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert!(released.status().is_success());
+        release_contacts(&server, room, client, "anon-contractor-0", "anon").await;
     }
 
     // Day two: two workrooms talk.

@@ -138,6 +138,30 @@ pub(crate) async fn seeded_room(
         .await
         .unwrap();
     assert!(report.status().is_success(), "{}", report.status());
+    release_contacts(server, &room, client, contractor, marker).await;
+    let object: String = {
+        let db = server.raw_db().await;
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT object_key FROM files WHERE id = '{}'", info.id),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index(0).unwrap()
+    };
+    (room, object)
+}
+
+/// Both parties keep contact details (naming `marker`) and `client` releases them.
+pub(crate) async fn release_contacts(
+    server: &TestServer,
+    room: &str,
+    client: &str,
+    contractor: &str,
+    marker: &str,
+) {
     for user in [client, contractor] {
         let put = server
             .http
@@ -159,19 +183,6 @@ pub(crate) async fn seeded_room(
         .await
         .unwrap();
     assert!(released.status().is_success(), "{}", released.status());
-    let object: String = {
-        let db = server.raw_db().await;
-        let row = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                format!("SELECT object_key FROM files WHERE id = '{}'", info.id),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get_by_index(0).unwrap()
-    };
-    (room, object)
 }
 
 /// Rows that name the room, table by table, outside the tombstone and the audit trail.

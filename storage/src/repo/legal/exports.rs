@@ -8,7 +8,7 @@
 use crate::Store;
 use crate::audit::{Actor, AuditAction, NewAuditEntry};
 use crate::blob::{BlobError, BlobStore};
-use crate::entity::{accounts, legal_exports, rooms, users};
+use crate::entity::legal_exports;
 use crate::error::StorageError;
 use crate::keyring::KeyScope;
 use crate::proof::{LegalBundleRead, LegalExport, Receipt};
@@ -24,6 +24,10 @@ use workroom_protocol::Purpose;
 
 /// Where bundles live in the object store.
 pub const BUNDLE_PREFIX: &str = "exports/";
+
+/// Why a build whose heartbeat stopped failed (shown to legal officers).
+pub const STOPPED_BUILD: &str =
+    "the build stopped (its server restarted); request the export again";
 
 /// Where an export stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +121,27 @@ fn to_row(m: legal_exports::Model) -> ExportRow {
     }
 }
 
+/// An update of exports that are still building: a finished export never changes back.
+fn update_building() -> sea_orm::UpdateMany<legal_exports::Entity> {
+    legal_exports::Entity::update_many()
+        .filter(legal_exports::Column::State.eq(ExportState::Building.as_str()))
+}
+
+/// `update`, marking the builds it selects failed at `now` for `error`.
+fn set_failed(
+    update: sea_orm::UpdateMany<legal_exports::Entity>,
+    error: &str,
+    now: i64,
+) -> sea_orm::UpdateMany<legal_exports::Entity> {
+    update
+        .col_expr(
+            legal_exports::Column::State,
+            Expr::value(ExportState::Failed.as_str()),
+        )
+        .col_expr(legal_exports::Column::Error, Expr::value(error))
+        .col_expr(legal_exports::Column::FinishedAt, Expr::value(now))
+}
+
 fn blob_error(e: BlobError) -> StorageError {
     StorageError::Blob(e.to_string())
 }
@@ -148,16 +173,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<(ExportRow, Receipt), StorageError> {
         let txn = self.begin_write().await?;
-        let target = new.target.clone();
-        let exists = match new.scope {
-            LegalScope::Room => rooms::Entity::find_by_id(target).one(&txn).await?.is_some(),
-            LegalScope::User => users::Entity::find_by_id(target).one(&txn).await?.is_some(),
-            LegalScope::Account => accounts::Entity::find_by_id(target)
-                .one(&txn)
-                .await?
-                .is_some(),
-        };
-        if !exists {
+        if !new.scope.target_exists(&txn, &new.target).await? {
             return Err(StorageError::NotFound);
         }
         let now = self.clock.now_ms();
@@ -223,13 +239,12 @@ impl Store {
 
     /// The build is alive (it is called between pages of the bundle).
     pub async fn legal_export_heartbeat(&self, id: &str) -> Result<(), StorageError> {
-        legal_exports::Entity::update_many()
+        update_building()
             .col_expr(
                 legal_exports::Column::HeartbeatAt,
                 Expr::value(self.clock.now_ms()),
             )
             .filter(legal_exports::Column::Id.eq(id))
-            .filter(legal_exports::Column::State.eq(ExportState::Building.as_str()))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -261,18 +276,8 @@ impl Store {
     /// Mark a build failed (only while it is building). The reason is shown to legal
     /// officers: it must name no content.
     pub async fn fail_legal_export(&self, id: &str, error: &str) -> Result<(), StorageError> {
-        legal_exports::Entity::update_many()
-            .col_expr(
-                legal_exports::Column::State,
-                Expr::value(ExportState::Failed.as_str()),
-            )
-            .col_expr(legal_exports::Column::Error, Expr::value(error))
-            .col_expr(
-                legal_exports::Column::FinishedAt,
-                Expr::value(self.clock.now_ms()),
-            )
+        set_failed(update_building(), error, self.clock.now_ms())
             .filter(legal_exports::Column::Id.eq(id))
-            .filter(legal_exports::Column::State.eq(ExportState::Building.as_str()))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -318,17 +323,7 @@ impl Store {
         stale_before: i64,
     ) -> Result<u64, StorageError> {
         let now = self.clock.now_ms();
-        legal_exports::Entity::update_many()
-            .col_expr(
-                legal_exports::Column::State,
-                Expr::value(ExportState::Failed.as_str()),
-            )
-            .col_expr(
-                legal_exports::Column::Error,
-                Expr::value("the build stopped (its server restarted); request the export again"),
-            )
-            .col_expr(legal_exports::Column::FinishedAt, Expr::value(now))
-            .filter(legal_exports::Column::State.eq(ExportState::Building.as_str()))
+        set_failed(update_building(), STOPPED_BUILD, now)
             .filter(legal_exports::Column::HeartbeatAt.lt(stale_before))
             .exec(&self.db)
             .await?;
@@ -444,7 +439,7 @@ impl BundleUpload {
         let store = &self.store;
         let marked = async {
             let txn = store.begin_write().await?;
-            let changed = legal_exports::Entity::update_many()
+            let changed = update_building()
                 .col_expr(
                     legal_exports::Column::State,
                     Expr::value(ExportState::Ready.as_str()),
@@ -471,7 +466,6 @@ impl BundleUpload {
                 )
                 .col_expr(legal_exports::Column::ExpiresAt, Expr::value(expires_at))
                 .filter(legal_exports::Column::Id.eq(self.export.as_str()))
-                .filter(legal_exports::Column::State.eq(ExportState::Building.as_str()))
                 .exec(&txn)
                 .await?;
             if changed.rows_affected == 0 {

@@ -33,6 +33,20 @@ impl LegalScope {
         }
     }
 
+    /// Whether the room, user or account `target` exists (a purged room's tombstone does).
+    pub(crate) async fn target_exists<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        target: &str,
+    ) -> Result<bool, StorageError> {
+        let id = target.to_string();
+        Ok(match self {
+            LegalScope::Room => rooms::Entity::find_by_id(id).one(conn).await?.is_some(),
+            LegalScope::User => users::Entity::find_by_id(id).one(conn).await?.is_some(),
+            LegalScope::Account => accounts::Entity::find_by_id(id).one(conn).await?.is_some(),
+        })
+    }
+
     pub fn parse(value: &str) -> Option<LegalScope> {
         match value {
             "room" => Some(LegalScope::Room),
@@ -129,28 +143,17 @@ impl Store {
         actor: &Actor,
     ) -> Result<HoldRow, StorageError> {
         let txn = self.begin_write().await?;
-        let exists = match scope {
-            LegalScope::Room => {
-                let room = rooms::Entity::find_by_id(target.to_string())
-                    .one(&txn)
-                    .await?;
-                if room.as_ref().is_some_and(|r| r.purge_started_at.is_some()) {
-                    return Err(StorageError::Conflict(
-                        "this workroom's purge has begun; there is nothing left to hold".into(),
-                    ));
-                }
-                room.is_some()
-            }
-            LegalScope::User => users::Entity::find_by_id(target.to_string())
+        if scope == LegalScope::Room
+            && rooms::Entity::find_by_id(target.to_string())
                 .one(&txn)
                 .await?
-                .is_some(),
-            LegalScope::Account => accounts::Entity::find_by_id(target.to_string())
-                .one(&txn)
-                .await?
-                .is_some(),
-        };
-        if !exists {
+                .is_some_and(|r| r.purge_started_at.is_some())
+        {
+            return Err(StorageError::Conflict(
+                "this workroom's purge has begun; there is nothing left to hold".into(),
+            ));
+        }
+        if !scope.target_exists(&txn, target).await? {
             return Err(StorageError::NotFound);
         }
         let now = self.clock.now_ms();
