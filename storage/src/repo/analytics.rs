@@ -307,3 +307,99 @@ mod tests {
         assert_eq!(utc_day(day_start_ms(date)), "2026-12-01");
     }
 }
+
+#[cfg(test)]
+mod counting {
+    use super::*;
+    use crate::Clock;
+    use crate::db::{DatabaseOptions, SqliteSync};
+    use crate::keyring::{Keyring, MasterKey, MasterKeySet};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    async fn node(path: &std::path::Path, clock: Clock) -> Store {
+        let keyring = Arc::new(Keyring::new(
+            MasterKeySet::new(vec![MasterKey::generate()]).unwrap(),
+        ));
+        Store::open(
+            &DatabaseOptions {
+                url: None,
+                sqlite_path: path.to_path_buf(),
+                sqlite_synchronous: SqliteSync::Full,
+                max_connections: 2,
+                acquire_timeout: Duration::from_secs(5),
+            },
+            keyring,
+            clock,
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn count(store: &Store, shares: &[(&str, u64)]) {
+        let shares: Vec<Share<'_>> = shares
+            .iter()
+            .map(|(room, count)| Share {
+                room,
+                count: *count,
+                total: 0,
+            })
+            .collect();
+        let txn = store.begin_write().await.unwrap();
+        store
+            .count_analytics(&txn, Metric::MessagesSent, &shares)
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_workroom_contributes_once_per_day_and_metric_whichever_node_counts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("workroom.db");
+        let (clock, control) = Clock::adjustable();
+        let a = node(&path, clock.clone()).await;
+        a.migrate().await.unwrap();
+        // Another node on the same database: its mark cache knows nothing of `a`'s.
+        let b = node(&path, clock.clone()).await;
+        // Noon, so that no count below falls on the other side of a midnight.
+        let into_day = clock.now_ms().rem_euclid(86_400_000);
+        let noon = 43_200_000;
+        if into_day > noon {
+            control.rewind(Duration::from_millis((into_day - noon) as u64));
+        } else {
+            control.advance(Duration::from_millis((noon - into_day) as u64));
+        }
+        let first = time::OffsetDateTime::from_unix_timestamp(clock.now_secs() as i64)
+            .unwrap()
+            .date();
+        count(&a, &[("r1", 3), ("r2", 1)]).await;
+        count(&a, &[("r1", 2)]).await;
+        count(&b, &[("r1", 1), ("r3", 1)]).await;
+        control.advance(Duration::from_secs(86_400));
+        count(&b, &[("r1", 4)]).await;
+        count(&a, &[("r1", 1)]).await;
+        let days = a
+            .analytics_days(first, first.next_day().unwrap())
+            .await
+            .unwrap();
+        let sent = |i: usize| days[i].metrics[&Metric::MessagesSent];
+        assert_eq!(
+            sent(0),
+            DailyCount {
+                count: 8,
+                total: 0,
+                contributors: 3
+            }
+        );
+        assert_eq!(
+            sent(1),
+            DailyCount {
+                count: 5,
+                total: 0,
+                contributors: 1
+            }
+        );
+        assert!(!days[0].metrics.contains_key(&Metric::FilesUploaded));
+    }
+}
