@@ -150,12 +150,32 @@ async fn a_workroom_bundle_verifies_offline_and_every_tampering_is_named() {
     assert_eq!(key["algorithm"], "ed25519");
     // The server is not needed to check it: stop it first.
     let dir = tempfile::tempdir().unwrap();
-    let _stopped = server.stop().await;
+    let (config, _data) = server.stop().await;
 
     let ok = verify(dir.path(), &bundle, &public);
     assert!(ok.status.success(), "{}", stderr(&ok));
     let said = String::from_utf8_lossy(&ok.stdout).into_owned();
     assert!(said.contains("bundle verified"), "{said}");
+    // Without --public-key: this installation's own key, never a generated one.
+    let bundle_path = dir.path().join("bundle.tar");
+    let path = bundle_path.to_str().unwrap();
+    let own = crate::cli::ok(crate::cli::workroom(&config, &["legal", "verify", path]));
+    assert!(own.contains("bundle verified"), "{own}");
+    let none = Command::new(BIN)
+        .args(["legal", "verify", path, "--data-dir"])
+        .arg(dir.path().join("nothing"))
+        .output()
+        .unwrap();
+    assert!(!none.status.success());
+    assert!(
+        stderr(&none).contains("no --public-key given and no signing key at"),
+        "{}",
+        stderr(&none)
+    );
+    assert!(
+        !dir.path().join("nothing/keys").exists(),
+        "verify generates no key"
+    );
     assert!(
         said.contains(view["manifest_sha256"].as_str().unwrap()),
         "{said}"
