@@ -8,6 +8,7 @@
 //! problem it finds. [`LegalSigner`] holds the signing key. What goes into a bundle is the
 //! service's concern (`service::disclosure`).
 
+mod archive;
 mod signer;
 mod tar;
 mod verify;

@@ -2,6 +2,7 @@
 //! manifest can list them without a second pass and memory stays bounded by the largest
 //! entry a caller holds (file contents are streamed through `begin`/`write`/`end`).
 
+use super::archive::{self, BLOCK};
 use hashing::Sha256;
 use workroom_protocol::legal::ManifestEntry;
 
@@ -35,8 +36,6 @@ pub enum BundleError {
     #[error("no entry is open")]
     NotOpen,
 }
-
-const BLOCK: usize = 512;
 
 struct OpenEntry {
     path: String,
@@ -82,20 +81,9 @@ impl<S: BundleSink> TarWriter<S> {
     }
 
     async fn header(&mut self, path: &str, size: u64) -> Result<(), BundleError> {
-        if path.is_empty() || path.starts_with('/') || path.split('/').any(|p| p == "..") {
-            return Err(BundleError::BadPath(path.to_string()));
-        }
-        let mut header = tar::Header::new_ustar();
-        header
-            .set_path(path)
-            .map_err(|_| BundleError::BadPath(path.to_string()))?;
-        header.set_size(size);
-        header.set_mode(0o644);
-        header.set_mtime(self.mtime);
-        header.set_entry_type(tar::EntryType::Regular);
-        header.set_cksum();
-        let bytes = header.as_bytes().to_vec();
-        self.put(&bytes).await
+        let header = archive::header(path, size, self.mtime)
+            .ok_or_else(|| BundleError::BadPath(path.to_string()))?;
+        self.put(&header).await
     }
 
     /// Start an entry of `size` bytes; its bytes follow through [`TarWriter::write`].
@@ -165,7 +153,7 @@ impl<S: BundleSink> TarWriter<S> {
     }
 
     async fn pad(&mut self, size: u64) -> Result<(), BundleError> {
-        let rest = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
+        let rest = archive::padding(size);
         if rest > 0 {
             self.put(&[0u8; BLOCK][..rest]).await?;
         }

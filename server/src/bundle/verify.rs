@@ -1,13 +1,18 @@
 //! Checking a bundle offline, with nothing but its bytes and a public key: the manifest's
-//! signature, every entry's size and SHA-256, and that the archive holds exactly the
-//! entries the manifest lists. Every problem is reported, each naming its entry, so a
-//! changed byte, a removed or added entry, or a signature by another key is told apart.
+//! signature, every entry's size and SHA-256, that the archive holds exactly the entries
+//! the manifest lists, and that everything else in it (headers, padding, the end) is in
+//! the canonical layout (`super::archive`). Every problem is reported, each naming its
+//! entry, so a changed byte, a removed or added entry, or a signature by another key is
+//! told apart.
 
+use super::archive::StrictReader;
 use crate::signing_key::{hex, key_id};
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
 use std::collections::BTreeMap;
 use std::io::Read;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use workroom_protocol::legal::{BUNDLE_FORMAT, MANIFEST_PATH, Manifest, SIGNATURE_PATH};
 
 /// The largest manifest read (a bundle of millions of entries stays far below).
@@ -49,6 +54,16 @@ pub enum Problem {
     },
     #[error("entry {0} comes after the signature")]
     AfterSignature(String),
+    #[error("the tar header of entry {0} was changed")]
+    HeaderChanged(String),
+    #[error("the padding after entry {0} was changed")]
+    PaddingChanged(String),
+    #[error("bytes follow the end of the archive")]
+    AfterEnd,
+    #[error("the archive ends early: it was cut")]
+    Truncated,
+    #[error("entry {0} does not carry the bundle's creation time")]
+    TimeChanged(String),
 }
 
 /// A bundle that verified.
@@ -68,97 +83,93 @@ struct Seen {
     sha256: String,
 }
 
-fn hash_entry(reader: &mut impl Read) -> std::io::Result<Seen> {
-    let mut context = digest::Context::new(&digest::SHA256);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
+/// What reading the archive found.
+#[derive(Default)]
+struct Contents {
+    seen: BTreeMap<String, Seen>,
+    manifest: Option<Vec<u8>>,
+    signature: Option<Vec<u8>>,
+    /// (path, mtime) of every entry.
+    times: Vec<(String, u64)>,
+    /// Read to its end: no layout problem stopped the reading.
+    complete: bool,
+}
+
+/// Read every entry, hashing the listed ones and keeping the manifest and its signature.
+/// Problems go to `problems`; a layout problem ends the reading.
+fn read_archive(archive: impl Read, problems: &mut Vec<Problem>) -> Contents {
+    let mut out = Contents::default();
+    let mut reader = StrictReader::new(archive);
     loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
+        let entry = match reader.next_header() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => {
+                out.complete = true;
+                break;
+            }
+            Err(problem) => {
+                problems.push(problem);
+                break;
+            }
+        };
+        if out.signature.is_some() {
+            problems.push(Problem::AfterSignature(entry.path.clone()));
+        }
+        out.times.push((entry.path.clone(), entry.mtime));
+        let special = entry.path == MANIFEST_PATH || entry.path == SIGNATURE_PATH;
+        if special && entry.size > MAX_MANIFEST {
+            problems.push(Problem::BadManifest(format!("{} is too large", entry.path)));
             break;
         }
-        size += n as u64;
-        context.update(&buf[..n]);
+        let mut kept = Vec::new();
+        let mut context = digest::Context::new(&digest::SHA256);
+        let read = reader.read_data(&entry, |piece| {
+            if special {
+                kept.extend_from_slice(piece);
+            } else {
+                context.update(piece);
+            }
+        });
+        if let Err(problem) = read {
+            problems.push(problem);
+            break;
+        }
+        let slot = match entry.path.as_str() {
+            MANIFEST_PATH => Some(&mut out.manifest),
+            SIGNATURE_PATH => Some(&mut out.signature),
+            _ => None,
+        };
+        let duplicate = match slot {
+            Some(slot) => slot.replace(kept).is_some(),
+            None => {
+                let found = Seen {
+                    size: entry.size,
+                    sha256: hex(context.finish().as_ref()),
+                };
+                out.seen.insert(entry.path.clone(), found).is_some()
+            }
+        };
+        if duplicate {
+            problems.push(Problem::Duplicate(entry.path));
+        }
     }
-    Ok(Seen {
-        size,
-        sha256: hex(context.finish().as_ref()),
-    })
+    out
 }
 
 /// Verify the bundle read from `archive` against the Ed25519 `public_key` (32 bytes).
 pub fn verify(archive: impl Read, public_key: &[u8]) -> Result<Verified, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
-    let mut manifest_bytes: Option<Vec<u8>> = None;
-    let mut signature: Option<Vec<u8>> = None;
-    let mut archive = tar::Archive::new(archive);
-    // Entries appended after the end-of-archive blocks are still entries of this file.
-    archive.set_ignore_zeros(true);
-    let entries = match archive.entries() {
-        Ok(entries) => entries,
-        Err(e) => return Err(vec![Problem::Unreadable(e.to_string())]),
-    };
-    for entry in entries {
-        let mut entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                problems.push(Problem::Unreadable(e.to_string()));
-                break;
-            }
-        };
-        let path = match entry.path() {
-            Ok(path) => path.to_string_lossy().into_owned(),
-            Err(e) => {
-                problems.push(Problem::Unreadable(e.to_string()));
-                break;
-            }
-        };
-        if signature.is_some() {
-            problems.push(Problem::AfterSignature(path.clone()));
-        }
-        if !entry.header().entry_type().is_file() {
-            problems.push(Problem::Extra(path));
-            continue;
-        }
-        let read = if path == MANIFEST_PATH || path == SIGNATURE_PATH {
-            let mut bytes = Vec::new();
-            let limit = if path == MANIFEST_PATH {
-                MAX_MANIFEST
-            } else {
-                1024
-            };
-            (&mut entry)
-                .take(limit)
-                .read_to_end(&mut bytes)
-                .map(|_| bytes)
-        } else {
-            match hash_entry(&mut entry) {
-                Ok(found) => {
-                    if seen.insert(path.clone(), found).is_some() {
-                        problems.push(Problem::Duplicate(path.clone()));
-                    }
-                    continue;
-                }
-                Err(e) => Err(e),
-            }
-        };
-        match read {
-            Ok(bytes) if path == MANIFEST_PATH => {
-                if manifest_bytes.replace(bytes).is_some() {
-                    problems.push(Problem::Duplicate(path));
-                }
-            }
-            Ok(bytes) => {
-                if signature.replace(bytes).is_some() {
-                    problems.push(Problem::Duplicate(path));
-                }
-            }
-            Err(e) => {
-                problems.push(Problem::Unreadable(e.to_string()));
-                break;
-            }
-        }
+    let Contents {
+        seen,
+        manifest: manifest_bytes,
+        signature,
+        times,
+        complete,
+    } = read_archive(archive, &mut problems);
+    if !complete {
+        // The layout problem says where the archive stops making sense; what follows it
+        // cannot be checked.
+        return Err(problems);
     }
     let Some(manifest_bytes) = manifest_bytes else {
         problems.push(Problem::NoManifest);
@@ -196,6 +207,17 @@ pub fn verify(archive: impl Read, public_key: &[u8]) -> Result<Verified, Vec<Pro
             "format {:?}, expected {BUNDLE_FORMAT:?}",
             manifest.format
         )));
+    }
+    match OffsetDateTime::parse(&manifest.created_at, &Rfc3339) {
+        Ok(created) => {
+            let secs = u64::try_from(created.unix_timestamp()).unwrap_or(0);
+            for (path, mtime) in &times {
+                if *mtime != secs {
+                    problems.push(Problem::TimeChanged(path.clone()));
+                }
+            }
+        }
+        Err(_) => problems.push(Problem::BadManifest("created_at is not RFC 3339".into())),
     }
     let mut bytes = 0u64;
     let mut listed = std::collections::BTreeSet::new();
@@ -250,7 +272,8 @@ mod tests {
     }
 
     async fn bundle(pair: &Ed25519KeyPair, extra: Option<(&str, &[u8])>) -> Vec<u8> {
-        let mut writer = TarWriter::new(Vec::new(), 0);
+        // 2026-12-01T00:00:00Z, the manifest's `created_at`.
+        let mut writer = TarWriter::new(Vec::new(), 1_796_083_200);
         writer.add("a.jsonl", b"{\"x\":1}\n").await.unwrap();
         writer.add("b.bin", b"bytes").await.unwrap();
         let manifest = Manifest {
@@ -306,5 +329,38 @@ mod tests {
         let added = bundle(&key, Some(("c.txt", b"new"))).await;
         let problems = verify(&added[..], &public).unwrap_err();
         assert_eq!(problems, [Problem::Extra("c.txt".into())]);
+    }
+
+    #[tokio::test]
+    async fn every_byte_outside_the_entries_is_held_to_the_layout() {
+        let key = pair();
+        let public = key.public_key().as_ref().to_vec();
+        let good = bundle(&key, None).await;
+        // The padding after `a.jsonl` (8 bytes of data in a 512-byte block).
+        let mut padded = good.clone();
+        padded[512 + 100] = 1;
+        assert_eq!(
+            verify(&padded[..], &public).unwrap_err(),
+            [Problem::PaddingChanged("a.jsonl".into())]
+        );
+        // A header field no reader would care about (the mode), checksum made good again.
+        let mut header = tar::Header::from_byte_slice(&good[1024..1536]).clone();
+        header.set_mode(0o600);
+        header.set_cksum();
+        let mut moded = good.clone();
+        moded[1024..1536].copy_from_slice(header.as_bytes());
+        assert_eq!(
+            verify(&moded[..], &public).unwrap_err(),
+            [Problem::HeaderChanged("b.bin".into())]
+        );
+        // Bytes after the end, and an archive cut short.
+        let mut longer = good.clone();
+        longer.extend_from_slice(b"more");
+        assert_eq!(
+            verify(&longer[..], &public).unwrap_err(),
+            [Problem::AfterEnd]
+        );
+        let cut = &good[..good.len() - 512];
+        assert_eq!(verify(cut, &public).unwrap_err(), [Problem::Truncated]);
     }
 }

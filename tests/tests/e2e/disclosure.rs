@@ -92,17 +92,26 @@ pub(crate) fn entries(bundle: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// A new archive of `entries`, in order.
-fn rebuild(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+/// A new archive of `entries`, in order, written the way the server writes a bundle (the
+/// same header fields, `mtime` the bundle's).
+fn rebuild(entries: &[(String, Vec<u8>)], mtime: u64) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, bytes) in entries {
         let mut header = tar::Header::new_ustar();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
-        header.set_cksum();
+        header.set_mtime(mtime);
+        header.set_entry_type(tar::EntryType::Regular);
         builder.append_data(&mut header, path, &bytes[..]).unwrap();
     }
     builder.into_inner().unwrap()
+}
+
+/// The time every entry of a bundle carries.
+fn mtime(bundle: &[u8]) -> u64 {
+    tar::Header::from_byte_slice(&bundle[..512])
+        .mtime()
+        .unwrap()
 }
 
 /// `bundle` with the last byte of the first occurrence of `needle` changed.
@@ -251,6 +260,21 @@ async fn a_workroom_bundle_verifies_offline_and_every_tampering_is_named() {
         "{}",
         stderr(&bad)
     );
+    // A byte outside every entry: the padding after the first one, and its header.
+    let first_size = all[0].1.len();
+    let mut padded = bundle.clone();
+    padded[512 + first_size] = b'x';
+    let bad = verify(dir.path(), &padded, &public);
+    assert!(
+        stderr(&bad).contains(&format!("the padding after entry {} was changed", all[0].0)),
+        "{}",
+        stderr(&bad)
+    );
+    let mut headed = bundle.clone();
+    headed[0] ^= 0x01;
+    let bad = verify(dir.path(), &headed, &public);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("tar header"), "{}", stderr(&bad));
     // An entry removed.
     let members_path = format!("rooms/{room}/members.json");
     let without: Vec<_> = all
@@ -258,7 +282,7 @@ async fn a_workroom_bundle_verifies_offline_and_every_tampering_is_named() {
         .filter(|(p, _)| *p != members_path)
         .cloned()
         .collect();
-    let bad = verify(dir.path(), &rebuild(&without), &public);
+    let bad = verify(dir.path(), &rebuild(&without, mtime(&bundle)), &public);
     assert!(
         stderr(&bad).contains(&format!(
             "entry {members_path} is listed in the manifest but missing"
@@ -269,7 +293,7 @@ async fn a_workroom_bundle_verifies_offline_and_every_tampering_is_named() {
     // An entry added.
     let mut with = all.clone();
     with.insert(1, (format!("rooms/{room}/notes.txt"), b"planted".to_vec()));
-    let bad = verify(dir.path(), &rebuild(&with), &public);
+    let bad = verify(dir.path(), &rebuild(&with, mtime(&bundle)), &public);
     assert!(
         stderr(&bad).contains(&format!(
             "entry rooms/{room}/notes.txt is in the archive but not listed"
@@ -278,14 +302,18 @@ async fn a_workroom_bundle_verifies_offline_and_every_tampering_is_named() {
         stderr(&bad)
     );
     // The untouched rebuild verifies (the checks are about content, not tar details).
-    assert!(verify(dir.path(), &rebuild(&all), &public).status.success());
+    assert!(
+        verify(dir.path(), &rebuild(&all, mtime(&bundle)), &public)
+            .status
+            .success()
+    );
     // A manifest re-signed by another key.
     let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
     let other = Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap();
     let mut resigned = all.clone();
     let n = resigned.len();
     resigned[n - 1].1 = other.sign(&resigned[n - 2].1).as_ref().to_vec();
-    let bad = verify(dir.path(), &rebuild(&resigned), &public);
+    let bad = verify(dir.path(), &rebuild(&resigned, mtime(&bundle)), &public);
     assert!(
         stderr(&bad).contains("signature does not verify with public key"),
         "{}",
@@ -298,9 +326,13 @@ async fn a_workroom_bundle_verifies_offline_and_every_tampering_is_named() {
         .map(|b| format!("{b:02x}"))
         .collect();
     assert!(
-        verify(dir.path(), &rebuild(&resigned), &other_public)
-            .status
-            .success(),
+        verify(
+            dir.path(),
+            &rebuild(&resigned, mtime(&bundle)),
+            &other_public
+        )
+        .status
+        .success(),
         "only the right public key tells a forged bundle apart"
     );
 }
