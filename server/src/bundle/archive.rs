@@ -7,7 +7,7 @@
 //! (headers, padding, the end) by this form. A general tar reader would skip padding and
 //! accept equivalent headers; this one does not.
 
-use super::verify::Problem;
+use super::problem::Problem;
 use std::io::Read;
 
 /// Bytes per tar block.

@@ -9,10 +9,12 @@
 //! service's concern (`service::disclosure`).
 
 mod archive;
+mod problem;
 mod signer;
 mod tar;
 mod verify;
 
 pub use signer::{LegalSigner, SignerError, key_path};
 pub use tar::{BundleError, BundleSink, TarWriter};
-pub use verify::{Problem, Verified, verify};
+pub use problem::Problem;
+pub use verify::{Verified, verify};

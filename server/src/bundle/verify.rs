@@ -6,6 +6,7 @@
 //! told apart.
 
 use super::archive::StrictReader;
+use super::problem::Problem;
 use crate::signing_key::{hex, key_id};
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
@@ -17,54 +18,6 @@ use workroom_protocol::legal::{BUNDLE_FORMAT, MANIFEST_PATH, Manifest, SIGNATURE
 
 /// The largest manifest read (a bundle of millions of entries stays far below).
 const MAX_MANIFEST: u64 = 512 * 1024 * 1024;
-
-/// One thing wrong with a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Problem {
-    #[error("not a readable bundle archive: {0}")]
-    Unreadable(String),
-    #[error("no {MANIFEST_PATH} in the archive")]
-    NoManifest,
-    #[error("no {SIGNATURE_PATH} in the archive")]
-    NoSignature,
-    #[error("{MANIFEST_PATH} is not a bundle manifest: {0}")]
-    BadManifest(String),
-    #[error(
-        "the manifest's signature does not verify with public key {key_id}: the manifest was \
-         changed, or it was signed by another key (the manifest names key {signed_by})"
-    )]
-    Signature { key_id: String, signed_by: String },
-    #[error("entry {0} is listed in the manifest but missing from the archive")]
-    Missing(String),
-    #[error("entry {0} is in the archive but not listed in the manifest")]
-    Extra(String),
-    #[error("entry {0} appears more than once in the archive")]
-    Duplicate(String),
-    #[error("entry {path} was changed: its SHA-256 is {found}, the manifest says {expected}")]
-    Changed {
-        path: String,
-        expected: String,
-        found: String,
-    },
-    #[error("entry {path} was changed: it has {found} bytes, the manifest says {expected}")]
-    Resized {
-        path: String,
-        expected: u64,
-        found: u64,
-    },
-    #[error("entry {0} comes after the signature")]
-    AfterSignature(String),
-    #[error("the tar header of entry {0} was changed")]
-    HeaderChanged(String),
-    #[error("the padding after entry {0} was changed")]
-    PaddingChanged(String),
-    #[error("bytes follow the end of the archive")]
-    AfterEnd,
-    #[error("the archive ends early: it was cut")]
-    Truncated,
-    #[error("entry {0} does not carry the bundle's creation time")]
-    TimeChanged(String),
-}
 
 /// A bundle that verified.
 #[derive(Debug, Clone)]
