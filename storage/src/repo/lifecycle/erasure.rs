@@ -106,7 +106,10 @@ impl Store {
             .exec(&txn)
             .await?;
         let now = self.clock.now_ms();
-        users::Entity::update_many()
+        // Only the run that marks the person erased records it: the termination route and
+        // the pending-erasure task may both get here (each passed the check above), and
+        // the trail must say `user.erased` once.
+        let marked = users::Entity::update_many()
             .col_expr(
                 users::Column::NameSealed,
                 Expr::value(Option::<Vec<u8>>::None),
@@ -117,8 +120,19 @@ impl Store {
             )
             .col_expr(users::Column::ErasedAt, Expr::value(now))
             .filter(users::Column::Id.eq(user))
+            .filter(users::Column::ErasedAt.is_null())
             .exec(&txn)
             .await?;
+        if marked.rows_affected == 0 {
+            let erased_elsewhere = users::Entity::find_by_id(user.to_string())
+                .one(&txn)
+                .await?
+                .is_some_and(|row| row.erased_at.is_some());
+            if erased_elsewhere {
+                txn.rollback().await?;
+                return Ok(rooms.into_iter().collect());
+            }
+        }
         pending_erasures::Entity::delete_by_id(KeyScope::Person(user).key_id())
             .exec(&txn)
             .await?;
@@ -187,5 +201,73 @@ impl Store {
             .await?;
         txn.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Clock;
+    use crate::db::{DatabaseOptions, SqliteSync};
+    use crate::entity::audit_entries;
+    use crate::keyring::{Keyring, MasterKey, MasterKeySet};
+    use sea_orm::PaginatorTrait;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// The termination route and the pending-erasure task can erase the same person at
+    /// once; the trail records it once. (Seen in CI on PostgreSQL as two `user.erased`.)
+    #[tokio::test]
+    async fn two_erasures_of_one_person_at_once_record_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let keyring = Arc::new(Keyring::new(
+            MasterKeySet::new(vec![MasterKey::generate()]).unwrap(),
+        ));
+        let store = Store::open(
+            &DatabaseOptions {
+                url: None,
+                sqlite_path: dir.path().join("workroom.db"),
+                sqlite_synchronous: SqliteSync::Full,
+                max_connections: 4,
+                acquire_timeout: Duration::from_secs(5),
+            },
+            keyring,
+            Clock::system(),
+        )
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        let actor = Actor::new("marketplace", "service");
+        for round in 0..5 {
+            let user = format!("u{round}");
+            users::Entity::insert(users::ActiveModel {
+                id: sea_orm::Set(user.clone()),
+                name_sealed: sea_orm::Set(None),
+                email_sealed: sea_orm::Set(None),
+                created_at: sea_orm::Set(0),
+                updated_at: sea_orm::Set(0),
+                purpose: sea_orm::Set("participation".into()),
+                terminated_at: sea_orm::Set(Some(0)),
+                terminated_reason: sea_orm::Set(Some("closed".into())),
+                tokens_valid_after: sea_orm::Set(None),
+                erased_at: sea_orm::Set(None),
+            })
+            .exec(&store.db)
+            .await
+            .unwrap();
+            let (a, b) = tokio::join!(
+                store.erase_person(&user, &actor),
+                store.erase_person(&user, &actor)
+            );
+            a.unwrap();
+            b.unwrap();
+            let recorded = audit_entries::Entity::find()
+                .filter(audit_entries::Column::Action.eq("user.erased"))
+                .filter(audit_entries::Column::Target.eq(format!("user:{user}")))
+                .count(&store.db)
+                .await
+                .unwrap();
+            assert_eq!(recorded, 1, "round {round}");
+        }
     }
 }
