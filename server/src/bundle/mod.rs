@@ -14,7 +14,7 @@ mod signer;
 mod tar;
 mod verify;
 
+pub use problem::Problem;
 pub use signer::{LegalSigner, SignerError, key_path};
 pub use tar::{BundleError, BundleSink, TarWriter};
-pub use problem::Problem;
 pub use verify::{Verified, verify};
