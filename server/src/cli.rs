@@ -192,6 +192,7 @@ pub fn parse_ttl(text: &str) -> Result<u64, String> {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    crate::data_dir::private_umask();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -591,18 +592,7 @@ async fn signal_shutdown(token: CancellationToken) {
 }
 
 fn init_tracing(config: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log.filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if config.log.format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    crate::logging::init(&config.log.filter, config.log.format == "json");
 }
 
 #[cfg(test)]

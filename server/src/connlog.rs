@@ -16,7 +16,6 @@
 //! when the process dies are lost.
 
 use aws_lc_rs::hmac;
-use axum::extract::connect_info::Connected;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -58,8 +57,9 @@ impl ClientConn {
     }
 }
 
-impl Connected<SocketAddr> for ClientConn {
-    fn connect_info(addr: SocketAddr) -> Self {
+impl ClientConn {
+    /// A connection just accepted from `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
         ClientConn {
             addr,
             session: Arc::new(SessionState {
@@ -215,7 +215,7 @@ mod tests {
     #[test]
     fn the_session_is_debug_printed_without_the_address() {
         let addr: SocketAddr = "203.0.113.7:5555".parse().unwrap();
-        let conn = ClientConn::connect_info(addr);
+        let conn = ClientConn::new(addr);
         let printed = format!("{conn:?}");
         assert!(!printed.contains("203.0.113.7"), "{printed}");
         assert!(printed.contains(conn.session_id()));

@@ -24,14 +24,14 @@ pub(crate) fn write_secret(path: &Path, contents: &[u8]) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Write a public file (a certificate), mode 0644.
+/// Write a file that is not secret (a certificate), atomically. Its mode follows the
+/// umask (0600 in the server: the data directory is private as a whole, `data_dir`).
 pub(crate) fn write_public(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, contents)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }

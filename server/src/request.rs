@@ -4,6 +4,7 @@
 
 use crate::service::Failure;
 use axum::http::request::Parts;
+use std::sync::Arc;
 
 /// The connection the request arrived on (absent only in unit tests without a listener).
 pub(crate) fn client_conn(parts: &Parts) -> Option<&crate::connlog::ClientConn> {
@@ -11,6 +12,11 @@ pub(crate) fn client_conn(parts: &Parts) -> Option<&crate::connlog::ClientConn> 
         .extensions
         .get::<axum::extract::ConnectInfo<crate::connlog::ClientConn>>()
         .map(|info| &info.0)
+}
+
+/// The listener's watch over the request's connection (absent only without a listener).
+pub(crate) fn connection_watch(parts: &Parts) -> Option<&Arc<crate::listener::ConnWatch>> {
+    parts.extensions.get::<Arc<crate::listener::ConnWatch>>()
 }
 
 /// The token of an `Authorization: Bearer …` header, if any.

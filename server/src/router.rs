@@ -1,8 +1,8 @@
 //! Every route, in one table: the router is built from it and the every-route policy test
 //! walks [`ROUTES`], which the same table makes, so a route cannot be served without being
 //! tested or listed without being served. Then the layers every request passes, outermost
-//! last: the connection log and the policy guard around everything, the fail-fast check
-//! and body limits inside.
+//! last: the connection log, the security headers and the policy guard around everything,
+//! the fail-fast check and body limits inside.
 //!
 //! This module sits above both transports (the WebSocket upgrade is one of the routes),
 //! so neither `http` nor `ws` imports the other.
@@ -11,7 +11,8 @@ use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::{
     analytics, audit, connection_log, contacts, fail_fast, files, legal, lifecycle, marketplace,
-    moderation, ops, policy_guard, refused_upload, reports, rooms, screenshots, tracker,
+    moderation, ops, policy_guard, refused_upload, reports, rooms, screenshots, security_headers,
+    tracker,
 };
 use crate::ws;
 use axum::Router;
@@ -161,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         // Outermost last: every request is recorded in the connection log and runs inside
         // the policy guard.
         .layer(axum::middleware::from_fn(policy_guard::http))
+        .layer(axum::middleware::map_response(security_headers::add))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             connection_log::record,

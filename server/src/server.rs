@@ -73,6 +73,36 @@ fn database_options(config: &Config) -> DatabaseOptions {
     }
 }
 
+/// The listener's limits from the config, fitted to the process's file limit.
+fn listener_limits(config: &Config) -> crate::listener::ListenerLimits {
+    let c = &config.connections;
+    let budget = crate::listener::file_budget();
+    let wanted = config.limits.max_connections + c.max_unauthenticated;
+    if wanted > budget {
+        tracing::warn!(
+            wanted,
+            budget,
+            "limits.max_connections + connections.max_unauthenticated exceed what the file \
+             limit leaves room for; connections beyond it will be refused"
+        );
+    }
+    let secs = Duration::from_secs;
+    crate::listener::ListenerLimits {
+        gate: crate::listener::GateLimits {
+            max_per_address: c.max_per_address,
+            new_per_address_per_sec: c.new_per_address_per_sec,
+            max_unauthenticated: c.max_unauthenticated,
+            max_total: budget,
+        },
+        tls_handshake_timeout: secs(c.tls_handshake_timeout_secs),
+        idle_timeout: secs(c.idle_timeout_secs),
+        body_progress: secs(c.body_progress_secs),
+        body_min_bytes: c.body_min_bytes,
+        send_stall: secs(c.send_stall_secs),
+        http2_max_streams: c.http2_max_streams,
+    }
+}
+
 /// Serve until `shutdown` fires, then drain. Every time-driven rule reads `clock` (the
 /// system's in production; tests move theirs). `on_ready` is called once the listener is
 /// about to accept, with what was prepared.
@@ -84,6 +114,7 @@ pub async fn run(
     on_ready: impl FnOnce(&Prepared, SocketAddr),
 ) -> Result<(), ServerError> {
     let local_addr = listener.local_addr()?;
+    crate::data_dir::make_private(&config)?;
     let (store, master_key_created) = open_store(&config, clock.clone()).await?;
     let migrations_applied = store.migrate().await?;
     let blobs = crate::blobs::open_blob_store(&config).await?;
@@ -96,14 +127,27 @@ pub async fn run(
     let (audit_signer, _) = crate::audit::AuditSigner::load_or_create(&config)?;
     let (legal_signer, _) = crate::bundle::LegalSigner::load_or_create(&config)?;
     let legal_signer = Arc::new(legal_signer);
-    let (dev_key, dev_key_created) = if config.auth.dev_key {
+    let (dev_key, dev_key_created) = if config.auth.dev_key_on() {
         let (key, created) = DevKey::load_or_create(&config.data_dir)?;
+        let production_keys = !config.auth.keys.is_empty() || config.auth.jwks_file.is_some();
+        if production_keys {
+            tracing::warn!(
+                "auth.dev_key is on beside production keys: anyone who can read the data \
+                 directory can sign tokens for any user; turn it off in production"
+            );
+        } else {
+            tracing::warn!(
+                "auth.dev_key is on: tokens signed with the data directory's dev key are \
+                 accepted (development only)"
+            );
+        }
         (Some(key), created)
     } else {
         (None, false)
     };
-    let verifier = TokenVerifier::new(&config.auth, dev_key.as_ref(), clock.clone())?;
-    let (tls_config, tls) = crate::tls::server_config(&config)?;
+    let verifier = Arc::new(TokenVerifier::new(&config.auth, dev_key, clock.clone())?);
+    let (tls_config, tls_cert, tls) = crate::tls::server_config(&config)?;
+    let listener_limits = listener_limits(&config);
 
     let hub = Arc::new(Hub::new());
     let background = TaskTracker::new();
@@ -191,7 +235,7 @@ pub async fn run(
         blobs,
         proofs,
         committers,
-        verifier,
+        verifier: verifier.clone(),
         links,
         hub: hub.clone(),
         health: health.clone(),
@@ -215,29 +259,30 @@ pub async fn run(
         own_origins,
     });
 
-    let handle = axum_server::Handle::<SocketAddr>::new();
-    // TCP_NODELAY: frames are small and latency-bound; without it Nagle's algorithm holds a
-    // second small write until the peer's delayed ACK (~40 ms on Linux).
-    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
-        axum_server::tls_rustls::RustlsConfig::from_config(tls_config),
-    )
-    .acceptor(axum_server::accept::NoDelayAcceptor::new());
-    let server = axum_server::from_tcp(listener)?
-        .acceptor(acceptor)
-        .handle(handle.clone());
+    let verifier_reload = verifier;
     let app = crate::router::router(state.clone());
-
     let watcher = {
         let state = state.clone();
-        let handle = handle.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             shutdown.cancelled().await;
             state.draining.store(true, Ordering::Relaxed);
             tracing::info!("shutting down: draining connections");
-            handle.graceful_shutdown(Some(drain));
         })
     };
+    let hangups = crate::tasks::reload::hangups(shutdown.clone());
+    background.spawn(crate::tasks::reload::tls(
+        tls_cert,
+        Duration::from_secs(state.config.tls.reload_interval_secs),
+        hangups.clone(),
+        shutdown.clone(),
+    ));
+    background.spawn(crate::tasks::reload::keys(
+        verifier_reload,
+        Duration::from_secs(state.config.auth.reload_interval_secs),
+        hangups,
+        shutdown.clone(),
+    ));
 
     on_ready(
         &Prepared {
@@ -248,9 +293,15 @@ pub async fn run(
         },
         local_addr,
     );
-    let served = server
-        .serve(app.into_make_service_with_connect_info::<crate::connlog::ClientConn>())
-        .await;
+    let served = crate::listener::serve(
+        listener,
+        tokio_rustls::TlsAcceptor::from(tls_config),
+        app,
+        listener_limits,
+        shutdown.clone(),
+        drain,
+    )
+    .await;
     shutdown.cancel();
     let _ = watcher.await;
 

@@ -194,11 +194,22 @@ impl TestServer {
             })
         };
         ready_rx.await.expect("server became ready");
-        let pem = std::fs::read(data_dir.path().join("tls/cert.pem")).expect("dev cert");
+        let cert =
+            (config.tls.cert_file.clone()).unwrap_or_else(|| data_dir.path().join("tls/cert.pem"));
+        let pem = std::fs::read(cert).expect("the server's certificate");
         let tls = workroom_client::client_config(&pem).expect("tls config");
         let http = HttpClient::new(&format!("https://localhost:{}", addr.port()), tls.clone())
             .expect("http client");
-        let dev_key = DevKey::load(data_dir.path()).expect("dev key");
+        // With the dev key off (production keys configured) there is none in the data dir:
+        // a throwaway one stands in, and what it signs is refused, as it should be.
+        let dev_key = if config.auth.dev_key_on() {
+            DevKey::load(data_dir.path()).expect("dev key")
+        } else {
+            let elsewhere = tempfile::tempdir().expect("temp dir");
+            DevKey::load_or_create(elsewhere.path())
+                .expect("throwaway key")
+                .0
+        };
         TestServer {
             addr,
             config,

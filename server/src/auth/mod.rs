@@ -4,6 +4,7 @@
 //! identity may do is decided by [`crate::policy`], never here.
 
 mod dev_key;
+mod keys;
 mod verifier;
 
 pub use dev_key::{DevKey, DevKeyError};

@@ -4,51 +4,34 @@
 //! that key, never from the token: a header that names another algorithm is refused before
 //! any signature check (no `alg: none`, no RS256-public-key-as-HMAC-secret confusion).
 //! `iss`, `aud` and `exp` are required; `exp` and `nbf` are checked with a small leeway
-//! against the server's clock (so tests can let a token expire by moving it); `typ` must be
-//! `JWT` when present.
+//! against the server's clock (so tests can let a token expire by moving it), `iat` may not
+//! lie in the future beyond it, and no token lives longer than
+//! `auth.max_token_lifetime_secs`; `typ` must be `JWT` when present. The keys (see
+//! `keys.rs`) are swapped whole on a reload, so a verification sees one set or the other.
 
-use super::dev_key::{DEV_KID, DevKey};
+use super::dev_key::DevKey;
+use super::keys::KeySet;
+pub use super::keys::VerifierError;
 use super::{AuthError, Identity};
 use crate::config::AuthConfig;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use workroom_protocol::Claims;
 use workroom_storage::Clock;
 
-#[derive(Debug, thiserror::Error)]
-pub enum VerifierError {
-    #[error("auth.keys: reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("auth.keys: {path} is not a {algorithm} public key in PEM: {reason}")]
-    Key {
-        path: PathBuf,
-        algorithm: String,
-        reason: String,
-    },
-}
-
-struct PinnedKey {
-    algorithm: Algorithm,
-    key: DecodingKey,
-    validation: Validation,
-}
-
-/// Verifies bearer tokens. Built once at start from configuration; shared read-only.
+/// Verifies bearer tokens. Built at start from configuration; its keys can be reloaded
+/// while it serves ([`TokenVerifier::reload`]).
 pub struct TokenVerifier {
-    keys: HashMap<String, PinnedKey>,
-    /// `exp` and `nbf` are checked against this clock, with `leeway` seconds either way.
+    config: AuthConfig,
+    dev_key: Option<DevKey>,
+    keys: RwLock<Arc<KeySet>>,
+    /// `exp`, `nbf` and `iat` are checked against this clock, with `leeway` seconds.
     clock: Clock,
-    leeway: u64,
 }
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenVerifier")
-            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .field("kids", &self.kids())
             .finish()
     }
 }
@@ -56,73 +39,48 @@ impl std::fmt::Debug for TokenVerifier {
 impl TokenVerifier {
     pub fn new(
         config: &AuthConfig,
-        dev_key: Option<&DevKey>,
+        dev_key: Option<DevKey>,
         clock: Clock,
     ) -> Result<Self, VerifierError> {
-        let validation_for = |algorithm: Algorithm| {
-            let mut v = Validation::new(algorithm);
-            // Times are checked below against our clock, not the library's.
-            v.validate_exp = false;
-            v.validate_nbf = false;
-            v.set_audience(&[&config.audience]);
-            v.set_issuer(&[&config.issuer]);
-            v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-            v
-        };
-        let mut keys = HashMap::new();
-        if let Some(dev) = dev_key {
-            keys.insert(
-                DEV_KID.to_string(),
-                PinnedKey {
-                    algorithm: Algorithm::HS256,
-                    key: DecodingKey::from_secret(dev.secret()).map_err(|e| {
-                        VerifierError::Key {
-                            path: PathBuf::from("dev key"),
-                            algorithm: "HS256".into(),
-                            reason: e.to_string(),
-                        }
-                    })?,
-                    validation: validation_for(Algorithm::HS256),
-                },
-            );
-        }
-        for entry in &config.keys {
-            let pem =
-                std::fs::read(&entry.public_key_file).map_err(|source| VerifierError::Read {
-                    path: entry.public_key_file.clone(),
-                    source,
-                })?;
-            let (algorithm, key) = match entry.algorithm.as_str() {
-                "RS256" => (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem)),
-                "ES256" => (Algorithm::ES256, DecodingKey::from_ec_pem(&pem)),
-                _ => (Algorithm::EdDSA, DecodingKey::from_ed_pem(&pem)),
-            };
-            let key = key.map_err(|e| VerifierError::Key {
-                path: entry.public_key_file.clone(),
-                algorithm: entry.algorithm.clone(),
-                reason: e.to_string(),
-            })?;
-            keys.insert(
-                entry.kid.clone(),
-                PinnedKey {
-                    algorithm,
-                    key,
-                    validation: validation_for(algorithm),
-                },
-            );
-        }
+        let keys = KeySet::load(config, dev_key.as_ref())?;
         Ok(TokenVerifier {
-            keys,
+            config: config.clone(),
+            dev_key,
+            keys: RwLock::new(Arc::new(keys)),
             clock,
-            leeway: config.leeway_secs,
         })
+    }
+
+    /// Read the key files and the JWKS again. `Ok(true)` when they changed and the new
+    /// keys are in force; on an error the previous keys stay.
+    pub fn reload(&self) -> Result<bool, VerifierError> {
+        let fresh = KeySet::load(&self.config, self.dev_key.as_ref())?;
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if keys.source == fresh.source {
+            return Ok(false);
+        }
+        *keys = Arc::new(fresh);
+        Ok(true)
+    }
+
+    /// The key ids in force, sorted.
+    pub fn kids(&self) -> Vec<String> {
+        let keys = self.current();
+        let mut kids: Vec<String> = keys.keys.keys().cloned().collect();
+        kids.sort();
+        kids
+    }
+
+    fn current(&self) -> Arc<KeySet> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Verify a compact JWS and return who it speaks for.
     pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
-        let pinned = self.keys.get(kid).ok_or(AuthError::UnknownKey)?;
+        let keys = self.current();
+        let pinned = keys.keys.get(kid).ok_or(AuthError::UnknownKey)?;
         if header.alg != pinned.algorithm {
             return Err(AuthError::AlgorithmMismatch);
         }
@@ -135,14 +93,28 @@ impl TokenVerifier {
             .map_err(|e| AuthError::Rejected(e.kind().to_string_lossy()))?;
         let claims = data.claims;
         let now = self.clock.now_secs();
-        if claims.exp.saturating_add(self.leeway) < now {
+        let leeway = self.config.leeway_secs;
+        let max_lifetime = self.config.max_token_lifetime_secs;
+        if claims.exp.saturating_add(leeway) < now {
             return Err(AuthError::Rejected("ExpiredSignature".into()));
         }
         if claims
             .nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
         {
             return Err(AuthError::Rejected("ImmatureSignature".into()));
+        }
+        if claims.iat > now.saturating_add(leeway) {
+            return Err(AuthError::Rejected("issued in the future".into()));
+        }
+        // Both bounds: a token may not claim a longer life than allowed, nor outlive the
+        // allowance from now whatever its `iat` says.
+        if claims.exp.saturating_sub(claims.iat) > max_lifetime
+            || claims.exp > now.saturating_add(max_lifetime).saturating_add(leeway)
+        {
+            return Err(AuthError::Rejected(
+                "lifetime beyond auth.max_token_lifetime_secs".into(),
+            ));
         }
         if claims.sub.is_empty() || claims.jti.is_empty() {
             return Err(AuthError::Rejected("empty sub or jti".into()));

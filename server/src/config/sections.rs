@@ -249,13 +249,33 @@ pub struct DatabaseConfig {
     pub acquire_timeout_ms: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// PEM certificate chain. Unset: the dev certificate in `<data_dir>/tls/` (made on first run).
     pub cert_file: Option<PathBuf>,
     /// PEM private key (PKCS#8, SEC1 or PKCS#1).
     pub key_file: Option<PathBuf>,
+    /// Seconds between re-reads of the certificate and key (also re-read on SIGHUP).
+    pub reload_interval_secs: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert_file: None,
+            key_file: None,
+            reload_interval_secs: 300,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Whether tokens signed with the dev key are accepted.
+    pub fn dev_key_on(&self) -> bool {
+        self.dev_key
+            .unwrap_or(self.keys.is_empty() && self.jwks_file.is_none())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -268,9 +288,16 @@ pub struct AuthConfig {
     /// Clock leeway for `exp` and `nbf`, in seconds (at most 60; default 5).
     pub leeway_secs: u64,
     /// Accept tokens signed with the dev HS256 key of the data dir (`workroom token`).
-    pub dev_key: bool,
+    /// Unset: on only when no production key is configured (`keys`, `jwks_file`).
+    pub dev_key: Option<bool>,
     /// Production verification keys, selected by the token's `kid`.
     pub keys: Vec<KeyConfig>,
+    /// A JWKS document (RFC 7517) with more production keys, by `kid`.
+    pub jwks_file: Option<PathBuf>,
+    /// Longest lifetime a token may have (`exp - iat`, and `exp` from now), in seconds.
+    pub max_token_lifetime_secs: u64,
+    /// Seconds between re-reads of the key files and the JWKS (also re-read on SIGHUP).
+    pub reload_interval_secs: u64,
     /// Browser origins allowed to open WebSockets (exact `scheme://host[:port]`). The
     /// server's own origin is always allowed; requests without `Origin` are not browsers.
     pub allowed_origins: Vec<String>,
@@ -308,6 +335,51 @@ pub struct LimitsConfig {
     pub write_timeout_secs: u64,
     /// Largest HTTP request body for JSON service calls.
     pub max_http_body_bytes: usize,
+}
+
+/// The stages of a connection before it is a session, and who may open one at all (see
+/// `listener`). Every refusal and close is counted in
+/// `workroom_connections_refused_total` / `workroom_connections_closed_total` by reason.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionsConfig {
+    /// Seconds a TLS handshake may take.
+    pub tls_handshake_timeout_secs: u64,
+    /// Seconds a connection may go without a request in flight: before its first request,
+    /// between keep-alive requests, while a request's headers arrive (bytes trickling in
+    /// do not extend it), an HTTP/2 connection without streams.
+    pub idle_timeout_secs: u64,
+    /// A request body must bring at least `body_min_bytes` in every window of this many
+    /// seconds, or the connection is closed.
+    pub body_progress_secs: u64,
+    pub body_min_bytes: u64,
+    /// Seconds a response may wait on a peer that reads nothing.
+    pub send_stall_secs: u64,
+    /// Open connections from one address (an IPv6 /64) at once.
+    pub max_per_address: usize,
+    /// New connections from one address per second (a burst of twice as many passes).
+    pub new_per_address_per_sec: u32,
+    /// Connections that are not (yet) an authenticated WebSocket session, from all
+    /// addresses together: handshakes, HTTP requests and keep-alives, upgrades awaiting `auth`.
+    pub max_unauthenticated: usize,
+    /// Concurrent requests on one HTTP/2 connection.
+    pub http2_max_streams: u32,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        ConnectionsConfig {
+            tls_handshake_timeout_secs: 10,
+            idle_timeout_secs: 30,
+            body_progress_secs: 10,
+            body_min_bytes: 1024,
+            send_stall_secs: 30,
+            max_per_address: 256,
+            new_per_address_per_sec: 50,
+            max_unauthenticated: 1024,
+            http2_max_streams: 64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -397,8 +469,11 @@ impl Default for AuthConfig {
             issuer: "workroom-dev".into(),
             audience: "workroom".into(),
             leeway_secs: 5,
-            dev_key: true,
+            dev_key: None,
             keys: Vec::new(),
+            jwks_file: None,
+            max_token_lifetime_secs: 7 * 24 * 3600,
+            reload_interval_secs: 300,
             allowed_origins: Vec::new(),
             auth_timeout_secs: 5,
         }

@@ -43,9 +43,22 @@ impl Config {
         if self.auth.audience.is_empty() {
             problems.push("auth.audience: must not be empty".into());
         }
-        if !self.auth.dev_key && self.auth.keys.is_empty() {
-            problems
-                .push("auth.keys: at least one key is needed when auth.dev_key is false".into());
+        if !self.auth.dev_key_on() && self.auth.keys.is_empty() && self.auth.jwks_file.is_none() {
+            problems.push(
+                "auth.keys: at least one key (or auth.jwks_file) is needed when auth.dev_key is false"
+                    .into(),
+            );
+        }
+        if !(60..=365 * 24 * 3600).contains(&self.auth.max_token_lifetime_secs) {
+            problems.push(
+                "auth.max_token_lifetime_secs: must be between 60 and 31536000 (a year)".into(),
+            );
+        }
+        if self.auth.reload_interval_secs == 0 {
+            problems.push("auth.reload_interval_secs: must be at least 1".into());
+        }
+        if self.tls.reload_interval_secs == 0 {
+            problems.push("tls.reload_interval_secs: must be at least 1".into());
         }
         for (i, key) in self.auth.keys.iter().enumerate() {
             if !matches!(key.algorithm.as_str(), "RS256" | "ES256" | "EdDSA") {
@@ -93,6 +106,30 @@ impl Config {
         }
         if l.write_timeout_secs == 0 {
             problems.push("limits.write_timeout_secs: must be at least 1".into());
+        }
+        let c = &self.connections;
+        for (key, secs) in [
+            ("tls_handshake_timeout_secs", c.tls_handshake_timeout_secs),
+            ("idle_timeout_secs", c.idle_timeout_secs),
+            ("body_progress_secs", c.body_progress_secs),
+            ("send_stall_secs", c.send_stall_secs),
+        ] {
+            if !(1..=3600).contains(&secs) {
+                problems.push(format!("connections.{key}: must be between 1 and 3600"));
+            }
+        }
+        for (key, value) in [
+            ("max_per_address", c.max_per_address),
+            (
+                "new_per_address_per_sec",
+                c.new_per_address_per_sec as usize,
+            ),
+            ("max_unauthenticated", c.max_unauthenticated),
+            ("http2_max_streams", c.http2_max_streams as usize),
+        ] {
+            if value == 0 {
+                problems.push(format!("connections.{key}: must be at least 1"));
+            }
         }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             problems.push(format!(

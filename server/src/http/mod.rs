@@ -1,7 +1,7 @@
 //! The HTTPS transport: one module per area of routes, each handler a thin adapter (extract
 //! the request, call [`crate::service`], put the answer on the wire), plus the middleware
-//! every request passes (connection log, policy guard, fail-fast, draining refused
-//! uploads). Which path goes to which handler is [`crate::router`]'s one table.
+//! every request passes (connection log, policy guard, security headers, fail-fast,
+//! draining refused uploads). Which path goes to which handler is [`crate::router`]'s one table.
 
 pub(crate) mod analytics;
 pub(crate) mod audit;
@@ -21,4 +21,5 @@ pub(crate) mod refused_upload;
 pub(crate) mod reports;
 pub(crate) mod rooms;
 pub(crate) mod screenshots;
+pub(crate) mod security_headers;
 pub(crate) mod tracker;

@@ -2,7 +2,7 @@
 //! `{"type":"auth","token":…}` must come first; anything else, a bad token or silence past
 //! `auth.auth_timeout_secs` closes the connection.
 
-use super::writer::{CLOSE_POLICY, CLOSE_UNAVAILABLE, Writer};
+use super::writer::{CLOSE_POLICY, CLOSE_UNAVAILABLE, Writer, close_for_read_error};
 use crate::app::AppState;
 use crate::auth::Identity;
 use axum::extract::ws::{Message, WebSocket};
@@ -20,16 +20,25 @@ pub(super) async fn authenticate_first_frame(
     let first = tokio::time::timeout(timeout, async {
         loop {
             match stream.next().await {
-                Some(Ok(Message::Text(text))) => return Some(text),
+                Some(Ok(Message::Text(text))) => return Ok(text),
+                // Not an auth frame: answered below like any other.
+                Some(Ok(Message::Binary(_))) => return Ok(Default::default()),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                _ => return None,
+                Some(Ok(Message::Close(_))) | None => return Err(None),
+                Some(Err(error)) => return Err(Some(error)),
             }
         }
     })
     .await;
     let text = match first {
-        Ok(Some(text)) => text,
-        Ok(None) => return None,
+        Ok(Ok(text)) => text,
+        Ok(Err(None)) => return None,
+        Ok(Err(Some(error))) => {
+            if let Some((code, reason)) = close_for_read_error(error) {
+                writer.close(code, reason).await;
+            }
+            return None;
+        }
         Err(_) => {
             let _ = writer
                 .frame(&ServerFrame::error(

@@ -7,7 +7,7 @@ mod writer;
 
 use crate::app::AppState;
 use crate::auth::AuthError;
-use crate::request::{bearer_token, client_conn, refuse_token_in_url};
+use crate::request::{bearer_token, client_conn, connection_watch, refuse_token_in_url};
 use crate::service::Failure;
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
@@ -74,6 +74,7 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
         },
     };
     let conn = client_conn(&parts).cloned();
+    let watch = connection_watch(&parts).cloned();
     if let (Some(conn), Some(identity)) = (&conn, &identity) {
         state.connlog.user(conn, identity.user()).await;
     }
@@ -81,6 +82,14 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
+    if let Some(watch) = &watch {
+        // From here the session's limits hold the connection: the `auth` deadline, pings,
+        // the write timeout and the outbound queue.
+        watch.upgraded();
+        if identity.is_some() {
+            watch.authenticated();
+        }
+    }
     let max_frame = state.config.limits.max_frame_bytes;
     let tracked = state.sessions.token();
     ws.read_buffer_size(READ_BUFFER)
@@ -89,7 +98,7 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
         .max_message_size(max_frame)
         .max_frame_size(max_frame)
         .on_upgrade(move |socket| async move {
-            session::run(socket, state, identity, conn).await;
+            session::run(socket, state, identity, conn, watch).await;
             drop(tracked);
         })
 }

@@ -10,9 +10,24 @@ use workroom_protocol::ServerFrame;
 /// Close codes this server uses besides the standard ones.
 pub(super) const CLOSE_TOO_SLOW: u16 = 4008;
 pub(super) const CLOSE_POLICY: u16 = 1008;
-pub(super) const CLOSE_TOO_BIG: u16 = 1009;
 pub(super) const CLOSE_GOING_AWAY: u16 = 1001;
 pub(super) const CLOSE_UNAVAILABLE: u16 = 1011;
+/// RFC 6455 §7.4.1: a protocol error, a text frame that is not UTF-8, a message too big.
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_INVALID_DATA: u16 = 1007;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// The close code and reason RFC 6455 gives for a failed read, when the peer broke the
+/// protocol (rather than the connection failing, when there is no one left to tell).
+pub(super) fn close_for_read_error(error: axum::Error) -> Option<(u16, &'static str)> {
+    let error = error.into_inner().downcast::<tungstenite::Error>().ok()?;
+    match *error {
+        tungstenite::Error::Capacity(_) => Some((CLOSE_TOO_BIG, "frame too large")),
+        tungstenite::Error::Utf8(_) => Some((CLOSE_INVALID_DATA, "text frame is not UTF-8")),
+        tungstenite::Error::Protocol(_) => Some((CLOSE_PROTOCOL_ERROR, "protocol error")),
+        _ => None,
+    }
+}
 
 /// The socket failed or the peer went away: end the session.
 pub(super) struct Gone;

@@ -360,3 +360,100 @@ async fn sigterm_drains_sessions_with_1001_and_logs_are_json() {
         "no token in logs"
     );
 }
+
+/// With every filter at `trace`, the log holds no token, no message body and no file
+/// content: the libraries that see raw traffic are capped whatever the filter says.
+#[tokio::test]
+async fn no_token_or_body_reaches_the_log_even_at_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = spawn_server_with(dir.path(), port, |c| {
+        c.env("RUST_LOG", "trace")
+            .env("WORKROOM_LOG__FORMAT", "json")
+            .stderr(Stdio::piped());
+    })
+    .await;
+    // Trace output is plenty: drain it while the server runs, or the pipe fills and stalls it.
+    let stderr = server.0.stderr.take().unwrap();
+    let drained = std::thread::spawn(move || {
+        let mut text = String::new();
+        use std::io::Read;
+        let mut stderr = stderr;
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let pem = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
+    let tls = workroom_client::client_config(&pem).unwrap();
+    let http = HttpClient::new(&format!("https://127.0.0.1:{port}"), tls.clone()).unwrap();
+    let service = token(dir.path(), "marketplace", "service");
+    let created: serde_json::Value = http
+        .post("/v1/marketplace/bids/b1/accept", &service)
+        .json(&json!({
+            "project": "p1",
+            "client": {"user": "u1", "account": "a1", "name": "Secret Client Name", "email": "secret-client@example.com"},
+            "contractor": {"user": "u2", "account": "a2", "name": "K", "email": "k@example.com"},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room = RoomId::try_from(created["room"].as_str().unwrap()).unwrap();
+
+    let header_token = token(dir.path(), "u1", "member");
+    let options = ConnectOptions {
+        url: format!("wss://localhost:{port}/v1/ws"),
+        tls: tls.clone(),
+        token: Some(header_token.clone()),
+        origin: None,
+    };
+    let mut sender = Connection::connect(&options).await.unwrap();
+    let body = format!("secret-body-{}", uuid::Uuid::now_v7().simple());
+    sender
+        .send(&ClientFrame::Send {
+            id: Some("s1".into()),
+            room: room.clone(),
+            client_msg_id: ClientMsgId::try_from("c1".to_string()).unwrap(),
+            body: body.clone(),
+            attachments: Vec::new(),
+        })
+        .await
+        .unwrap();
+    // A browser-style session: the token in the first frame.
+    let frame_token = token(dir.path(), "u2", "member");
+    let mut browser = Connection::connect(&ConnectOptions {
+        token: None,
+        ..options
+    })
+    .await
+    .unwrap();
+    browser
+        .send_text(&json!({"type": "auth", "token": frame_token}).to_string())
+        .await
+        .unwrap();
+    assert!(matches!(
+        browser.next(Duration::from_secs(10)).await.unwrap(),
+        ServerFrame::Hello { .. }
+    ));
+    loop {
+        if let ServerFrame::Ack { .. } = sender.next(Duration::from_secs(10)).await.unwrap() {
+            break;
+        }
+    }
+    server.terminate().await;
+    let log = drained.join().unwrap();
+    assert!(
+        log.lines().count() > 10,
+        "the server logged at trace: {log}"
+    );
+    for (what, secret) in [
+        ("the service token", service.as_str()),
+        ("the upgrade's token", header_token.as_str()),
+        ("the auth frame's token", frame_token.as_str()),
+        ("the message body", body.as_str()),
+        ("a member's email", "secret-client@example.com"),
+    ] {
+        assert!(!log.contains(secret), "{what} is in the log");
+    }
+}

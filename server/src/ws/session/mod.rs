@@ -23,11 +23,13 @@ mod watch;
 
 use super::auth::authenticate_first_frame;
 use super::writer::{
-    CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_TOO_SLOW, CLOSE_UNAVAILABLE, Gone, Writer,
+    CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_SLOW, CLOSE_UNAVAILABLE, Gone, Writer,
+    close_for_read_error,
 };
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::hub::{ConnHandle, Outbound};
+use crate::listener::ConnWatch;
 use crate::policy::guard;
 use crate::service::{Failure, Post};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
@@ -36,6 +38,7 @@ use futures_util::stream::{FuturesOrdered, SplitStream};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -93,6 +96,7 @@ pub(super) async fn run(
     state: AppState,
     identity: Option<Identity>,
     conn: Option<crate::connlog::ClientConn>,
+    watch: Option<Arc<ConnWatch>>,
 ) {
     let (sink, mut stream) = socket.split();
     let timeout = Duration::from_secs(state.config.limits.write_timeout_secs);
@@ -103,6 +107,9 @@ pub(super) async fn run(
             Some(identity) => {
                 if let Some(conn) = &conn {
                     state.connlog.user(conn, identity.user()).await;
+                }
+                if let Some(watch) = &watch {
+                    watch.authenticated();
                 }
                 identity
             }
@@ -254,8 +261,8 @@ impl Session {
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                         Some(Ok(Message::Close(_))) | None => Err(Gone),
                         Some(Err(error)) => {
-                            if is_too_large(error) {
-                                self.writer.close(CLOSE_TOO_BIG, "frame too large").await;
+                            if let Some((code, reason)) = close_for_read_error(error) {
+                                self.writer.close(code, reason).await;
                             }
                             Err(Gone)
                         }
@@ -431,13 +438,6 @@ async fn purged_refusal(state: AppState, identity: Identity, room: RoomId) -> Op
 }
 
 /// Whether a read error is tungstenite refusing an over-long message or frame.
-fn is_too_large(error: axum::Error) -> bool {
-    match error.into_inner().downcast::<tungstenite::Error>() {
-        Ok(inner) => matches!(*inner, tungstenite::Error::Capacity(_)),
-        Err(_) => false,
-    }
-}
-
 /// A client-safe description of why a frame did not decode, with its `id` when readable.
 fn describe_decode_error(text: &str, error: &serde_json::Error) -> (Option<String>, String) {
     #[derive(serde::Deserialize)]

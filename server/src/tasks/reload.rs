@@ -1,0 +1,105 @@
+//! Reloading what an operator rotates without a restart: the TLS certificate and the token
+//! verification keys. Each is re-read on SIGHUP and every `reload_interval_secs` of its
+//! section; what fails to load is reported and the previous material stays in use, so a
+//! half-copied file never takes the server down.
+
+use crate::auth::TokenVerifier;
+use crate::tls::ReloadingCert;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Ticks once per SIGHUP received (all reload tasks watch it).
+pub type Hangups = watch::Receiver<u64>;
+
+/// Listen for SIGHUP until shutdown. Installing the handler also stops SIGHUP from
+/// terminating the process, as it would by default.
+pub fn hangups(shutdown: CancellationToken) -> Hangups {
+    let (tx, rx) = watch::channel(0u64);
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut signal) => {
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        received = signal.recv() => {
+                            if received.is_none() {
+                                return;
+                            }
+                            tx.send_modify(|n| *n += 1);
+                        }
+                    }
+                }
+            });
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP; reloads run on the timer only")
+        }
+    }
+    rx
+}
+
+/// Wait for the next reload: a SIGHUP or the interval; `false` once shutting down.
+async fn next(
+    ticker: &mut tokio::time::Interval,
+    hangups: &mut Hangups,
+    shutdown: &CancellationToken,
+) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        _ = ticker.tick() => true,
+        changed = hangups.changed() => {
+            if changed.is_err() {
+                // No more signals (the listener stopped): the timer alone goes on.
+                std::future::pending::<()>().await;
+            }
+            true
+        }
+    }
+}
+
+fn ticker(every: Duration) -> tokio::time::Interval {
+    let start = tokio::time::Instant::now() + every;
+    let mut ticker = tokio::time::interval_at(start, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
+}
+
+/// Reload the listener's certificate.
+pub async fn tls(
+    cert: Arc<ReloadingCert>,
+    every: Duration,
+    mut hangups: Hangups,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = ticker(every);
+    while next(&mut ticker, &mut hangups, &shutdown).await {
+        match cert.reload() {
+            Ok(true) => tracing::info!("TLS certificate reloaded"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(%error, "TLS certificate not reloaded; the previous one stays in use")
+            }
+        }
+    }
+}
+
+/// Reload the token verification keys.
+pub async fn keys(
+    verifier: Arc<TokenVerifier>,
+    every: Duration,
+    mut hangups: Hangups,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = ticker(every);
+    while next(&mut ticker, &mut hangups, &shutdown).await {
+        match verifier.reload() {
+            Ok(true) => tracing::info!(kids = ?verifier.kids(), "token verification keys reloaded"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(%error, "token keys not reloaded; the previous ones stay in use")
+            }
+        }
+    }
+}
