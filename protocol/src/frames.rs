@@ -298,6 +298,11 @@ pub enum ServerFrame {
     Resumed {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// Rooms whose replay was capped (`limits.resume_max_events`): for each, the seq
+        /// the replay started at. Messages after the client's last seen seq and before it
+        /// were not sent: page them with `history` `before_seq` = that seq.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        truncated: BTreeMap<RoomId, u64>,
     },
     History {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -377,6 +382,9 @@ pub enum ServerFrame {
         id: Option<String>,
         code: ErrorCode,
         message: String,
+        /// With `rate_limited`: milliseconds until the refused request would be accepted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 
@@ -386,6 +394,21 @@ impl ServerFrame {
             id,
             code,
             message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// A `rate_limited` refusal, with when to retry.
+    pub fn rate_limited(
+        id: Option<String>,
+        retry_after_ms: u64,
+        message: impl Into<String>,
+    ) -> Self {
+        ServerFrame::Error {
+            id,
+            code: ErrorCode::RateLimited,
+            message: message.into(),
+            retry_after_ms: Some(retry_after_ms),
         }
     }
 

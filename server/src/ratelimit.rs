@@ -1,52 +1,296 @@
-//! Token buckets keyed by string, in this process's memory: `rate` tokens per minute, at most
-//! `burst` saved. Used for Tracker screenshots (per bot token and workroom) and for sharing
-//! changes (per contractor). Idle buckets are dropped once full again, so the map holds only
-//! recently active keys.
+//! Rate limits (C14), all on governor's GCRA (one compare-and-swap per check, no lock
+//! across keys) and all on the injected clock, so a test moves time instead of sleeping.
+//!
+//! - [`KeyedLimit`]: one budget per key (a user, a bot token and room, a contractor), in a
+//!   sharded map that forgets keys whose budget is full again.
+//! - [`ConnectionLimit`]: one budget for one WebSocket connection, owned by its session.
+//! - [`RateLimits`]: the server's per-user limits by family, and the counts that bound
+//!   concurrency (sessions and resumes per user).
+//!
+//! Every refusal says when to retry; nothing is dropped silently. Limits are per process:
+//! on several nodes a user's budget is the node's budget times the nodes it reaches (the
+//! bus of C15 is where a shared count would live; see `docs/protocol.md` § 7.5).
 
+use crate::config::{RateConfig, RateLimitsConfig};
+use governor::clock::{Clock as GovernorClock, Reference};
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed, keyed::DashMapStateStore};
+use governor::{Quota, RateLimiter as Gcra};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use workroom_storage::Clock;
 
-#[derive(Debug)]
-pub struct RateLimiter {
-    per_minute: f64,
-    burst: f64,
-    /// Tokens left, and when (Unix ms) they were counted.
-    buckets: Mutex<HashMap<String, (f64, i64)>>,
-    clock: Clock,
+/// The injected clock, as governor reads time.
+#[derive(Debug, Clone)]
+pub struct LimitClock(Clock);
+
+impl GovernorClock for LimitClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        Nanos::from(
+            u64::try_from(self.0.now_ms())
+                .unwrap_or(0)
+                .saturating_mul(1_000_000),
+        )
+    }
 }
 
-impl RateLimiter {
-    pub fn new(per_minute: u32, burst: u32, clock: Clock) -> RateLimiter {
-        RateLimiter {
-            per_minute: f64::from(per_minute),
-            burst: f64::from(burst),
-            buckets: Mutex::new(HashMap::new()),
+fn quota(rate: RateConfig) -> Quota {
+    let per_sec = NonZeroU32::new(rate.per_sec).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(rate.burst).unwrap_or(per_sec);
+    Quota::per_second(per_sec).allow_burst(burst)
+}
+
+/// Milliseconds until `earliest`, at least 1 (a hint of 0 would invite a busy retry).
+fn wait_ms(earliest: Nanos, now: Nanos) -> u64 {
+    let wait: Duration = earliest.duration_since(now).into();
+    u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+type KeyedGcra = Gcra<String, DashMapStateStore<String>, LimitClock, NoOpMiddleware<Nanos>>;
+
+/// A budget per key.
+pub struct KeyedLimit {
+    gcra: KeyedGcra,
+    clock: LimitClock,
+}
+
+impl std::fmt::Debug for KeyedLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedLimit")
+            .field("keys", &self.gcra.len())
+            .finish()
+    }
+}
+
+impl KeyedLimit {
+    pub fn new(rate: RateConfig, clock: Clock) -> KeyedLimit {
+        let clock = LimitClock(clock);
+        KeyedLimit {
+            gcra: Gcra::dashmap_with_clock(quota(rate), clock.clone()),
             clock,
         }
     }
 
-    /// Take one token for `key`; `Err(seconds)` until one is available.
-    pub fn take(&self, key: &str) -> Result<(), u64> {
-        self.take_at(key, self.clock.now_ms())
+    /// `per_minute` with bursts of `burst` (the Tracker's limits are set per minute).
+    pub fn per_minute(per_minute: u32, burst: u32, clock: Clock) -> KeyedLimit {
+        let clock = LimitClock(clock);
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        KeyedLimit {
+            gcra: Gcra::dashmap_with_clock(
+                Quota::per_minute(per_minute).allow_burst(burst),
+                clock.clone(),
+            ),
+            clock,
+        }
     }
 
-    fn take_at(&self, key: &str, now: i64) -> Result<(), u64> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let per_sec = self.per_minute / 60.0;
-        let elapsed = |at: i64| (now.saturating_sub(at).max(0) as f64) / 1000.0;
-        if buckets.len() > 10_000 {
-            let burst = self.burst;
-            buckets.retain(|_, (tokens, at)| *tokens + elapsed(*at) * per_sec < burst);
+    /// Spend one from `key`'s budget; `Err(ms)` until one is available.
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        // Forget keys whose budget is full again: the map holds the recently active only.
+        if self.gcra.len() > 10_000 {
+            self.gcra.retain_recent();
         }
-        let (tokens, at) = buckets.entry(key.to_string()).or_insert((self.burst, now));
-        *tokens = (*tokens + elapsed(*at) * per_sec).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *tokens) / per_sec).ceil() as u64)
+        self.gcra
+            .check_key(&key.to_string())
+            .map_err(|not_until| wait_ms(not_until.earliest_possible(), self.clock.now()))
+    }
+
+    /// [`check`](Self::check), the wait in whole seconds (for `Retry-After`).
+    pub fn take(&self, key: &str) -> Result<(), u64> {
+        self.check(key).map_err(|ms| ms.div_ceil(1000))
+    }
+}
+
+type DirectGcra = Gcra<NotKeyed, InMemoryState, LimitClock, NoOpMiddleware<Nanos>>;
+
+/// One connection's budget.
+pub struct ConnectionLimit {
+    gcra: DirectGcra,
+    clock: LimitClock,
+}
+
+impl ConnectionLimit {
+    pub fn new(rate: RateConfig, clock: Clock) -> ConnectionLimit {
+        let clock = LimitClock(clock);
+        ConnectionLimit {
+            gcra: Gcra::direct_with_clock(quota(rate), clock.clone()),
+            clock,
+        }
+    }
+
+    /// Spend one; `Err(ms)` until one is available.
+    pub fn check(&self) -> Result<(), u64> {
+        self.gcra
+            .check()
+            .map_err(|not_until| wait_ms(not_until.earliest_possible(), self.clock.now()))
+    }
+}
+
+/// What a request counts against, per user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `send`, `edit`, `delete`.
+    Writes,
+    Typing,
+    /// `history`, `members`.
+    Reads,
+    Resume,
+    /// HTTP `GET` of a member or moderator.
+    HttpReads,
+    /// HTTP `POST`, `PUT`, `DELETE` of a member or moderator (reports, revocations, Work
+    /// View toggles, contact releases, links, logout…).
+    HttpWrites,
+    /// File and screenshot uploads.
+    HttpUploads,
+    /// Every route, for the systems' tokens (service, admin, legal, auditor).
+    HttpSystems,
+}
+
+impl Family {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Writes => "writes",
+            Family::Typing => "typing",
+            Family::Reads => "reads",
+            Family::Resume => "resume",
+            Family::HttpReads => "http_reads",
+            Family::HttpWrites => "http_writes",
+            Family::HttpUploads => "http_uploads",
+            Family::HttpSystems => "http_systems",
+        }
+    }
+}
+
+/// Count a refusal (by family or connection limit; never by user).
+pub fn refused(limit: &'static str) {
+    metrics::counter!("workroom_rate_limited_total", "limit" => limit).increment(1);
+}
+
+/// The server's per-user limits and concurrency counts.
+#[derive(Debug)]
+pub struct RateLimits {
+    config: RateLimitsConfig,
+    clock: Clock,
+    families: Vec<(Family, KeyedLimit)>,
+    sessions: Counts,
+    resumes: Counts,
+}
+
+/// Places held per user.
+type Counts = Arc<Mutex<HashMap<String, usize>>>;
+
+impl RateLimits {
+    pub fn new(config: &RateLimitsConfig, clock: Clock) -> RateLimits {
+        let c = config;
+        let families = [
+            (Family::Writes, c.writes_per_user),
+            (Family::Typing, c.typing_per_user),
+            (Family::Reads, c.reads_per_user),
+            (Family::Resume, c.resume_per_user),
+            (Family::HttpReads, c.http_reads_per_user),
+            (Family::HttpWrites, c.http_writes_per_user),
+            (Family::HttpUploads, c.http_uploads_per_user),
+            (Family::HttpSystems, c.http_systems_per_user),
+        ]
+        .into_iter()
+        .map(|(family, rate)| (family, KeyedLimit::new(rate, clock.clone())))
+        .collect();
+        RateLimits {
+            config: config.clone(),
+            clock,
+            families,
+            sessions: Counts::default(),
+            resumes: Counts::default(),
+        }
+    }
+
+    pub fn config(&self) -> &RateLimitsConfig {
+        &self.config
+    }
+
+    /// A new per-connection budget at `rate`.
+    pub fn connection(&self, rate: RateConfig) -> ConnectionLimit {
+        ConnectionLimit::new(rate, self.clock.clone())
+    }
+
+    /// Spend one of `user`'s `family` budget; `Err(ms)` until one is available.
+    pub fn check(&self, family: Family, user: &str) -> Result<(), u64> {
+        let limit = self
+            .families
+            .iter()
+            .find(|(f, _)| *f == family)
+            .map(|(_, limit)| limit);
+        match limit.map(|l| l.check(user)) {
+            Some(Err(ms)) => {
+                refused(family.as_str());
+                Err(ms)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A session slot for `user`, or `None` at `sessions_per_user`.
+    pub fn open_session(&self, user: &str) -> Option<Slot> {
+        Slot::take(
+            &self.sessions,
+            user,
+            self.config.sessions_per_user,
+            "sessions",
+        )
+    }
+
+    /// A resume slot for `user`, or `None` at `concurrent_resumes_per_user` running.
+    pub fn start_resume(&self, user: &str) -> Option<Slot> {
+        Slot::take(
+            &self.resumes,
+            user,
+            self.config.concurrent_resumes_per_user,
+            "concurrent_resumes",
+        )
+    }
+}
+
+/// One of a user's concurrent places (a session, a resume); given back on drop.
+#[derive(Debug)]
+pub struct Slot {
+    counts: Counts,
+    user: String,
+}
+
+impl Slot {
+    fn take(counts: &Counts, user: &str, max: usize, limit: &'static str) -> Option<Slot> {
+        let mut held = counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = held.entry(user.to_string()).or_insert(0);
+        if *mine >= max {
+            if *mine == 0 {
+                held.remove(user);
+            }
+            drop(held);
+            refused(limit);
+            return None;
+        }
+        *mine += 1;
+        Some(Slot {
+            counts: counts.clone(),
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut held = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(mine) = held.get_mut(&self.user) {
+            *mine -= 1;
+            if *mine == 0 {
+                held.remove(&self.user);
+            }
         }
     }
 }
@@ -54,20 +298,54 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
-    fn bursts_then_the_sustained_rate() {
+    fn bursts_then_the_sustained_rate_and_a_wait_to_retry() {
         let (clock, control) = Clock::adjustable();
-        let limiter = RateLimiter::new(1, 3, clock);
+        let limit = KeyedLimit::per_minute(1, 3, clock);
         for _ in 0..3 {
-            assert!(limiter.take("a").is_ok());
+            assert!(limit.take("a").is_ok());
         }
-        assert_eq!(limiter.take("a"), Err(60));
-        assert!(limiter.take("b").is_ok(), "keys are independent");
+        assert_eq!(limit.take("a"), Err(60));
+        assert!(limit.take("b").is_ok(), "keys are independent");
         control.advance(Duration::from_secs(60));
-        assert!(limiter.take("a").is_ok());
+        assert!(limit.take("a").is_ok());
         control.advance(Duration::from_secs(1));
-        assert!(limiter.take("a").is_err());
+        assert!(limit.take("a").is_err());
+    }
+
+    #[test]
+    fn a_connection_budget_refills_with_the_clock() {
+        let (clock, control) = Clock::adjustable();
+        let limit = ConnectionLimit::new(
+            RateConfig {
+                per_sec: 10,
+                burst: 2,
+            },
+            clock,
+        );
+        assert!(limit.check().is_ok());
+        assert!(limit.check().is_ok());
+        let wait = limit.check().unwrap_err();
+        assert!((1..=100).contains(&wait), "{wait} ms");
+        control.advance(Duration::from_millis(100));
+        assert!(limit.check().is_ok());
+    }
+
+    #[test]
+    fn concurrent_places_are_given_back() {
+        let limits = RateLimits::new(
+            &RateLimitsConfig {
+                sessions_per_user: 2,
+                ..RateLimitsConfig::default()
+            },
+            Clock::system(),
+        );
+        let one = limits.open_session("u").unwrap();
+        let _two = limits.open_session("u").unwrap();
+        assert!(limits.open_session("u").is_none());
+        assert!(limits.open_session("v").is_some());
+        drop(one);
+        assert!(limits.open_session("u").is_some());
     }
 }

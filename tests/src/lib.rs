@@ -121,6 +121,42 @@ pub async fn use_s3(config: &mut Config, target: &S3Target) {
         .unwrap_or_else(|e| panic!("S3 at {} is unusable: {e}", target.endpoint));
 }
 
+/// Environment that lifts the per-connection and per-user rate limits for tests whose
+/// load is the point (durability under faults, a send stream cut by `kill -9`): a client
+/// that floods is exactly what the limits refuse.
+pub const UNLIMITED_RATES_ENV: &[(&str, &str)] = &[
+    (
+        "WORKROOM_RATE_LIMITS__FRAMES_PER_CONNECTION__PER_SEC",
+        "1000000",
+    ),
+    (
+        "WORKROOM_RATE_LIMITS__FRAMES_PER_CONNECTION__BURST",
+        "1000000",
+    ),
+    (
+        "WORKROOM_RATE_LIMITS__WRITES_PER_CONNECTION__PER_SEC",
+        "1000000",
+    ),
+    (
+        "WORKROOM_RATE_LIMITS__WRITES_PER_CONNECTION__BURST",
+        "1000000",
+    ),
+    ("WORKROOM_RATE_LIMITS__WRITES_PER_USER__PER_SEC", "1000000"),
+    ("WORKROOM_RATE_LIMITS__WRITES_PER_USER__BURST", "1000000"),
+];
+
+/// [`UNLIMITED_RATES_ENV`] for a server in this process.
+pub fn unlimited_rates(config: &mut Config) {
+    let lifted = workroom_server::config::RateConfig {
+        per_sec: 1_000_000,
+        burst: 1_000_000,
+    };
+    let limits = &mut config.rate_limits;
+    limits.frames_per_connection = lifted;
+    limits.writes_per_connection = lifted;
+    limits.writes_per_user = lifted;
+}
+
 /// A running server plus what a test needs to talk to it.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -667,7 +703,7 @@ pub fn percent_encode(value: &str) -> String {
 pub fn frame_id(frame: &ServerFrame) -> Option<&str> {
     match frame {
         ServerFrame::Ack { id, .. }
-        | ServerFrame::Resumed { id }
+        | ServerFrame::Resumed { id, .. }
         | ServerFrame::History { id, .. }
         | ServerFrame::Read { id, .. }
         | ServerFrame::Members { id, .. }

@@ -31,6 +31,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub connections: ConnectionsConfig,
+    pub rate_limits: RateLimitsConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
     pub health: HealthConfig,
@@ -54,6 +55,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             connections: ConnectionsConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
             log: LogConfig::default(),
             shutdown: ShutdownConfig::default(),
             health: HealthConfig::default(),
@@ -104,6 +106,10 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "moderation",
     "retention",
     "tracker",
+    "legal",
+    "analytics",
+    "connections",
+    "rate_limits",
 ];
 
 impl Config {
@@ -177,6 +183,22 @@ fn describe_figment_error(error: figment::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every section can be set from the environment: the filter knows every top-level key.
+    #[test]
+    fn every_top_level_key_is_known_to_the_environment_filter() {
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        let mut keys: Vec<&str> = defaults
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut known = TOP_LEVEL_KEYS.to_vec();
+        keys.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(keys, known);
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -335,6 +335,73 @@ pub struct LimitsConfig {
     pub write_timeout_secs: u64,
     /// Largest HTTP request body for JSON service calls.
     pub max_http_body_bytes: usize,
+    /// Events one `resume` replays per room at most; past it the client pages the rest
+    /// with `history`.
+    pub resume_max_events: usize,
+}
+
+/// A rate: `per_sec` sustained, with bursts of `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateConfig {
+    pub per_sec: u32,
+    pub burst: u32,
+}
+
+const fn rate(per_sec: u32, burst: u32) -> RateConfig {
+    RateConfig { per_sec, burst }
+}
+
+/// Rate limits per connection and per user (see `ratelimit`). The defaults are far above
+/// what a person or an honest client does; each refusal answers `rate_limited` with when
+/// to retry (`429` with `Retry-After` over HTTP) and is counted in
+/// `workroom_rate_limited_total{limit}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    /// Every WebSocket frame of one connection (`ping` included).
+    pub frames_per_connection: RateConfig,
+    /// `send`, `edit` and `delete` of one connection, and of one user on all of theirs.
+    pub writes_per_connection: RateConfig,
+    pub writes_per_user: RateConfig,
+    /// `typing` (each is forwarded to the room).
+    pub typing_per_connection: RateConfig,
+    pub typing_per_user: RateConfig,
+    /// `history` and `members` of one user.
+    pub reads_per_user: RateConfig,
+    /// `resume` of one user, and how many may run at once.
+    pub resume_per_user: RateConfig,
+    pub concurrent_resumes_per_user: usize,
+    /// WebSocket sessions one user may hold at once.
+    pub sessions_per_user: usize,
+    /// HTTP routes of members and moderators, per user: reads (`GET`), writes (`POST`,
+    /// `PUT`, `DELETE`), uploads.
+    pub http_reads_per_user: RateConfig,
+    pub http_writes_per_user: RateConfig,
+    pub http_uploads_per_user: RateConfig,
+    /// Every HTTP route, per token subject, for the systems' tokens (service, admin,
+    /// legal, auditor).
+    pub http_systems_per_user: RateConfig,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            frames_per_connection: rate(200, 400),
+            writes_per_connection: rate(50, 100),
+            writes_per_user: rate(100, 200),
+            typing_per_connection: rate(5, 10),
+            typing_per_user: rate(10, 20),
+            reads_per_user: rate(20, 40),
+            resume_per_user: rate(5, 10),
+            concurrent_resumes_per_user: 2,
+            sessions_per_user: 32,
+            http_reads_per_user: rate(50, 100),
+            http_writes_per_user: rate(10, 30),
+            http_uploads_per_user: rate(5, 20),
+            http_systems_per_user: rate(1000, 2000),
+        }
+    }
 }
 
 /// The stages of a connection before it is a session, and who may open one at all (see
@@ -491,6 +558,7 @@ impl Default for LimitsConfig {
             ping_interval_secs: 30,
             write_timeout_secs: 10,
             max_http_body_bytes: 64 * 1024,
+            resume_max_events: 2000,
         }
     }
 }

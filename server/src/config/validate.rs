@@ -131,6 +131,35 @@ impl Config {
                 problems.push(format!("connections.{key}: must be at least 1"));
             }
         }
+        let r = &self.rate_limits;
+        for (key, rate) in [
+            ("frames_per_connection", r.frames_per_connection),
+            ("writes_per_connection", r.writes_per_connection),
+            ("writes_per_user", r.writes_per_user),
+            ("typing_per_connection", r.typing_per_connection),
+            ("typing_per_user", r.typing_per_user),
+            ("reads_per_user", r.reads_per_user),
+            ("resume_per_user", r.resume_per_user),
+            ("http_reads_per_user", r.http_reads_per_user),
+            ("http_writes_per_user", r.http_writes_per_user),
+            ("http_uploads_per_user", r.http_uploads_per_user),
+            ("http_systems_per_user", r.http_systems_per_user),
+        ] {
+            if rate.per_sec == 0 || rate.burst == 0 {
+                problems.push(format!(
+                    "rate_limits.{key}: per_sec and burst must be at least 1"
+                ));
+            }
+        }
+        if r.concurrent_resumes_per_user == 0 || r.sessions_per_user == 0 {
+            problems.push(
+                "rate_limits.concurrent_resumes_per_user and sessions_per_user: must be at least 1"
+                    .into(),
+            );
+        }
+        if self.limits.resume_max_events < 100 {
+            problems.push("limits.resume_max_events: must be at least 100".into());
+        }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             problems.push(format!(
                 "log.format: `{}` is not `pretty` or `json`",

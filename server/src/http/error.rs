@@ -25,6 +25,12 @@ impl IntoResponse for Failure {
             }),
         )
             .into_response();
+        if let Some(ms) = self.retry_after_ms {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(ms.div_ceil(1000)),
+            );
+        }
         if self.code == ErrorCode::Unauthorized {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

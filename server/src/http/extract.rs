@@ -3,13 +3,17 @@
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::auth::{AuthError, Identity};
+use crate::ratelimit::Family;
 use crate::request::{bearer_token, client_conn, refuse_token_in_url};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use workroom_protocol::Role;
 
-/// A caller whose `Authorization: Bearer` token verified. Tokens in the URL are refused
-/// outright: URLs end up in logs and proxies.
+/// A caller whose `Authorization: Bearer` token verified, within their rate limit for the
+/// route's family (every authenticated route passes here, so this is the one place HTTP
+/// requests are counted). Tokens in the URL are refused outright: URLs end up in logs and
+/// proxies.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Identity);
 
@@ -23,7 +27,32 @@ impl FromRequestParts<AppState> for Authenticated {
         if let Some(conn) = client_conn(parts) {
             state.connlog.user(conn, identity.user()).await;
         }
+        state
+            .service
+            .rate_limit(route_family(parts, identity.role()), &identity)?;
         Ok(Authenticated(identity))
+    }
+}
+
+/// Which per-user budget a request spends: the systems' tokens one budget for every route;
+/// people and bots by what the route does.
+fn route_family(parts: &Parts, role: Role) -> Family {
+    use axum::http::Method;
+    match role {
+        Role::Service | Role::Admin | Role::Legal | Role::Auditor => Family::HttpSystems,
+        Role::Member | Role::Moderator | Role::Bot => {
+            let path = parts.uri.path();
+            let upload = parts.method == Method::POST
+                && ((path.starts_with("/v1/rooms/") && path.ends_with("/files"))
+                    || path == "/v1/tracker/screenshots");
+            if upload {
+                Family::HttpUploads
+            } else if matches!(parts.method, Method::GET | Method::HEAD) {
+                Family::HttpReads
+            } else {
+                Family::HttpWrites
+            }
+        }
     }
 }
 

@@ -18,6 +18,9 @@ use workroom_storage::{
 pub struct Failure {
     pub code: ErrorCode,
     pub message: Cow<'static, str>,
+    /// With `rate_limited`: milliseconds until a retry would be accepted (`Retry-After`
+    /// over HTTP, `retry_after_ms` in an `error` frame).
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Failure {
@@ -25,6 +28,16 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// A rate limit refused the request; it may be retried in `retry_after_ms`.
+    pub fn rate_limited(retry_after_ms: u64, message: impl Into<Cow<'static, str>>) -> Self {
+        Failure {
+            code: ErrorCode::RateLimited,
+            message: message.into(),
+            retry_after_ms: Some(retry_after_ms),
         }
     }
 

@@ -62,7 +62,7 @@ use crate::hub::Hub;
 use crate::links::LinkSigner;
 use crate::policy::Proofs;
 use crate::policy::{self, Act, Caller, Resource};
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{Family, KeyedLimit, RateLimits};
 use std::sync::Arc;
 use workroom_protocol::Purpose;
 use workroom_storage::audit::NewAuditEntry;
@@ -105,10 +105,12 @@ pub struct Service {
     clock: Clock,
     lifecycle: Arc<tokio::sync::Notify>,
     /// Tracker screenshots per bot token and workroom (`tracker.per_minute`, `burst`).
-    screenshot_limiter: RateLimiter,
+    screenshot_limiter: KeyedLimit,
     /// Share and un-share changes per contractor (`tracker.share_per_minute`,
     /// `share_burst`): each one notifies the room and writes an audit entry.
-    share_limiter: RateLimiter,
+    share_limiter: KeyedLimit,
+    /// The per-user limits of `[rate_limits]` and the per-user concurrency counts.
+    rate_limits: Arc<RateLimits>,
     legal_signer: Arc<LegalSigner>,
     /// Bundle builds at once on this node (`legal.concurrent_builds`).
     legal_builds: Arc<tokio::sync::Semaphore>,
@@ -121,12 +123,16 @@ impl Service {
         ));
         let tracker = &parts.config.tracker;
         let screenshot_limiter =
-            RateLimiter::new(tracker.per_minute, tracker.burst, parts.clock.clone());
-        let share_limiter = RateLimiter::new(
+            KeyedLimit::per_minute(tracker.per_minute, tracker.burst, parts.clock.clone());
+        let share_limiter = KeyedLimit::per_minute(
             tracker.share_per_minute,
             tracker.share_burst,
             parts.clock.clone(),
         );
+        let rate_limits = Arc::new(RateLimits::new(
+            &parts.config.rate_limits,
+            parts.clock.clone(),
+        ));
         Service {
             config: parts.config,
             store: parts.store,
@@ -142,6 +148,7 @@ impl Service {
             lifecycle: parts.lifecycle,
             screenshot_limiter,
             share_limiter,
+            rate_limits,
             legal_builds,
             legal_signer: parts.legal_signer,
         }
@@ -150,6 +157,23 @@ impl Service {
     /// Unix ms on the service's clock.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Spend one of `identity`'s `family` budget, or refuse with when to retry.
+    pub fn rate_limit(&self, family: Family, identity: &Identity) -> Result<(), Failure> {
+        self.rate_limits
+            .check(family, identity.user())
+            .map_err(|ms| {
+                Failure::rate_limited(
+                    ms,
+                    format!("too many requests ({}); retry in {ms} ms", family.as_str()),
+                )
+            })
+    }
+
+    /// The per-user limits, for the sessions' own per-connection budgets and slots.
+    pub fn rate_limits(&self) -> &Arc<RateLimits> {
+        &self.rate_limits
     }
 
     /// Ask the policy for an act on no particular resource (lifecycle, marketplace and

@@ -15,7 +15,7 @@ use axum::extract::ws::Utf8Bytes;
 use serde_json::json;
 use workroom_protocol::http::FileLink;
 use workroom_protocol::tracker::{ScreenshotList, ScreenshotView};
-use workroom_protocol::{ErrorCode, Purpose, Role, RoomId, ServerFrame};
+use workroom_protocol::{Purpose, Role, RoomId, ServerFrame};
 use workroom_storage::audit::AuditAction;
 use workroom_storage::proof::FileRead;
 use workroom_storage::{RoomAccessRow, RoomSides, ScreenshotFilter, ScreenshotRow};
@@ -287,10 +287,11 @@ impl Service {
             Purpose::PaymentGuarantee,
             viewer.resource(Some(&shot)),
         )?;
-        if let Err(wait) = self.share_limiter.take(identity.user()) {
-            return Err(Failure::new(
-                ErrorCode::RateLimited,
-                format!("too many share changes; retry in {wait} s"),
+        if let Err(wait) = self.share_limiter.check(identity.user()) {
+            crate::ratelimit::refused("tracker_share_changes");
+            return Err(Failure::rate_limited(
+                wait,
+                format!("too many share changes; retry in {} s", wait.div_ceil(1000)),
             ));
         }
         let action = if shared {

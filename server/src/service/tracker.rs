@@ -16,7 +16,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use workroom_protocol::tracker::ScreenshotView;
-use workroom_protocol::{ErrorCode, Purpose, Role, RoomId};
+use workroom_protocol::{Purpose, Role, RoomId};
 use workroom_storage::audit::AuditAction;
 use workroom_storage::{NewFile, NewScreenshot, RoomSides};
 
@@ -166,10 +166,14 @@ impl Service {
             check_prose("memo", memo, 1, 500)?;
         }
         let key = format!("{}\n{}", identity.jti(), room);
-        if let Err(wait) = self.screenshot_limiter.take(&key) {
-            return Err(Failure::new(
-                ErrorCode::RateLimited,
-                format!("too many screenshots for this workroom; retry in {wait} s"),
+        if let Err(wait) = self.screenshot_limiter.check(&key) {
+            crate::ratelimit::refused("tracker_screenshots");
+            return Err(Failure::rate_limited(
+                wait,
+                format!(
+                    "too many screenshots for this workroom; retry in {} s",
+                    wait.div_ceil(1000)
+                ),
             ));
         }
         let new = NewFile {

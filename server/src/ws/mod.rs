@@ -73,6 +73,21 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
             Err(failure) => return failure.into_response(),
         },
     };
+    // A token on the upgrade takes the user's session place now, so that a user over
+    // `rate_limits.sessions_per_user` gets a plain 429.
+    let slot = match &identity {
+        Some(identity) => match state.service.rate_limits().open_session(identity.user()) {
+            Some(slot) => Some(slot),
+            None => {
+                return Failure::rate_limited(
+                    session::TOO_MANY_SESSIONS_RETRY_MS,
+                    session::TOO_MANY_SESSIONS,
+                )
+                .into_response();
+            }
+        },
+        None => None,
+    };
     let conn = client_conn(&parts).cloned();
     let watch = connection_watch(&parts).cloned();
     if let (Some(conn), Some(identity)) = (&conn, &identity) {
@@ -98,7 +113,7 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
         .max_message_size(max_frame)
         .max_frame_size(max_frame)
         .on_upgrade(move |socket| async move {
-            session::run(socket, state, identity, conn, watch).await;
+            session::run(socket, state, identity, conn, watch, slot).await;
             drop(tracked);
         })
 }

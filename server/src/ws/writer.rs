@@ -12,6 +12,8 @@ pub(super) const CLOSE_TOO_SLOW: u16 = 4008;
 pub(super) const CLOSE_POLICY: u16 = 1008;
 pub(super) const CLOSE_GOING_AWAY: u16 = 1001;
 pub(super) const CLOSE_UNAVAILABLE: u16 = 1011;
+/// RFC 6455 (IANA registry): the server refuses for now; the client may retry later.
+pub(super) const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 /// RFC 6455 §7.4.1: a protocol error, a text frame that is not UTF-8, a message too big.
 const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 const CLOSE_INVALID_DATA: u16 = 1007;

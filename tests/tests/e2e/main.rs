@@ -21,6 +21,7 @@ mod moderation;
 mod operations;
 mod policy;
 mod process;
+mod rate_limits;
 mod resume;
 mod retention;
 mod stalls;

@@ -34,7 +34,7 @@ async fn reconnect_and_resume_replays_exactly_the_missed_events() {
     loop {
         let frame = back.conn.next(WAIT).await.unwrap();
         match &frame {
-            ServerFrame::Resumed { id } => {
+            ServerFrame::Resumed { id, .. } => {
                 assert_eq!(id.as_deref(), Some("r2"));
                 break;
             }
@@ -110,6 +110,8 @@ async fn a_slow_consumer_is_disconnected_without_stalling_the_room_and_recovers_
     let server = TestServer::start_with(Box::new(|c| {
         c.limits.outbound_queue = 16;
         c.limits.write_timeout_secs = 1;
+        // 600 sends as fast as acks come back: more than the write limits let through.
+        workroom_tests::unlimited_rates(c);
     }))
     .await;
     let room = server.open_room("b1", "p1", "u1", "u2").await.room;

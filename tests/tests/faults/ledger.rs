@@ -318,6 +318,7 @@ impl Ledger {
                         id: Some(got),
                         code,
                         message,
+                        ..
                     } if got == id => panic!("retry of {cmid} refused: {code:?} {message}"),
                     _ => continue,
                 }

@@ -189,6 +189,21 @@ impl Session {
         id: Option<String>,
         rooms: BTreeMap<RoomId, u64>,
     ) -> Result<(), Gone> {
+        // A replay reads and writes a lot: a user runs few at once.
+        let Some(_running) = self
+            .state
+            .service
+            .rate_limits()
+            .start_resume(self.identity.user())
+        else {
+            let refused = Failure::rate_limited(
+                1000,
+                "too many resumes running for this user; retry in 1000 ms",
+            );
+            return self.fail(id, refused).await;
+        };
+        let cap = self.state.config.limits.resume_max_events as u64;
+        let mut truncated = BTreeMap::new();
         for (room, last_seen) in rooms {
             if let Err(failure) = self.room_read(&room) {
                 self.fail(id.clone(), failure).await?;
@@ -200,25 +215,37 @@ impl Session {
             let from = last_seen.saturating_add(1);
             if state.next_seq == state.delivered_from {
                 let old_next = state.next_seq;
-                state.next_seq = from.min(old_next);
-                state.delivered_from = state.next_seq;
-                self.replay(&room, last_seen, None).await?;
+                // At most `cap` of the newest events are replayed; the older ones are for
+                // `history`, so the live stream still continues in order from here.
+                let start = from.max(old_next.saturating_sub(cap)).min(old_next);
+                if start > from {
+                    truncated.insert(room.clone(), start);
+                }
+                state.next_seq = start;
+                state.delivered_from = start;
+                self.replay(&room, (start - 1).max(last_seen), None).await?;
                 if let Some(state) = self.rooms.get_mut(&room) {
-                    state.next_seq = state.next_seq.max(from.min(old_next));
+                    state.next_seq = state.next_seq.max(start);
                 }
             } else if from < state.delivered_from {
                 // Only once all of them went out: after a failure part of the way, a later
                 // resume from the client's last seen seq sends the rest.
                 let until = state.delivered_from - 1;
-                if self.replay(&room, last_seen, Some(until)).await?
+                let start = from.max(state.delivered_from.saturating_sub(cap));
+                if start > from {
+                    truncated.insert(room.clone(), start);
+                }
+                if self.replay(&room, start - 1, Some(until)).await?
                     && let Some(state) = self.rooms.get_mut(&room)
                 {
-                    state.delivered_from = from;
+                    state.delivered_from = start;
                 }
             }
         }
         self.writer
-            .feed(Utf8Bytes::from(ServerFrame::Resumed { id }.to_json()))
+            .feed(Utf8Bytes::from(
+                ServerFrame::Resumed { id, truncated }.to_json(),
+            ))
             .await?;
         self.writer.flush().await
     }

@@ -23,14 +23,15 @@ mod watch;
 
 use super::auth::authenticate_first_frame;
 use super::writer::{
-    CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_SLOW, CLOSE_UNAVAILABLE, Gone, Writer,
-    close_for_read_error,
+    CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_SLOW, CLOSE_TRY_AGAIN_LATER, CLOSE_UNAVAILABLE, Gone,
+    Writer, close_for_read_error,
 };
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::hub::{ConnHandle, Outbound};
 use crate::listener::ConnWatch;
 use crate::policy::guard;
+use crate::ratelimit::{ConnectionLimit, Family, Slot};
 use crate::service::{Failure, Post};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
@@ -97,6 +98,7 @@ pub(super) async fn run(
     identity: Option<Identity>,
     conn: Option<crate::connlog::ClientConn>,
     watch: Option<Arc<ConnWatch>>,
+    slot: Option<Slot>,
 ) {
     let (sink, mut stream) = socket.split();
     let timeout = Duration::from_secs(state.config.limits.write_timeout_secs);
@@ -115,6 +117,17 @@ pub(super) async fn run(
             }
             None => return,
         },
+    };
+    // The upgrade took the user's session place when its token came with it.
+    let slot = match slot.or_else(|| state.service.rate_limits().open_session(identity.user())) {
+        Some(slot) => slot,
+        None => {
+            let refused =
+                ServerFrame::rate_limited(None, TOO_MANY_SESSIONS_RETRY_MS, TOO_MANY_SESSIONS);
+            let _ = writer.frame(&refused).await;
+            writer.close(CLOSE_TRY_AGAIN_LATER, TOO_MANY_SESSIONS).await;
+            return;
+        }
     };
     let purpose = match state.service.open_session(&identity) {
         Ok(purpose) => purpose,
@@ -139,7 +152,9 @@ pub(super) async fn run(
     state.open_sessions.fetch_add(1, Ordering::Relaxed);
     metrics::gauge!("workroom_connections").increment(1.0);
     state.hub.register_user(identity.user(), &conn);
+    let limits = SessionLimits::new(&state, slot);
     let mut session = Session {
+        limits,
         state,
         identity,
         purpose,
@@ -154,7 +169,34 @@ pub(super) async fn run(
     Box::pin(session.end_all_watches("disconnected")).await;
 }
 
+/// What one session may spend (per-connection budgets) and the user's session place.
+struct SessionLimits {
+    frames: ConnectionLimit,
+    writes: ConnectionLimit,
+    typing: ConnectionLimit,
+    _place: Slot,
+}
+
+impl SessionLimits {
+    fn new(state: &AppState, place: Slot) -> SessionLimits {
+        let limits = state.service.rate_limits();
+        let config = limits.config();
+        SessionLimits {
+            frames: limits.connection(config.frames_per_connection),
+            writes: limits.connection(config.writes_per_connection),
+            typing: limits.connection(config.typing_per_connection),
+            _place: place,
+        }
+    }
+}
+
+/// Told to a user at `rate_limits.sessions_per_user` (over HTTP: `429` on the upgrade).
+pub(super) const TOO_MANY_SESSIONS: &str = "too many sessions for this user; close one first";
+/// The hint with it: a place frees only when another session closes.
+pub(super) const TOO_MANY_SESSIONS_RETRY_MS: u64 = 5000;
+
 struct Session {
+    limits: SessionLimits,
     state: AppState,
     identity: Identity,
     /// What this session's reads serve: participation for members, moderation for
@@ -329,7 +371,51 @@ impl Session {
 
     /// Answer the frame `id` with the service's failure.
     async fn fail(&mut self, id: Option<String>, failure: Failure) -> Result<(), Gone> {
-        self.error(id, failure.code, &failure.message).await
+        match failure.retry_after_ms {
+            Some(ms) => {
+                crate::metrics::error(failure.code);
+                self.answered_error = true;
+                let frame = ServerFrame::rate_limited(id, ms, failure.message);
+                self.writer.frame(&frame).await
+            }
+            None => self.error(id, failure.code, &failure.message).await,
+        }
+    }
+
+    /// Spend what `frame` costs: every frame from the connection's frame budget, and the
+    /// frames that write, fan out or read from their family's budgets, the connection's
+    /// first and then the user's across all their connections.
+    fn spend(&self, frame: &ClientFrame) -> Result<(), Failure> {
+        let refuse = |limit: &'static str, ms: u64| {
+            crate::ratelimit::refused(limit);
+            Failure::rate_limited(ms, format!("too many frames ({limit}); retry in {ms} ms"))
+        };
+        self.limits
+            .frames
+            .check()
+            .map_err(|ms| refuse("frames_per_connection", ms))?;
+        let service = &self.state.service;
+        match frame {
+            ClientFrame::Send { .. } | ClientFrame::Edit { .. } | ClientFrame::Delete { .. } => {
+                self.limits
+                    .writes
+                    .check()
+                    .map_err(|ms| refuse("writes_per_connection", ms))?;
+                service.rate_limit(Family::Writes, &self.identity)
+            }
+            ClientFrame::Typing { .. } => {
+                self.limits
+                    .typing
+                    .check()
+                    .map_err(|ms| refuse("typing_per_connection", ms))?;
+                service.rate_limit(Family::Typing, &self.identity)
+            }
+            ClientFrame::History { .. } | ClientFrame::Members { .. } => {
+                service.rate_limit(Family::Reads, &self.identity)
+            }
+            ClientFrame::Resume { .. } => service.rate_limit(Family::Resume, &self.identity),
+            _ => Ok(()),
+        }
     }
 
     async fn on_text(&mut self, text: Utf8Bytes) -> Result<(), Gone> {
@@ -343,6 +429,9 @@ impl Session {
         let kind = frame.kind();
         let id = frame.request_id().map(str::to_string);
         metrics::counter!("workroom_frames_received_total", "type" => kind).increment(1);
+        if let Err(refused) = self.spend(&frame) {
+            return self.fail(id, refused).await;
+        }
         self.answered_error = false;
         let (result, asked) = guard::scoped(Box::pin(self.dispatch(frame))).await;
         if !asked && !self.answered_error && result.is_ok() {
