@@ -69,23 +69,20 @@ impl std::fmt::Debug for KeyedLimit {
 
 impl KeyedLimit {
     pub fn new(rate: RateConfig, clock: Clock) -> KeyedLimit {
-        let clock = LimitClock(clock);
-        KeyedLimit {
-            gcra: Gcra::dashmap_with_clock(quota(rate), clock.clone()),
-            clock,
-        }
+        KeyedLimit::with_quota(quota(rate), clock)
     }
 
     /// `per_minute` with bursts of `burst` (the Tracker's limits are set per minute).
     pub fn per_minute(per_minute: u32, burst: u32, clock: Clock) -> KeyedLimit {
-        let clock = LimitClock(clock);
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        KeyedLimit::with_quota(Quota::per_minute(per_minute).allow_burst(burst), clock)
+    }
+
+    fn with_quota(quota: Quota, clock: Clock) -> KeyedLimit {
+        let clock = LimitClock(clock);
         KeyedLimit {
-            gcra: Gcra::dashmap_with_clock(
-                Quota::per_minute(per_minute).allow_burst(burst),
-                clock.clone(),
-            ),
+            gcra: Gcra::dashmap_with_clock(quota, clock.clone()),
             clock,
         }
     }

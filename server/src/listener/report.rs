@@ -105,27 +105,28 @@ fn due(index: usize) -> Option<u64> {
 
 /// Count a refused connection (and log it, throttled).
 pub(super) fn refused(reason: Refused) {
-    metrics::counter!("workroom_connections_refused_total", "reason" => reason.as_str())
-        .increment(1);
-    if let Some(count) = due(reason.index()) {
-        tracing::warn!(
-            reason = reason.as_str(),
-            count,
-            "connections refused at accept by a limit"
-        );
-    }
+    count(
+        "workroom_connections_refused_total",
+        reason.as_str(),
+        reason.index(),
+        "connections refused at accept by a limit",
+    );
 }
 
 /// Count a connection closed by a limit (and log it, throttled).
 pub(super) fn closed(reason: Closed) {
-    metrics::counter!("workroom_connections_closed_total", "reason" => reason.as_str())
-        .increment(1);
-    if let Some(count) = due(reason.index()) {
-        tracing::warn!(
-            reason = reason.as_str(),
-            count,
-            "connections closed by a limit"
-        );
+    count(
+        "workroom_connections_closed_total",
+        reason.as_str(),
+        reason.index(),
+        "connections closed by a limit",
+    );
+}
+
+fn count(metric: &'static str, reason: &'static str, index: usize, line: &'static str) {
+    metrics::counter!(metric, "reason" => reason).increment(1);
+    if let Some(count) = due(index) {
+        tracing::warn!(reason, count, "{line}");
     }
 }
 

@@ -66,40 +66,53 @@ fn ticker(every: Duration) -> tokio::time::Interval {
     ticker
 }
 
+/// Reload `what` with `reload` on every SIGHUP and every `every`, until shutdown:
+/// `Ok(true)` when it found something new, an error when it kept the old material.
+async fn reloading<E: std::fmt::Display>(
+    what: &'static str,
+    every: Duration,
+    mut hangups: Hangups,
+    shutdown: CancellationToken,
+    reload: impl Fn() -> Result<bool, E>,
+) {
+    let mut ticker = ticker(every);
+    while next(&mut ticker, &mut hangups, &shutdown).await {
+        match reload() {
+            Ok(true) => tracing::info!(what, "reloaded"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(what, %error, "not reloaded; the previous one stays in use")
+            }
+        }
+    }
+}
+
 /// Reload the listener's certificate.
 pub async fn tls(
     cert: Arc<ReloadingCert>,
     every: Duration,
-    mut hangups: Hangups,
+    hangups: Hangups,
     shutdown: CancellationToken,
 ) {
-    let mut ticker = ticker(every);
-    while next(&mut ticker, &mut hangups, &shutdown).await {
-        match cert.reload() {
-            Ok(true) => tracing::info!("TLS certificate reloaded"),
-            Ok(false) => {}
-            Err(error) => {
-                tracing::error!(%error, "TLS certificate not reloaded; the previous one stays in use")
-            }
-        }
-    }
+    reloading("TLS certificate", every, hangups, shutdown, || {
+        cert.reload()
+    })
+    .await;
 }
 
 /// Reload the token verification keys.
 pub async fn keys(
     verifier: Arc<TokenVerifier>,
     every: Duration,
-    mut hangups: Hangups,
+    hangups: Hangups,
     shutdown: CancellationToken,
 ) {
-    let mut ticker = ticker(every);
-    while next(&mut ticker, &mut hangups, &shutdown).await {
-        match verifier.reload() {
-            Ok(true) => tracing::info!(kids = ?verifier.kids(), "token verification keys reloaded"),
-            Ok(false) => {}
-            Err(error) => {
-                tracing::error!(%error, "token keys not reloaded; the previous ones stay in use")
-            }
+    reloading("token keys", every, hangups, shutdown, || {
+        let reloaded = verifier.reload()?;
+        if reloaded {
+            tracing::info!(kids = ?verifier.kids(), "token keys in force");
         }
-    }
+        Ok::<_, crate::auth::VerifierError>(reloaded)
+    })
+    .await;
 }

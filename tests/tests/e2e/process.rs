@@ -33,6 +33,35 @@ pub(crate) fn token(dir: &std::path::Path, sub: &str, role: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// Open workroom `b1` (client `u1` with `client_email`, contractor `u2`) on the server at
+/// `port` through the marketplace call; the TLS settings that trust it, the room and the
+/// service token the call used.
+async fn open_room(
+    dir: &std::path::Path,
+    port: u16,
+    client_email: &str,
+) -> (std::sync::Arc<rustls::ClientConfig>, RoomId, String) {
+    let pem = std::fs::read(dir.join("tls/cert.pem")).unwrap();
+    let tls = workroom_client::client_config(&pem).unwrap();
+    let http = HttpClient::new(&format!("https://127.0.0.1:{port}"), tls.clone()).unwrap();
+    let service = token(dir, "marketplace", "service");
+    let created: serde_json::Value = http
+        .post("/v1/marketplace/bids/b1/accept", &service)
+        .json(&json!({
+            "project": "p1",
+            "client": {"user": "u1", "account": "a1", "name": "C", "email": client_email},
+            "contractor": {"user": "u2", "account": "a2", "name": "K", "email": "k@example.com"},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room = RoomId::try_from(created["room"].as_str().unwrap()).unwrap();
+    (tls, room, service)
+}
+
 pub(crate) struct Child(pub(crate) std::process::Child);
 
 impl Child {
@@ -176,24 +205,8 @@ async fn kill_9_during_a_send_stream_loses_no_acknowledged_message() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "the dev TLS key is private");
     }
-    let pem = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
-    let tls = workroom_client::client_config(&pem).unwrap();
-    let http = HttpClient::new(&format!("https://127.0.0.1:{port}"), tls.clone()).unwrap();
-    let service = token(dir.path(), "marketplace", "service");
-    let created: serde_json::Value = http
-        .post("/v1/marketplace/bids/b1/accept", &service)
-        .json(&json!({
-            "project": "p1",
-            "client": {"user": "u1", "account": "a1", "name": "C", "email": "c@example.com"},
-            "contractor": {"user": "u2", "account": "a2", "name": "K", "email": "k@example.com"},
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let room = created["room"].as_str().unwrap().to_string();
+    let (tls, room, _) = open_room(dir.path(), port, "c@example.com").await;
+    let room = room.as_str().to_string();
     let options = ConnectOptions {
         url: format!("wss://localhost:{port}/v1/ws"),
         tls: tls.clone(),
@@ -386,24 +399,7 @@ async fn no_token_or_body_reaches_the_log_even_at_trace() {
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let pem = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
-    let tls = workroom_client::client_config(&pem).unwrap();
-    let http = HttpClient::new(&format!("https://127.0.0.1:{port}"), tls.clone()).unwrap();
-    let service = token(dir.path(), "marketplace", "service");
-    let created: serde_json::Value = http
-        .post("/v1/marketplace/bids/b1/accept", &service)
-        .json(&json!({
-            "project": "p1",
-            "client": {"user": "u1", "account": "a1", "name": "Secret Client Name", "email": "secret-client@example.com"},
-            "contractor": {"user": "u2", "account": "a2", "name": "K", "email": "k@example.com"},
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let room = RoomId::try_from(created["room"].as_str().unwrap()).unwrap();
+    let (tls, room, service) = open_room(dir.path(), port, "secret-client@example.com").await;
 
     let header_token = token(dir.path(), "u1", "member");
     let options = ConnectOptions {
