@@ -66,8 +66,12 @@ pub fn init(filter: &str, json: bool) {
     } else {
         output.boxed()
     };
+    // Both as global filters: nested per-layer filters lost events now and then (callsite
+    // interest computed while another thread registered the same callsite).
     let _ = tracing_subscriber::registry()
-        .with(output.with_filter(filter).with_filter(library_caps()))
+        .with(filter)
+        .with(library_caps())
+        .with(output)
         .try_init();
 }
 

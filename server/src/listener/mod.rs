@@ -120,7 +120,8 @@ pub async fn serve(
             };
             let tls = match tls {
                 Ok(Ok(tls)) => tls,
-                // A failed handshake is the peer's problem, and rustls has said why at debug.
+                // A failed handshake (a scanner, a client that distrusts the certificate) is
+                // the peer's business: nothing to count or log.
                 Ok(Err(_)) => return,
                 Err(_) => {
                     report::closed(Closed::Handshake);

@@ -40,21 +40,24 @@ pub fn hangups(shutdown: CancellationToken) -> Hangups {
     rx
 }
 
-/// Wait for the next reload: a SIGHUP or the interval; `false` once shutting down.
+/// Wait for the next reload: a SIGHUP or the interval; `false` once shutting down. When
+/// the signal listener has stopped (`signals_open` false) the timer alone goes on; shutdown
+/// is looked at first, always.
 async fn next(
     ticker: &mut tokio::time::Interval,
     hangups: &mut Hangups,
+    signals_open: &mut bool,
     shutdown: &CancellationToken,
 ) -> bool {
-    tokio::select! {
-        () = shutdown.cancelled() => false,
-        _ = ticker.tick() => true,
-        changed = hangups.changed() => {
-            if changed.is_err() {
-                // No more signals (the listener stopped): the timer alone goes on.
-                std::future::pending::<()>().await;
-            }
-            true
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return false,
+            _ = ticker.tick() => return true,
+            changed = hangups.changed(), if *signals_open => match changed {
+                Ok(()) => return true,
+                Err(_) => *signals_open = false,
+            },
         }
     }
 }
@@ -76,7 +79,8 @@ async fn reloading<E: std::fmt::Display>(
     reload: impl Fn() -> Result<bool, E>,
 ) {
     let mut ticker = ticker(every);
-    while next(&mut ticker, &mut hangups, &shutdown).await {
+    let mut signals_open = true;
+    while next(&mut ticker, &mut hangups, &mut signals_open, &shutdown).await {
         match reload() {
             Ok(true) => tracing::info!(what, "reloaded"),
             Ok(false) => {}
