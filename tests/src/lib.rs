@@ -143,6 +143,30 @@ pub const UNLIMITED_RATES_ENV: &[(&str, &str)] = &[
     ),
     ("WORKROOM_RATE_LIMITS__WRITES_PER_USER__PER_SEC", "1000000"),
     ("WORKROOM_RATE_LIMITS__WRITES_PER_USER__BURST", "1000000"),
+    (
+        "WORKROOM_RATE_LIMITS__HTTP_UPLOADS_PER_USER__PER_SEC",
+        "1000000",
+    ),
+    (
+        "WORKROOM_RATE_LIMITS__HTTP_UPLOADS_PER_USER__BURST",
+        "1000000",
+    ),
+    (
+        "WORKROOM_RATE_LIMITS__HTTP_WRITES_PER_USER__PER_SEC",
+        "1000000",
+    ),
+    (
+        "WORKROOM_RATE_LIMITS__HTTP_WRITES_PER_USER__BURST",
+        "1000000",
+    ),
+    (
+        "WORKROOM_RATE_LIMITS__HTTP_READS_PER_USER__PER_SEC",
+        "1000000",
+    ),
+    (
+        "WORKROOM_RATE_LIMITS__HTTP_READS_PER_USER__BURST",
+        "1000000",
+    ),
 ];
 
 /// [`UNLIMITED_RATES_ENV`] for a server in this process.
@@ -155,6 +179,9 @@ pub fn unlimited_rates(config: &mut Config) {
     limits.frames_per_connection = lifted;
     limits.writes_per_connection = lifted;
     limits.writes_per_user = lifted;
+    limits.http_uploads_per_user = lifted;
+    limits.http_writes_per_user = lifted;
+    limits.http_reads_per_user = lifted;
 }
 
 /// A running server plus what a test needs to talk to it.
