@@ -19,6 +19,7 @@ use governor::state::{InMemoryState, NotKeyed, keyed::DashMapStateStore};
 use governor::{Quota, RateLimiter as Gcra};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use workroom_storage::Clock;
@@ -57,7 +58,12 @@ type KeyedGcra = Gcra<String, DashMapStateStore<String>, LimitClock, NoOpMiddlew
 pub struct KeyedLimit {
     gcra: KeyedGcra,
     clock: LimitClock,
+    /// Checks since the map was last looked at for keys to forget.
+    checks: AtomicU32,
 }
+
+/// How often (in checks) the map's size is looked at: counting it visits every shard.
+const SWEEP_EVERY: u32 = 1024;
 
 impl std::fmt::Debug for KeyedLimit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,13 +90,19 @@ impl KeyedLimit {
         KeyedLimit {
             gcra: Gcra::dashmap_with_clock(quota, clock.clone()),
             clock,
+            checks: AtomicU32::new(0),
         }
     }
 
     /// Spend one from `key`'s budget; `Err(ms)` until one is available.
     pub fn check(&self, key: &str) -> Result<(), u64> {
         // Forget keys whose budget is full again: the map holds the recently active only.
-        if self.gcra.len() > 10_000 {
+        if self
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+            && self.gcra.len() > 10_000
+        {
             self.gcra.retain_recent();
         }
         self.gcra
@@ -150,6 +162,32 @@ pub enum Family {
 }
 
 impl Family {
+    /// Every family, in declaration order (the index of [`RateLimits`]' budgets).
+    const ALL: [Family; 8] = [
+        Family::Writes,
+        Family::Typing,
+        Family::Reads,
+        Family::Resume,
+        Family::HttpReads,
+        Family::HttpWrites,
+        Family::HttpUploads,
+        Family::HttpSystems,
+    ];
+
+    /// The per-user rate of this family in `[rate_limits]`.
+    fn per_user(self, c: &RateLimitsConfig) -> RateConfig {
+        match self {
+            Family::Writes => c.writes_per_user,
+            Family::Typing => c.typing_per_user,
+            Family::Reads => c.reads_per_user,
+            Family::Resume => c.resume_per_user,
+            Family::HttpReads => c.http_reads_per_user,
+            Family::HttpWrites => c.http_writes_per_user,
+            Family::HttpUploads => c.http_uploads_per_user,
+            Family::HttpSystems => c.http_systems_per_user,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Family::Writes => "writes",
@@ -174,7 +212,8 @@ pub fn refused(limit: &'static str) {
 pub struct RateLimits {
     config: RateLimitsConfig,
     clock: Clock,
-    families: Vec<(Family, KeyedLimit)>,
+    /// One budget per family, indexed by `Family as usize`.
+    families: [KeyedLimit; Family::ALL.len()],
     sessions: Counts,
     resumes: Counts,
 }
@@ -184,20 +223,8 @@ type Counts = Arc<Mutex<HashMap<String, usize>>>;
 
 impl RateLimits {
     pub fn new(config: &RateLimitsConfig, clock: Clock) -> RateLimits {
-        let c = config;
-        let families = [
-            (Family::Writes, c.writes_per_user),
-            (Family::Typing, c.typing_per_user),
-            (Family::Reads, c.reads_per_user),
-            (Family::Resume, c.resume_per_user),
-            (Family::HttpReads, c.http_reads_per_user),
-            (Family::HttpWrites, c.http_writes_per_user),
-            (Family::HttpUploads, c.http_uploads_per_user),
-            (Family::HttpSystems, c.http_systems_per_user),
-        ]
-        .into_iter()
-        .map(|(family, rate)| (family, KeyedLimit::new(rate, clock.clone())))
-        .collect();
+        let families =
+            Family::ALL.map(|family| KeyedLimit::new(family.per_user(config), clock.clone()));
         RateLimits {
             config: config.clone(),
             clock,
@@ -218,18 +245,9 @@ impl RateLimits {
 
     /// Spend one of `user`'s `family` budget; `Err(ms)` until one is available.
     pub fn check(&self, family: Family, user: &str) -> Result<(), u64> {
-        let limit = self
-            .families
-            .iter()
-            .find(|(f, _)| *f == family)
-            .map(|(_, limit)| limit);
-        match limit.map(|l| l.check(user)) {
-            Some(Err(ms)) => {
-                refused(family.as_str());
-                Err(ms)
-            }
-            _ => Ok(()),
-        }
+        self.families[family as usize].check(user).inspect_err(|_| {
+            refused(family.as_str());
+        })
     }
 
     /// A session slot for `user`, or `None` at `sessions_per_user`.
@@ -265,9 +283,6 @@ impl Slot {
         let mut held = counts.lock().unwrap_or_else(|p| p.into_inner());
         let mine = held.entry(user.to_string()).or_insert(0);
         if *mine >= max {
-            if *mine == 0 {
-                held.remove(user);
-            }
             drop(held);
             refused(limit);
             return None;
@@ -327,6 +342,13 @@ mod tests {
         assert!((1..=100).contains(&wait), "{wait} ms");
         control.advance(Duration::from_millis(100));
         assert!(limit.check().is_ok());
+    }
+
+    #[test]
+    fn every_family_has_its_own_budget_in_declaration_order() {
+        for (index, family) in Family::ALL.iter().enumerate() {
+            assert_eq!(*family as usize, index, "{}", family.as_str());
+        }
     }
 
     #[test]
