@@ -155,6 +155,7 @@ pub async fn run(
     let timing = CheckTiming {
         interval: Duration::from_millis(config.health.check_interval_ms),
         timeout: Duration::from_millis(config.health.check_timeout_ms),
+        unanswered_before_down: config.health.unanswered_checks_before_down,
     };
     let probe = DatabaseProbe::open(&database_options(&config), timing.timeout)?;
     background.spawn(crate::tasks::health_checks::database(

@@ -26,6 +26,10 @@ pub enum StorageError {
     /// A health probe's connection or write failed.
     #[error("database probe: {0}")]
     Probe(String),
+    /// A health probe got no answer in time: the database may be down or only slow (a
+    /// checkpoint, a burst of load), which one check cannot tell apart.
+    #[error("database probe: no answer within {} ms", .0.as_millis())]
+    ProbeTimedOut(std::time::Duration),
 }
 
 impl StorageError {
@@ -35,7 +39,9 @@ impl StorageError {
     /// readiness care about the first kind only.
     pub fn is_outage(&self) -> bool {
         match self {
-            StorageError::Connect(_) | StorageError::Probe(_) => true,
+            StorageError::Connect(_) | StorageError::Probe(_) | StorageError::ProbeTimedOut(_) => {
+                true
+            }
             StorageError::Db(e) => db_outage(e),
             _ => false,
         }

@@ -236,6 +236,10 @@ impl TestServer {
     /// Start on an existing data dir and config (restart tests).
     pub async fn start_in(config: Config, data_dir: tempfile::TempDir) -> TestServer {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // The servers' log on stderr, when a failing run needs it (`WORKROOM_TEST_LOG=warn`).
+        if let Ok(filter) = std::env::var("WORKROOM_TEST_LOG") {
+            workroom_server::logging::init(&filter, false);
+        }
         config.validate().expect("test config is valid");
         let listener = std::net::TcpListener::bind(config.listen_addr()).expect("bind");
         let addr = listener.local_addr().expect("addr");

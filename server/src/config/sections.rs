@@ -465,8 +465,11 @@ pub struct LogConfig {
 pub struct HealthConfig {
     /// Milliseconds between checks.
     pub check_interval_ms: u64,
-    /// Milliseconds one check may take before its dependency counts as down.
+    /// Milliseconds one check may take before it counts as unanswered.
     pub check_timeout_ms: u64,
+    /// Unanswered checks in a row before a dependency counts as down (an error answer, such
+    /// as a refused connection, counts at once).
+    pub unanswered_checks_before_down: u32,
 }
 
 impl Default for HealthConfig {
@@ -474,6 +477,7 @@ impl Default for HealthConfig {
         HealthConfig {
             check_interval_ms: 500,
             check_timeout_ms: 1000,
+            unanswered_checks_before_down: 3,
         }
     }
 }

@@ -179,6 +179,9 @@ impl Config {
         if !(50..=60_000).contains(&h.check_timeout_ms) {
             problems.push("health.check_timeout_ms: must be between 50 and 60000".into());
         }
+        if !(1..=20).contains(&h.unanswered_checks_before_down) {
+            problems.push("health.unanswered_checks_before_down: must be between 1 and 20".into());
+        }
         self.validate_files(&mut problems);
         self.validate_retention(&mut problems);
         if self.audit.checkpoint_every_entries == 0 {

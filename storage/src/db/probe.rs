@@ -65,7 +65,7 @@ impl DatabaseProbe {
             }
         })
         .await;
-        settle(&mut slot, result)
+        settle(&mut slot, self.timeout, result)
     }
 
     /// Write a row and remove it in one transaction, and commit: the database accepts
@@ -106,7 +106,7 @@ impl DatabaseProbe {
             }
         })
         .await;
-        settle(&mut slot, result)
+        settle(&mut slot, self.timeout, result)
     }
 
     /// Close the probe's connection.
@@ -138,30 +138,27 @@ async fn connected<'a>(
     Ok(slot.insert(connection))
 }
 
-/// `check`, or a timeout error after `limit` (a database that accepted the connection and
-/// never answers).
+/// `check`, or `None` after `limit` (a database that accepted the connection and never
+/// answers, or is only slow to).
 async fn within(
     limit: Duration,
     check: impl Future<Output = Result<(), sqlx::Error>>,
-) -> Result<(), sqlx::Error> {
-    tokio::time::timeout(limit, check)
-        .await
-        .unwrap_or_else(|_| {
-            Err(sqlx::Error::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within {} ms", limit.as_millis()),
-            )))
-        })
+) -> Option<Result<(), sqlx::Error>> {
+    tokio::time::timeout(limit, check).await.ok()
 }
 
 /// Keep the connection after a success; drop it after a failure or a timeout, so the next
 /// check starts on a fresh one (never inside a transaction that failed or stopped halfway).
 fn settle(
     slot: &mut Option<ProbeConnection>,
-    result: Result<(), sqlx::Error>,
+    limit: Duration,
+    result: Option<Result<(), sqlx::Error>>,
 ) -> Result<(), StorageError> {
-    if result.is_err() {
-        *slot = None;
-    }
-    result.map_err(|e| StorageError::Probe(e.to_string()))
+    let error = match result {
+        Some(Ok(())) => return Ok(()),
+        Some(Err(e)) => StorageError::Probe(e.to_string()),
+        None => StorageError::ProbeTimedOut(limit),
+    };
+    *slot = None;
+    Err(error)
 }

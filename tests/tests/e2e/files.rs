@@ -224,15 +224,15 @@ async fn large_uploads_stream_through_in_many_parts() {
     )
     .await;
     assert_eq!(info.sha256, sha256_hex(&bytes));
-    let body = get(
+    let response = get(
         &server,
         &u1,
         &format!("/v1/rooms/{room}/files/{}/content", info.id),
     )
-    .await
-    .bytes()
-    .await
-    .unwrap();
+    .await;
+    let status = response.status();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     assert_eq!(sha256_hex(&body), info.sha256);
 }
 
