@@ -8,6 +8,7 @@
 pub mod analytics;
 pub mod claims;
 pub mod contacts;
+pub mod decode;
 pub mod error;
 pub mod frames;
 pub mod http;
@@ -19,6 +20,7 @@ pub mod purpose;
 pub mod tracker;
 
 pub use claims::{Claims, Role};
+pub use decode::FrameError;
 pub use error::{ErrorBody, ErrorCode};
 pub use frames::{ClientFrame, ServerFrame};
 pub use ids::{ClientMsgId, IdError, RoomId};

@@ -134,6 +134,18 @@ impl Config {
                 .any(|k| k.split('_').next() == Some(top) && key.starts_with(k))
         });
         figment = figment.merge(env).merge(Serialized::defaults(cli.clone()));
+        Self::extract_valid(figment)
+    }
+
+    /// A configuration from TOML text over the defaults, as `load` reads a file but without
+    /// the environment or the command line: for checking a file's text (and the fuzzer).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let figment =
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text));
+        Self::extract_valid(figment)
+    }
+
+    fn extract_valid(figment: Figment) -> Result<Config, ConfigError> {
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
@@ -203,6 +215,24 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn toml_text_is_read_over_the_defaults_and_checked() {
+        let config = Config::from_toml("[health]\nunanswered_checks_before_down = 5\n").unwrap();
+        assert_eq!(config.health.unanswered_checks_before_down, 5);
+        assert_eq!(config.health.check_timeout_ms, 1000);
+        let err = Config::from_toml("[health]\nunanswered_checks_before_down = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("health.unanswered_checks_before_down:"),
+            "{err}"
+        );
+        let err = Config::from_toml("[health]\nsurprise = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("surprise"), "{err}");
     }
 
     #[test]

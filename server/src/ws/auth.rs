@@ -51,7 +51,7 @@ pub(super) async fn authenticate_first_frame(
             return None;
         }
     };
-    let verified = match serde_json::from_str::<ClientFrame>(&text) {
+    let verified = match ClientFrame::decode(&text) {
         // The same check as the upgrade header: signature, claims and bot revocation.
         Ok(ClientFrame::Auth { token }) => state.service.authenticate(&token).await.map_err(|e| {
             tracing::debug!(reason = %e.message, "auth frame refused");

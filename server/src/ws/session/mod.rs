@@ -419,11 +419,12 @@ impl Session {
     }
 
     async fn on_text(&mut self, text: Utf8Bytes) -> Result<(), Gone> {
-        let frame = match serde_json::from_str::<ClientFrame>(text.as_str()) {
+        let frame = match ClientFrame::decode(text.as_str()) {
             Ok(frame) => frame,
-            Err(error) => {
-                let (id, message) = describe_decode_error(text.as_str(), &error);
-                return self.error(id, ErrorCode::Invalid, &message).await;
+            Err(refused) => {
+                return self
+                    .error(refused.id, ErrorCode::Invalid, &refused.message)
+                    .await;
             }
         };
         let kind = frame.kind();
@@ -524,32 +525,4 @@ async fn purged_refusal(state: AppState, identity: Identity, room: RoomId) -> Op
         return None;
     }
     service.room_read(&identity, Some(&access)).err()
-}
-
-/// Whether a read error is tungstenite refusing an over-long message or frame.
-/// A client-safe description of why a frame did not decode, with its `id` when readable.
-fn describe_decode_error(text: &str, error: &serde_json::Error) -> (Option<String>, String) {
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
-        #[serde(rename = "type", default)]
-        kind: Option<serde_json::Value>,
-    }
-    match serde_json::from_str::<Probe>(text) {
-        Err(_) => (None, format!("malformed JSON: {error}")),
-        Ok(probe) => {
-            let id = probe.id.and_then(|v| v.as_str().map(str::to_string));
-            let message = match probe.kind {
-                None => "missing field `type`".to_string(),
-                Some(serde_json::Value::String(kind))
-                    if !ClientFrame::kinds().any(|k| k == kind) =>
-                {
-                    format!("unknown frame type `{kind}`")
-                }
-                Some(_) => format!("invalid frame: {error}"),
-            };
-            (id, message)
-        }
-    }
 }
