@@ -58,7 +58,10 @@ pub fn day_range(
     }
     let from = match from {
         Some(text) => parse_day("from", text)?,
-        None => until - time::Duration::days(29),
+        // The first representable days have no 29 days before them.
+        None => until
+            .checked_sub(time::Duration::days(29))
+            .ok_or_else(|| Failure::invalid("until: too early to report 30 days up to it"))?,
     };
     if from > until {
         return Err(Failure::invalid("from: must not be after until"));
@@ -194,5 +197,8 @@ mod tests {
         assert!(day_range(Some("2026-11-30"), Some("2026-11-29"), now, 366).is_err());
         assert!(day_range(Some("2025-01-01"), Some("2026-11-30"), now, 366).is_err());
         assert!(day_range(Some("2026-11-31"), None, now, 366).is_err());
+        // The first representable day has no 29 days before it: refused, not a panic.
+        assert!(day_range(None, Some("-9999-01-01"), now, 366).is_err());
+        assert!(day_range(None, Some("0000-01-01"), now, 366).is_ok());
     }
 }
