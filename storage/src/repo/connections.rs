@@ -4,12 +4,14 @@
 //! takes the proof of a recorded moderator read under a grant.
 
 use crate::Store;
-use crate::entity::{connection_users, connections};
+use crate::entity::{connection_users, connections, users};
 use crate::error::StorageError;
 use crate::proof::ConnectionsRead;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use std::collections::HashMap;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use workroom_protocol::Purpose;
 
 /// One connection as recorded.
@@ -37,8 +39,33 @@ pub struct LinkedConnection {
     pub connected_at: i64,
 }
 
+/// The people among `links` whose erasure has committed. Their rows are read under a share
+/// lock (PostgreSQL; SQLite serializes writers anyway), so an erasure in progress, which
+/// marks the row before it deletes the person's links, is waited for rather than missed.
+async fn erased_among<C: ConnectionTrait>(
+    txn: &C,
+    links: &[SessionUser],
+) -> Result<HashSet<String>, StorageError> {
+    let ids: BTreeSet<&str> = links.iter().map(|u| u.user_id.as_str()).collect();
+    let rows: Vec<(String, Option<i64>)> = users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .column(users::Column::ErasedAt)
+        .filter(users::Column::Id.is_in(ids))
+        .lock_shared()
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, erased_at)| erased_at.map(|_| id))
+        .collect())
+}
+
 impl Store {
-    /// Record connections and the users seen on them, in one transaction (a batch).
+    /// Record connections and the users seen on them, in one transaction (a batch). A link
+    /// naming a person erased meanwhile is not written: links are queued when a user
+    /// authenticates and may reach the database after their termination's erasure.
     pub async fn record_connections(
         &self,
         records: &[ConnectionRecord],
@@ -65,11 +92,19 @@ impl Store {
                 .await?;
         }
         for chunk in users.chunks(500) {
-            let rows = chunk.iter().map(|u| connection_users::ActiveModel {
-                session_id: Set(u.session_id.clone()),
-                user_id: Set(u.user_id.clone()),
-                first_seen: Set(u.first_seen),
-            });
+            let erased = erased_among(&txn, chunk).await?;
+            let rows: Vec<connection_users::ActiveModel> = chunk
+                .iter()
+                .filter(|u| !erased.contains(&u.user_id))
+                .map(|u| connection_users::ActiveModel {
+                    session_id: Set(u.session_id.clone()),
+                    user_id: Set(u.user_id.clone()),
+                    first_seen: Set(u.first_seen),
+                })
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
             connection_users::Entity::insert_many(rows)
                 .on_conflict(
                     OnConflict::columns([

@@ -87,25 +87,11 @@ impl Store {
             self.relabel_in_room(room, user).await?;
         }
         let txn = self.begin_write().await?;
-        contacts::Entity::delete_by_id(user.to_string())
-            .exec(&txn)
-            .await?;
-        connection_users::Entity::delete_many()
-            .filter(connection_users::Column::UserId.eq(user))
-            .exec(&txn)
-            .await?;
-        work_view::Entity::delete_by_id(user.to_string())
-            .exec(&txn)
-            .await?;
-        revoked_bots::Entity::delete_many()
-            .filter(revoked_bots::Column::ActsFor.eq(user))
-            .exec(&txn)
-            .await?;
-        revoked_tokens::Entity::delete_many()
-            .filter(revoked_tokens::Column::UserId.eq(user))
-            .exec(&txn)
-            .await?;
         let now = self.clock.now_ms();
+        // Marked first, in the transaction that deletes their rows: the update locks the
+        // person's row, and the connection log's writer takes that lock before it adds a
+        // link (see `Store::record_connections`), so a link queued before the termination
+        // either commits first and is deleted here, or waits and sees the person erased.
         // Only the run that marks the person erased records it: the termination route and
         // the pending-erasure task may both get here (each passed the check above), and
         // the trail must say `user.erased` once.
@@ -133,6 +119,24 @@ impl Store {
                 return Ok(rooms.into_iter().collect());
             }
         }
+        contacts::Entity::delete_by_id(user.to_string())
+            .exec(&txn)
+            .await?;
+        connection_users::Entity::delete_many()
+            .filter(connection_users::Column::UserId.eq(user))
+            .exec(&txn)
+            .await?;
+        work_view::Entity::delete_by_id(user.to_string())
+            .exec(&txn)
+            .await?;
+        revoked_bots::Entity::delete_many()
+            .filter(revoked_bots::Column::ActsFor.eq(user))
+            .exec(&txn)
+            .await?;
+        revoked_tokens::Entity::delete_many()
+            .filter(revoked_tokens::Column::UserId.eq(user))
+            .exec(&txn)
+            .await?;
         pending_erasures::Entity::delete_by_id(KeyScope::Person(user).key_id())
             .exec(&txn)
             .await?;
@@ -215,18 +219,14 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    /// The termination route and the pending-erasure task can erase the same person at
-    /// once; the trail records it once. (Seen in CI on PostgreSQL as two `user.erased`.)
-    #[tokio::test]
-    async fn two_erasures_of_one_person_at_once_record_it_once() {
-        let dir = tempfile::tempdir().unwrap();
+    async fn store(dir: &std::path::Path) -> Store {
         let keyring = Arc::new(Keyring::new(
             MasterKeySet::new(vec![MasterKey::generate()]).unwrap(),
         ));
         let store = Store::open(
             &DatabaseOptions {
                 url: None,
-                sqlite_path: dir.path().join("workroom.db"),
+                sqlite_path: dir.join("workroom.db"),
                 sqlite_synchronous: SqliteSync::Full,
                 max_connections: 4,
                 acquire_timeout: Duration::from_secs(5),
@@ -237,24 +237,85 @@ mod tests {
         .await
         .unwrap();
         store.migrate().await.unwrap();
+        store
+    }
+
+    async fn terminated_user(store: &Store, user: &str) {
+        users::Entity::insert(users::ActiveModel {
+            id: sea_orm::Set(user.to_string()),
+            name_sealed: sea_orm::Set(None),
+            email_sealed: sea_orm::Set(None),
+            created_at: sea_orm::Set(0),
+            updated_at: sea_orm::Set(0),
+            purpose: sea_orm::Set("participation".into()),
+            terminated_at: sea_orm::Set(Some(0)),
+            terminated_reason: sea_orm::Set(Some("closed".into())),
+            tokens_valid_after: sea_orm::Set(None),
+            erased_at: sea_orm::Set(None),
+        })
+        .exec(&store.db)
+        .await
+        .unwrap();
+    }
+
+    fn link(session: &str, user: &str) -> crate::SessionUser {
+        crate::SessionUser {
+            session_id: session.into(),
+            user_id: user.into(),
+            first_seen: 1,
+        }
+    }
+
+    async fn links_naming(store: &Store, user: &str) -> u64 {
+        connection_users::Entity::find()
+            .filter(connection_users::Column::UserId.eq(user))
+            .count(&store.db)
+            .await
+            .unwrap()
+    }
+
+    /// The connection log's writer commits in batches, after the fact: a link queued when
+    /// the person authenticated can reach the database after their erasure. (Seen in CI on
+    /// PostgreSQL: a link naming a terminated member outlived the erasure.)
+    #[tokio::test]
+    async fn a_connection_link_arriving_after_the_erasure_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let actor = Actor::new("marketplace", "service");
+        terminated_user(&store, "gone").await;
+        terminated_user(&store, "stays").await;
+        store
+            .record_connections(&[], &[link("s_before", "gone")])
+            .await
+            .unwrap();
+        store.erase_person("gone", &actor).await.unwrap();
+        assert_eq!(
+            links_naming(&store, "gone").await,
+            0,
+            "deleted by the erasure"
+        );
+        store
+            .record_connections(&[], &[link("s_late", "gone"), link("s_late", "stays")])
+            .await
+            .unwrap();
+        assert_eq!(
+            links_naming(&store, "gone").await,
+            0,
+            "a late link is dropped"
+        );
+        assert_eq!(links_naming(&store, "stays").await, 1, "others are kept");
+    }
+
+    /// The termination route and the pending-erasure task can erase the same person at
+    /// once; the trail records it once. (Seen in CI on PostgreSQL as two `user.erased`.)
+    #[tokio::test]
+    async fn two_erasures_of_one_person_at_once_record_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
         let actor = Actor::new("marketplace", "service");
         for round in 0..5 {
             let user = format!("u{round}");
-            users::Entity::insert(users::ActiveModel {
-                id: sea_orm::Set(user.clone()),
-                name_sealed: sea_orm::Set(None),
-                email_sealed: sea_orm::Set(None),
-                created_at: sea_orm::Set(0),
-                updated_at: sea_orm::Set(0),
-                purpose: sea_orm::Set("participation".into()),
-                terminated_at: sea_orm::Set(Some(0)),
-                terminated_reason: sea_orm::Set(Some("closed".into())),
-                tokens_valid_after: sea_orm::Set(None),
-                erased_at: sea_orm::Set(None),
-            })
-            .exec(&store.db)
-            .await
-            .unwrap();
+            terminated_user(&store, &user).await;
             let (a, b) = tokio::join!(
                 store.erase_person(&user, &actor),
                 store.erase_person(&user, &actor)
