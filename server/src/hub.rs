@@ -10,6 +10,7 @@
 //! Rooms are spread over shards, each a std `Mutex` held only for the map operation and the
 //! `try_send`s (no `.await` under it), so rooms on different shards never contend.
 
+use crate::presence::Presence;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use workroom_protocol::{Purpose, RoomId};
+use workroom_protocol::{Purpose, RoomId, ServerFrame};
 
 const SHARDS: usize = 64;
 
@@ -45,6 +46,8 @@ pub struct EphemeralFrame {
     pub room: RoomId,
     pub text: Utf8Bytes,
     pub purpose: Purpose,
+    /// Presence: for the room's members only, whatever else a session may read (C3).
+    pub presence: bool,
 }
 
 /// What a connection's queue carries. Kept to three words (payloads behind `Arc`), because
@@ -130,6 +133,7 @@ pub struct Hub {
     users: Box<[Shard<String>]>,
     hasher: std::collections::hash_map::RandomState,
     next_conn: AtomicU64,
+    presence: Presence,
 }
 
 impl std::fmt::Debug for Hub {
@@ -157,6 +161,7 @@ impl Hub {
             users: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
             next_conn: AtomicU64::new(1),
+            presence: Presence::default(),
         }
     }
 
@@ -226,17 +231,60 @@ impl Hub {
     /// Deliver an ephemeral frame to the room's connections except `except`. Ephemeral
     /// frames are dropped, not queued, for a connection whose queue is full.
     pub fn publish_ephemeral(&self, room: &RoomId, text: Utf8Bytes, except: Option<ConnId>) {
+        self.fan_out_ephemeral(room, text, except, false);
+    }
+
+    fn fan_out_ephemeral(
+        &self,
+        room: &RoomId,
+        text: Utf8Bytes,
+        except: Option<ConnId>,
+        presence: bool,
+    ) {
         let shard = lock(&self.rooms[self.shard_of(room)]);
         if let Some(subs) = shard.get(room) {
             let frame = Arc::new(EphemeralFrame {
                 room: room.clone(),
                 text,
                 purpose: Purpose::Participation,
+                presence,
             });
             for c in subs.iter().filter(|c| Some(c.id) != except) {
                 let _ = c.tx.try_send(Outbound::Ephemeral(frame.clone()));
             }
         }
+    }
+
+    /// A member session of `user` follows `room` from now on: when it is their first, the
+    /// room's members are told they came online (members only: a moderator's live view
+    /// never receives it, `policy::session_receives_presence`).
+    /// `conn` is the session's own connection, which needs no telling.
+    pub fn member_joined(&self, room: &RoomId, user: &str, conn: ConnId) {
+        if self.presence.joined(room, user) {
+            self.publish_presence(room, user, true, Some(conn));
+        }
+    }
+
+    /// A member session of `user` no longer follows `room`: when it was their last, the
+    /// room's members are told they went offline.
+    pub fn member_left(&self, room: &RoomId, user: &str) {
+        if self.presence.left(room, user) {
+            self.publish_presence(room, user, false, None);
+        }
+    }
+
+    /// Whether `user` has a member session following `room` in this process.
+    pub fn is_online(&self, room: &RoomId, user: &str) -> bool {
+        self.presence.is_online(room, user)
+    }
+
+    fn publish_presence(&self, room: &RoomId, user: &str, online: bool, except: Option<ConnId>) {
+        let frame = ServerFrame::Presence {
+            room: room.clone(),
+            user: user.to_string(),
+            online,
+        };
+        self.fan_out_ephemeral(room, Utf8Bytes::from(frame.to_json()), except, true);
     }
 
     /// Tell every connection of the room that it closed.
@@ -273,6 +321,7 @@ impl Hub {
             room: room.clone(),
             text,
             purpose,
+            presence: false,
         });
         for user in users {
             let shard = lock(&self.users[self.shard_of(user)]);

@@ -205,6 +205,13 @@ pub fn session_receives(role: Role, purpose: Purpose) -> bool {
     }
 }
 
+/// May a session of `role` be told who is online in a workroom it follows? Members only
+/// (C3): a moderator's live view reads the conversation, not who is present, and bots
+/// have no sessions.
+pub fn session_receives_presence(role: Role) -> bool {
+    role == Role::Member
+}
+
 /// May an item collected for `collected` be read for `read`? (C5)
 pub fn readable(collected: Purpose, read: Purpose) -> bool {
     use Purpose::*;

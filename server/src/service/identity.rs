@@ -8,7 +8,7 @@
 use super::{Failure, Service};
 use crate::auth::{AuthError, Identity};
 use crate::policy::{self, Act, Caller, Resource};
-use workroom_protocol::{Purpose, Role};
+use workroom_protocol::{ErrorCode, Purpose, Role};
 use workroom_storage::TokenFacts;
 
 impl Service {
@@ -57,6 +57,31 @@ impl Service {
     /// live view): the session's own permission, asked again.
     pub fn within_session(&self, identity: &Identity) -> Result<(), Failure> {
         self.open_session(identity).map(|_| ())
+    }
+
+    /// The token behind a one-time development sign-in code (`sign_in_links`): only while
+    /// the development key is on; an unknown, used or expired code is `not_found`.
+    pub fn redeem_sign_in(&self, code: &str) -> Result<String, Failure> {
+        policy::decide(
+            Caller::Anonymous,
+            Act::RedeemSignIn,
+            Purpose::Participation,
+            Resource::Nothing,
+        )?;
+        if !self.config.auth.dev_key_on() {
+            return Err(Failure::new(
+                ErrorCode::NotFound,
+                "sign-in links exist on the development server only",
+            ));
+        }
+        crate::sign_in_links::redeem(&self.config.data_dir, code, self.clock.now_ms()).ok_or_else(
+            || {
+                Failure::new(
+                    ErrorCode::NotFound,
+                    "no such sign-in code: each works once, for five minutes",
+                )
+            },
+        )
     }
 
     /// Health, readiness and metrics carry no user data: the policy allows them to anyone,

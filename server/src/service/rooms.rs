@@ -41,6 +41,7 @@ fn member_view(row: MemberRow) -> MemberView {
         name,
         email,
         erased: row.erased,
+        online: None,
     }
 }
 
@@ -181,10 +182,20 @@ impl Service {
         Ok(self.store.rooms_for_user(identity.user()).await?)
     }
 
-    /// A room's members as other members see them.
+    /// A room's members as other members see them, with who is online (presence).
     pub async fn members(&self, read: &RoomRead) -> Result<Vec<MemberView>, Failure> {
         let rows = self.store.room_members(read).await?;
-        Ok(rows.into_iter().map(member_view).collect())
+        let room = RoomId::try_from(read.room()).ok();
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let online = room.as_ref().map(|r| self.hub.is_online(r, &row.user));
+                MemberView {
+                    online,
+                    ..member_view(row)
+                }
+            })
+            .collect())
     }
 
     /// Move the caller's read marker (never backwards) and tell the room's other

@@ -190,6 +190,14 @@ async fn each_algorithm_verifies_by_kid_from_files_and_jwks_and_the_dev_key_is_o
         .0;
     let dev_token = dev.sign(&server.claims("u1")).unwrap();
     assert_eq!(status(&server, &dev_token).await, StatusCode::UNAUTHORIZED);
+    // Nor does a sign-in link: they belong to the development server.
+    let link = crate::cli::ok(crate::cli::workroom(
+        &server.config,
+        &["token", "--sub", "u1", "--role", "member", "--sign-in-link"],
+    ));
+    let (_, code) = link.trim().split_once("/#sign-in=").expect("a link");
+    let (status, answer) = crate::cli::redeem(&server, code).await;
+    assert_eq!((status, answer["code"].as_str()), (404, Some("not_found")));
 }
 
 #[tokio::test]

@@ -63,9 +63,12 @@ impl Session {
             }
             Outbound::Ephemeral(frame) => {
                 // Only while this connection still follows the room (a live view that just
-                // ended, a room just lost), and only data this session may read (C5).
+                // ended, a room just lost), only data this session may read (C5), and
+                // presence only for the room's members (C3).
+                let role = self.identity.role();
                 if !self.rooms.contains_key(&frame.room)
-                    || !policy::session_receives(self.identity.role(), frame.purpose)
+                    || !policy::session_receives(role, frame.purpose)
+                    || (frame.presence && !policy::session_receives_presence(role))
                 {
                     return Ok(());
                 }

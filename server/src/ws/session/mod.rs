@@ -214,8 +214,11 @@ struct Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        for room in self.rooms.keys() {
+        for (room, state) in &self.rooms {
             self.state.hub.unsubscribe(room, self.conn.id);
+            if state.access.is_some() {
+                self.state.hub.member_left(room, self.identity.user());
+            }
         }
         self.state
             .hub

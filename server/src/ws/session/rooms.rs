@@ -10,13 +10,17 @@ use workroom_storage::RoomAccessRow;
 use workroom_storage::proof::RoomRead;
 
 impl Session {
-    /// Listen to a room from its current end onwards.
+    /// Listen to a room from its current end onwards, present in it (only members have
+    /// rooms of their own; a moderator's live view is tracked in `watch`).
     pub(super) fn track_room(&mut self, room: &RoomId, access: RoomAccessRow) {
         self.state.hub.subscribe(room, &self.conn);
         self.rooms.insert(
             room.clone(),
             RoomState::from_end(access.last_seq, Some(access), None),
         );
+        self.state
+            .hub
+            .member_joined(room, self.identity.user(), self.conn.id);
     }
 
     /// The proof that the caller reads `room` as a member (history, resume, members),
@@ -146,6 +150,7 @@ impl Session {
         for room in lost {
             self.rooms.remove(&room);
             self.state.hub.unsubscribe(&room, self.conn.id);
+            self.state.hub.member_left(&room, self.identity.user());
             self.writer
                 .feed(Utf8Bytes::from(ServerFrame::RoomRemoved { room }.to_json()))
                 .await?;
