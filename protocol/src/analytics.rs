@@ -1,10 +1,12 @@
 //! Anonymous analytics (C13): daily counts with no identifier, small counts suppressed.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One cell: an exact count, or `"suppressed"` when fewer than `min_count` workrooms
 /// contributed to it (never shown as zero).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(untagged)]
 pub enum Cell {
     Count(u64),
@@ -12,7 +14,7 @@ pub enum Cell {
 }
 
 /// The string `"suppressed"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Suppressed {
     Suppressed,
@@ -40,7 +42,7 @@ impl std::fmt::Display for Cell {
 }
 
 /// One UTC day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct DayView {
     /// `YYYY-MM-DD`.
     pub day: String,
@@ -88,7 +90,7 @@ impl DayView {
 }
 
 /// `GET /v1/analytics/daily?from=&until=`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct DailyAnalytics {
     /// Cells with fewer contributing workrooms than this are suppressed.
     pub min_count: u64,

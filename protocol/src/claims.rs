@@ -1,10 +1,12 @@
 //! JWT claims as SPEC fixes them. Verification lives in the server; this is only the shape,
 //! shared with `workroom token` and with clients that mint test tokens.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Who the token speaks for. Unknown roles fail to decode, so they are refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Member,
@@ -39,7 +41,7 @@ impl std::str::FromStr for Role {
 }
 
 /// The registered and Workroom-specific claims of every token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct Claims {
     /// The user id (for a service token, the calling system's id).
     pub sub: String,

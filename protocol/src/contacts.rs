@@ -1,10 +1,12 @@
 //! Reciprocal contact release (C8): a member's full contact details, and their release to
 //! the other side of a workroom, which always releases the requester's own details too.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `PUT /v1/me/contact`, and the details as shown to whom they were released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactDetails {
     pub name: String,
@@ -16,7 +18,7 @@ pub struct ContactDetails {
 }
 
 /// `POST /v1/rooms/{room}/contacts/release`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     /// The other party; needed only in a shared workroom with several contractors.
@@ -25,7 +27,7 @@ pub struct ReleaseRequest {
 }
 
 /// Reply to a release.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct Released {
     pub room: String,
     pub with: String,
@@ -34,7 +36,7 @@ pub struct Released {
 }
 
 /// One party's details as released to the caller in a workroom.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ReleasedContact {
     pub user: String,
     pub released_at: String,
@@ -46,7 +48,7 @@ pub struct ReleasedContact {
 }
 
 /// `GET /v1/rooms/{room}/contacts`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ReleasedContacts {
     pub room: String,
     pub contacts: Vec<ReleasedContact>,

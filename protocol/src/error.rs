@@ -1,10 +1,12 @@
 //! The closed set of error codes from SPEC "Protocol essentials". The code is the contract;
 //! the message is for humans and never carries internals (those go to the log).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Every error a client can see, on the WebSocket (`error` frames) and over HTTP (bodies).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// No valid credentials: missing, expired, wrongly signed or wrong-audience token.
@@ -28,6 +30,19 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::Invalid,
+        ErrorCode::TooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::Conflict,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
     /// The wire spelling, also used as the `code` label in metrics.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -66,7 +81,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// The body of every non-2xx HTTP response: `{"code":"…","message":"…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,

@@ -6,15 +6,17 @@
 
 use crate::error::ErrorCode;
 use crate::ids::{ClientMsgId, RoomId};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// Default and maximum page size of `history`.
 pub const HISTORY_DEFAULT_LIMIT: u32 = 50;
 pub const HISTORY_MAX_LIMIT: u32 = 200;
 
 /// Every frame a client may send.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[derive(strum::EnumDiscriminants)]
 #[strum_discriminants(
@@ -164,7 +166,7 @@ impl ClientFrame {
 }
 
 /// A room as listed in `hello`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct RoomSummary {
     pub id: RoomId,
     pub last_seq: u64,
@@ -184,7 +186,7 @@ pub struct RoomSummary {
 }
 
 /// The kind of a timeline event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Message,
@@ -196,7 +198,7 @@ pub enum EventKind {
 ///
 /// For `kind = message` it is exactly the SPEC `message` frame. Edits and deletes are
 /// delivered as `edited` / `deleted` frames carrying `target_seq`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct MessageView {
     pub room: RoomId,
     pub seq: u64,
@@ -225,7 +227,7 @@ pub struct MessageView {
 }
 
 /// Why a stored item cannot be shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Unreadable {
     /// Its key was destroyed (account terminated, workroom purged): gone for good.
@@ -235,7 +237,7 @@ pub enum Unreadable {
 }
 
 /// A member of a room as returned by `members`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct MemberView {
     pub user: String,
     pub account: String,
@@ -259,11 +261,22 @@ pub struct MemberView {
     /// the same label as `sender`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub former: bool,
+    /// Whether the member has a session open on the server now (presence, C3): listed to
+    /// the room's members only, never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
 }
 
 /// Every frame the server sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[derive(strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(ServerFrameKind),
+    derive(strum::EnumIter, strum::IntoStaticStr, Hash),
+    strum(serialize_all = "snake_case"),
+    doc = "The type of a server frame: the enum itself, so a new frame type is a new kind."
+)]
 pub enum ServerFrame {
     Hello {
         user: String,
@@ -355,6 +368,13 @@ pub enum ServerFrame {
         room: RoomId,
         id: String,
     },
+    /// A member of the room came online (their first session opened) or went offline
+    /// (their last one closed). Sent to the room's members only; never stored.
+    Presence {
+        room: RoomId,
+        user: String,
+        online: bool,
+    },
     /// Contact details were released between two parties of a room (sent to both).
     ContactReleased {
         room: RoomId,
@@ -389,6 +409,12 @@ pub enum ServerFrame {
 }
 
 impl ServerFrame {
+    /// Every server frame type's wire name, in declaration order (see
+    /// [`ClientFrame::kinds`]).
+    pub fn kinds() -> impl Iterator<Item = &'static str> {
+        <ServerFrameKind as strum::IntoEnumIterator>::iter().map(<&'static str>::from)
+    }
+
     pub fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Self {
         ServerFrame::Error {
             id,

@@ -1,10 +1,12 @@
 //! HTTP request and response bodies (service calls from the marketplace, member reads).
 
 use crate::frames::{MemberView, RoomSummary};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One side of an accepted bid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
     pub user: String,
@@ -14,7 +16,7 @@ pub struct Party {
 }
 
 /// `POST /v1/marketplace/bids/{bid_id}/accept`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BidAccepted {
     pub project: String,
@@ -24,7 +26,7 @@ pub struct BidAccepted {
 
 /// Reply to a bid acceptance: the private room, and the project's shared room once the
 /// project has two or more accepted bids.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct RoomCreated {
     pub room: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,7 +34,7 @@ pub struct RoomCreated {
 }
 
 /// Reply to `POST /v1/marketplace/bids/{bid_id}/end`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ContractEnded {
     pub room: String,
     pub closed_at: String,
@@ -42,7 +44,7 @@ pub struct ContractEnded {
 }
 
 /// `PUT /v1/marketplace/accounts/{account}/members/{user}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountMemberPut {
     /// `owner`, `member` or `viewer`.
@@ -54,13 +56,13 @@ pub struct AccountMemberPut {
 }
 
 /// `GET /v1/rooms`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct RoomList {
     pub rooms: Vec<RoomSummary>,
 }
 
 /// `GET /v1/rooms/{room}/members`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct MemberList {
     pub room: String,
     pub members: Vec<MemberView>,
@@ -68,7 +70,7 @@ pub struct MemberList {
 
 /// A stored file, as returned by `POST /v1/rooms/{room}/files` and
 /// `GET /v1/rooms/{room}/files/{file}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct FileInfo {
     pub id: String,
     pub room: String,
@@ -93,7 +95,7 @@ pub struct FileInfo {
 }
 
 /// A short-lived signed download link (`POST /v1/rooms/{room}/files/{file}/link`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct FileLink {
     /// Path and query to `GET` on this server, no token needed until `expires_at`.
     pub url: String,

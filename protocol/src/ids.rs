@@ -73,6 +73,43 @@ impl std::fmt::Display for RoomId {
     }
 }
 
+/// The wire pattern of [`RoomId`] (and of the other plain ids it shares `check_id` with).
+pub const ROOM_ID_PATTERN: &str = "^[A-Za-z0-9._:-]+$";
+
+const ROOM_ID_DOC: &str = "A workroom id: 1 to 64 ASCII letters, digits, '-', '_', '.' or ':'.";
+const CLIENT_MSG_ID_DOC: &str =
+    "The client's idempotency key for a send: 1 to 128 bytes, no control characters.";
+
+impl utoipa::PartialSchema for RoomId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some(ROOM_ID_DOC))
+            .min_length(Some(1))
+            .max_length(Some(RoomId::MAX_LEN))
+            .pattern(Some(ROOM_ID_PATTERN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RoomId {}
+
+impl schemars::JsonSchema for RoomId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RoomId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": ROOM_ID_DOC,
+            "type": "string",
+            "minLength": 1,
+            "maxLength": RoomId::MAX_LEN,
+            "pattern": ROOM_ID_PATTERN,
+        })
+    }
+}
+
 /// The client's idempotency key for a send: any printable string of 1..=128 bytes without
 /// control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -106,6 +143,35 @@ impl TryFrom<String> for ClientMsgId {
 impl From<ClientMsgId> for String {
     fn from(value: ClientMsgId) -> Self {
         value.0
+    }
+}
+
+impl utoipa::PartialSchema for ClientMsgId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some(CLIENT_MSG_ID_DOC))
+            .min_length(Some(1))
+            .max_length(Some(ClientMsgId::MAX_LEN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ClientMsgId {}
+
+impl schemars::JsonSchema for ClientMsgId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ClientMsgId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // `maxLength` counts characters, the limit bytes: the schema states the looser bound.
+        schemars::json_schema!({
+            "description": CLIENT_MSG_ID_DOC,
+            "type": "string",
+            "minLength": 1,
+            "maxLength": ClientMsgId::MAX_LEN,
+        })
     }
 }
 

@@ -5,7 +5,9 @@
 //! bytes); every entry before them is listed in the manifest with its size and SHA-256, and
 //! nothing else is in the archive. `docs/compliance.md` describes every entry's format.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The manifest's `format`: changes when the layout changes.
 pub const BUNDLE_FORMAT: &str = "workroom-legal-bundle/1";
@@ -15,7 +17,7 @@ pub const MANIFEST_PATH: &str = "manifest.json";
 pub const SIGNATURE_PATH: &str = "manifest.sig";
 
 /// `POST /v1/legal/exports`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// The legal request the export answers.
@@ -33,7 +35,7 @@ pub struct ExportRequest {
 }
 
 /// An export and its state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ExportView {
     pub id: String,
     pub request_id: String,
@@ -67,13 +69,13 @@ pub struct ExportView {
 }
 
 /// `GET /v1/legal/exports`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ExportList {
     pub exports: Vec<ExportView>,
 }
 
 /// `GET /v1/legal/public-key`: the key bundles are signed with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct SigningKeyView {
     /// Always `ed25519`.
     pub algorithm: String,
@@ -84,7 +86,7 @@ pub struct SigningKeyView {
 }
 
 /// `manifest.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// [`BUNDLE_FORMAT`].
@@ -116,7 +118,7 @@ pub struct Manifest {
 }
 
 /// The audit chain's head.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditHead {
     pub seq: u64,
@@ -124,7 +126,7 @@ pub struct AuditHead {
 }
 
 /// One entry of the archive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestEntry {
     pub path: String,

@@ -1,8 +1,10 @@
 //! Workroom's wire contract: the WebSocket frames, the HTTP bodies, the JWT claims and the
 //! stable error codes that independent clients are written against.
 //!
-//! This crate does no I/O and depends on nothing but serde, so the server, the Rust client
-//! and the load tool all speak exactly the same types. `docs/protocol.md` is its prose twin:
+//! This crate does no I/O and depends on little but serde, so the server, the Rust client
+//! and the load tool all speak exactly the same types. Its types also derive
+//! `utoipa::ToSchema` and `schemars::JsonSchema`: the server generates the OpenAPI document
+//! and the frames' JSON Schema from them (`docs/openapi.json`, `docs/schemas/frames.json`). `docs/protocol.md` is its prose twin:
 //! a change here is a change there.
 
 pub mod analytics;

@@ -1,18 +1,20 @@
 //! HTTP bodies of the data lifecycle (C10, C14): retention, purge, termination, bans, legal
 //! holds, deferred erasures and logout. Times are RFC 3339.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `PUT /v1/marketplace/rooms/{room}/retention`: the room's own retention after it closes,
 /// in seconds (`null`: back to the global `retention.closed_room_secs`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionPut {
     pub retention_secs: Option<u64>,
 }
 
 /// A room's retention, as answered to the marketplace and admins.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct RetentionView {
     pub room: String,
     /// The room's own retention (seconds), when it has one.
@@ -33,7 +35,7 @@ pub struct RetentionView {
 }
 
 /// Counts a purge removed (the tombstone keeps them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct PurgedCounts {
     pub messages: u64,
     pub files: u64,
@@ -41,7 +43,7 @@ pub struct PurgedCounts {
 }
 
 /// Reply to `POST /v1/marketplace/rooms/{room}/purge`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct PurgeResult {
     pub room: String,
     /// `purged` (now, or before) or `deferred` (a legal hold covers it: it runs when the
@@ -52,7 +54,7 @@ pub struct PurgeResult {
 }
 
 /// `POST /v1/marketplace/users/{user}/terminate`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TerminateUser {
     /// `closed` (the member left) or `violation` (removed; a ban record is kept).
@@ -60,7 +62,7 @@ pub struct TerminateUser {
 }
 
 /// Reply to a termination (user or account).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct Terminated {
     /// `false` when it had been terminated before (nothing changed).
     pub terminated_now: bool,
@@ -73,7 +75,7 @@ pub struct Terminated {
 
 /// `POST /v1/marketplace/users/{user}/revoke-tokens`: refuse every token of the user
 /// issued before `issued_before` (default: now).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeTokens {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,7 +83,7 @@ pub struct RevokeTokens {
 }
 
 /// Reply to `revoke-tokens`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct TokensRevoked {
     pub user: String,
     /// Tokens issued before this are refused.
@@ -89,7 +91,7 @@ pub struct TokensRevoked {
 }
 
 /// `POST /v1/marketplace/bans/check`: is this identity banned? Name one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BanQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,7 +101,7 @@ pub struct BanQuery {
 }
 
 /// Whether an identity is banned (the whole ban record: a reason code and a date).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct BanStatus {
     pub banned: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,7 +111,7 @@ pub struct BanStatus {
 }
 
 /// `POST /v1/legal/holds`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldRequest {
     /// The legal request the hold serves.
@@ -121,7 +123,7 @@ pub struct HoldRequest {
 }
 
 /// A legal hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct HoldView {
     pub id: String,
     pub request_id: String,
@@ -136,13 +138,13 @@ pub struct HoldView {
 }
 
 /// `GET /v1/legal/holds`, `GET /v1/admin/holds`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct HoldList {
     pub holds: Vec<HoldView>,
 }
 
 /// An erasure a legal hold deferred.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ErasureView {
     /// `person:<user>` or `room:<room>`.
     pub key: String,
@@ -152,7 +154,7 @@ pub struct ErasureView {
 }
 
 /// `GET /v1/admin/erasures`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ErasureList {
     pub erasures: Vec<ErasureView>,
 }

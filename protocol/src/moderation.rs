@@ -2,10 +2,25 @@
 //! connection lookups, and the transparency list members see.
 
 use crate::frames::MessageView;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What a grant lets its moderator do in its workroom.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantScope {
     /// Page the history, prior versions included.
@@ -48,7 +63,7 @@ impl GrantScope {
 }
 
 /// Where a grant is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantState {
     /// Waiting for a second moderator's approval (four-eyes); reads nothing.
@@ -77,7 +92,7 @@ impl GrantState {
 }
 
 /// `POST /v1/moderation/grants`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenGrant {
     pub room: String,
@@ -91,7 +106,7 @@ pub struct OpenGrant {
 }
 
 /// A grant as moderators see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct GrantView {
     pub id: String,
     pub room: String,
@@ -115,14 +130,14 @@ pub struct GrantView {
 }
 
 /// `GET /v1/moderation/grants`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct GrantList {
     pub grants: Vec<GrantView>,
 }
 
 /// A grant as the workroom's members see it once it has ended (transparency): no reason,
 /// no moderator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct EndedGrantView {
     pub case_id: String,
     pub scope: Vec<GrantScope>,
@@ -132,13 +147,13 @@ pub struct EndedGrantView {
 }
 
 /// `GET /v1/rooms/{room}/grants`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct EndedGrantList {
     pub grants: Vec<EndedGrantView>,
 }
 
 /// An earlier body of an edited or deleted message (the compliance record).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct PriorVersion {
     pub version: u32,
     pub body: String,
@@ -147,7 +162,7 @@ pub struct PriorVersion {
 }
 
 /// A message as a moderator reads it: its latest state and every earlier version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ModeratedMessage {
     #[serde(flatten)]
     pub message: MessageView,
@@ -156,7 +171,7 @@ pub struct ModeratedMessage {
 }
 
 /// `GET /v1/moderation/grants/{grant}/messages`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ModeratedHistory {
     pub room: String,
     pub grant: String,
@@ -164,14 +179,14 @@ pub struct ModeratedHistory {
 }
 
 /// `POST /v1/moderation/grants/{grant}/notices`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNotice {
     pub body: String,
 }
 
 /// Reply to a notice: where it landed in the timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct NoticePosted {
     pub room: String,
     pub seq: u64,
@@ -179,7 +194,7 @@ pub struct NoticePosted {
 }
 
 /// One connection of a workroom member, as a moderator sees it under a grant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ConnectionView {
     pub user: String,
     pub session: String,
@@ -189,7 +204,7 @@ pub struct ConnectionView {
 }
 
 /// `GET /v1/moderation/grants/{grant}/connections`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ConnectionList {
     pub room: String,
     pub grant: String,
@@ -197,7 +212,7 @@ pub struct ConnectionList {
 }
 
 /// Where a report is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportState {
     /// Filed, not yet read by a moderator.
@@ -228,7 +243,7 @@ impl ReportState {
 }
 
 /// `POST /v1/rooms/{room}/reports`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReport {
     /// The `msg_id`s of the reported messages.
@@ -237,7 +252,7 @@ pub struct NewReport {
 }
 
 /// A report as its reporter sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ReportStatus {
     pub id: String,
     pub case_id: String,
@@ -251,13 +266,13 @@ pub struct ReportStatus {
 }
 
 /// `GET /v1/reports` (the caller's own reports).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ReportStatusList {
     pub reports: Vec<ReportStatus>,
 }
 
 /// A report as moderators list it (no content).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ReportSummary {
     pub id: String,
     pub case_id: String,
@@ -270,13 +285,13 @@ pub struct ReportSummary {
 }
 
 /// `GET /v1/moderation/reports`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ReportList {
     pub reports: Vec<ReportSummary>,
 }
 
 /// `GET /v1/moderation/reports/{report}`: the case, with exactly the reported messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ReportCase {
     #[serde(flatten)]
     pub summary: ReportSummary,
@@ -287,7 +302,7 @@ pub struct ReportCase {
 }
 
 /// `POST /v1/moderation/reports/{report}/close`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseReport {
     pub outcome: String,

@@ -1,9 +1,11 @@
 //! Tracker screenshots (C9) as members and reviewers see them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One screenshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ScreenshotView {
     pub id: String,
     pub room: String,
@@ -20,7 +22,7 @@ pub struct ScreenshotView {
 }
 
 /// `GET /v1/rooms/{room}/screenshots` and the review listing: one page, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct ScreenshotList {
     pub room: String,
     pub screenshots: Vec<ScreenshotView>,

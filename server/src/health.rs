@@ -45,7 +45,7 @@ pub(crate) struct Dependency {
 }
 
 /// A dependency's state on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Up,
@@ -53,7 +53,7 @@ pub enum Status {
 }
 
 /// The body of `/readyz`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub ready: bool,
     pub draining: bool,

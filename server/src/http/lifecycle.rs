@@ -135,7 +135,7 @@ pub(crate) async fn place_hold(
 }
 
 /// Which holds to list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HoldFilter {
     /// Only holds in place (default: all, lifted ones too).

@@ -28,7 +28,7 @@ pub(crate) async fn open_grant(
     Ok((StatusCode::CREATED, Json(grant)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GrantListQuery {
     room: Option<String>,
@@ -77,7 +77,7 @@ pub(crate) async fn revoke_grant(
     Ok(Json(state.service.revoke_grant(&identity, &id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HistoryQuery {
     before_seq: Option<u64>,
@@ -112,7 +112,7 @@ pub(crate) async fn grant_file(
 
 /// The body of a connection lookup: in the body, not the URL, because URLs end up in
 /// proxy and load-balancer logs and the address must not.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConnectionQuery {
     /// Only connections from this client address (hashed; never stored or logged).

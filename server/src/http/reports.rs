@@ -33,7 +33,7 @@ pub(crate) async fn own_reports(
     Ok(Json(state.service.own_reports(&identity).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReportListQuery {
     state: Option<ReportState>,

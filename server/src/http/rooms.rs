@@ -37,14 +37,14 @@ pub(crate) async fn members(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HistoryQuery {
     before_seq: Option<u64>,
     limit: Option<u32>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct HistoryPage {
     room: RoomId,
     messages: Vec<MessageView>,

@@ -20,7 +20,7 @@ use workroom_protocol::tracker::{ScreenshotList, ScreenshotView};
 /// The memo travels in this header, percent-encoded UTF-8: URLs end up in proxy logs.
 const MEMO_HEADER: &str = "workroom-memo";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PostQuery {
     room: String,
@@ -30,7 +30,7 @@ pub(crate) struct PostQuery {
     activity: u8,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
     after: Option<String>,

@@ -18,7 +18,7 @@ use workroom_protocol::analytics::{Cell, DailyAnalytics, DayView};
 use workroom_storage::{DailyCount, DailyCounts, Metric, StorageError, Store};
 
 /// `GET /v1/analytics/daily?from=&until=` (UTC days, `YYYY-MM-DD`, both inclusive).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsQuery {
     /// Default: 29 days before `until`.

@@ -12,7 +12,7 @@ const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
 
 /// Which entries: every given field must match.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// A workroom id: entries whose target is that room.
@@ -28,7 +28,7 @@ pub struct AuditQuery {
     pub limit: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct AuditEntryView {
     seq: u64,
     at: String,
@@ -46,7 +46,7 @@ pub(crate) struct AuditEntryView {
     hash: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     entries: Vec<AuditEntryView>,
     /// Pass as `after_seq` for the next page; absent on the last page.

@@ -26,7 +26,7 @@ const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/webp"];
 const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// A contractor's Work View: whether their Tracker may post.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkView {
     pub on: bool,
