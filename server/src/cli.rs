@@ -1,5 +1,5 @@
 //! The command line: `workroom serve | migrate | token | keys | audit | erasures | legal |
-//! analytics`. The binary's edge: errors become
+//! analytics | api-docs`. The binary's edge: errors become
 //! messages on stderr and a non-zero exit code here, and nowhere else.
 
 use crate::auth::DevKey;
@@ -78,6 +78,13 @@ enum Command {
         #[command(subcommand)]
         action: AnalyticsCommand,
     },
+    /// Write the machine-readable API: `openapi.json` (OpenAPI 3.1, every HTTP route) and
+    /// `schemas/frames.json` (JSON Schema, every WebSocket frame), generated from the code.
+    ApiDocs {
+        /// The output directory (the repository's `docs/`).
+        #[arg(long, default_value = "docs")]
+        out: PathBuf,
+    },
     /// Print a JWT signed with the data dir's dev key.
     Token {
         #[command(flatten)]
@@ -93,6 +100,10 @@ enum Command {
         /// Lifetime: 30s, 15m, 1h, 7d.
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: u64,
+        /// Print a one-time link that signs the web client in as this user, instead of the
+        /// token (development server only; the link works once, for five minutes).
+        #[arg(long)]
+        sign_in_link: bool,
     },
 }
 
@@ -225,6 +236,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             init_tracing(&config);
             runtime()?.block_on(serve(config))
         }
+        Command::ApiDocs { out } => {
+            for path in crate::api_docs::write(&out)
+                .with_context(|| format!("writing the API description to {}", out.display()))?
+            {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::Migrate { common } => {
             let config = load(&common, None)?;
             init_tracing(&config);
@@ -267,6 +286,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             account,
             acts_for,
             ttl,
+            sign_in_link,
         } => {
             if role == Role::Bot && acts_for.as_deref().is_none_or(str::is_empty) {
                 anyhow::bail!("a bot token acts for one contractor: pass --acts-for <user>");
@@ -283,10 +303,27 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 ttl,
                 Clock::system().now_secs(),
             )?;
-            println!("{token}");
+            if sign_in_link {
+                let now = Clock::system().now_ms();
+                let code = crate::sign_in_links::create(&config.data_dir, &token, now)?;
+                println!("{}/#sign-in={code}", page_origin(&config.listen));
+            } else {
+                println!("{token}");
+            }
             Ok(())
         }
     }
+}
+
+/// The page's address for a listen address: the dev certificate names `localhost`, so a
+/// loopback or unspecified host is shown as that.
+fn page_origin(listen: &str) -> String {
+    let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "8443"));
+    let host = match host.trim_matches(['[', ']']) {
+        "127.0.0.1" | "::1" | "0.0.0.0" | "::" | "" => "localhost",
+        _ => host,
+    };
+    format!("https://{host}:{port}")
 }
 
 fn legal(config: &Config, action: LegalCommand) -> anyhow::Result<()> {
@@ -570,6 +607,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "mint a dev token: workroom token --data-dir {} --sub u1 --role member --account a1",
             data_dir.display()
         );
+        println!(
+            "web client: {}/ (sign in with the link of: workroom token --data-dir {} --sub u1 --role member --sign-in-link)",
+            page_origin(&addr.to_string()),
+            data_dir.display()
+        );
     })
     .await?;
     Ok(())
@@ -597,7 +639,15 @@ fn init_tracing(config: &Config) {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_ttl;
+    use super::{page_origin, parse_ttl};
+
+    #[test]
+    fn the_page_is_shown_at_the_name_the_dev_certificate_covers() {
+        assert_eq!(page_origin("127.0.0.1:8443"), "https://localhost:8443");
+        assert_eq!(page_origin("[::1]:9000"), "https://localhost:9000");
+        assert_eq!(page_origin("0.0.0.0:8443"), "https://localhost:8443");
+        assert_eq!(page_origin("chat.example:443"), "https://chat.example:443");
+    }
 
     #[test]
     fn ttls_parse() {

@@ -7,6 +7,7 @@
 //! content reads need), [`committer`] (batched writes), [`hub`] (live fan-out) →
 //! `workroom_storage`. `docs/architecture.md` says what each layer may import.
 
+pub mod api_docs;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -28,11 +29,13 @@ pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod policy;
+pub mod presence;
 pub mod ratelimit;
 mod request;
 pub mod router;
 pub mod server;
 pub mod service;
+pub mod sign_in_links;
 pub mod signing_key;
 pub mod tasks;
 pub mod tls;

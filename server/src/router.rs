@@ -10,9 +10,9 @@
 use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::{
-    analytics, audit, connection_log, contacts, fail_fast, files, legal, lifecycle, marketplace,
-    moderation, ops, policy_guard, refused_upload, reports, rooms, screenshots, security_headers,
-    tracker,
+    analytics, api_docs, audit, connection_log, contacts, fail_fast, files, legal, lifecycle,
+    marketplace, moderation, ops, policy_guard, refused_upload, reports, rooms, screenshots,
+    security_headers, sign_in, tracker, web,
 };
 use crate::ws;
 use axum::Router;
@@ -76,6 +76,10 @@ route_table! {
         GET "/healthz" => ops::healthz,
         GET "/readyz" => ops::readyz,
         GET "/metrics" => ops::metrics,
+        GET "/" => web::index,
+        GET "/app/{file}" => web::asset,
+        GET "/v1/openapi.json" => api_docs::openapi,
+        GET "/v1/schemas/frames.json" => api_docs::frames,
         GET "/v1/ws" => ws::upgrade,
         POST "/v1/marketplace/bids/{bid_id}/accept" => marketplace::accept_bid,
         POST "/v1/marketplace/bids/{bid_id}/end" => marketplace::end_contract,
@@ -139,6 +143,7 @@ route_table! {
         GET "/v1/legal/exports/{export}/content" => legal::export_content,
         GET "/v1/legal/public-key" => legal::public_key,
         GET "/v1/analytics/daily" => analytics::daily,
+        POST "/v1/dev/sign-in" => sign_in::redeem,
     }
     uploads {
         POST "/v1/rooms/{room}/files" => files::upload,

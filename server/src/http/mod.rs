@@ -4,6 +4,7 @@
 //! draining refused uploads). Which path goes to which handler is [`crate::router`]'s one table.
 
 pub(crate) mod analytics;
+pub(crate) mod api_docs;
 pub(crate) mod audit;
 pub(crate) mod connection_log;
 pub(crate) mod contacts;
@@ -22,4 +23,6 @@ pub(crate) mod reports;
 pub(crate) mod rooms;
 pub(crate) mod screenshots;
 pub(crate) mod security_headers;
+pub(crate) mod sign_in;
 pub(crate) mod tracker;
+pub(crate) mod web;

@@ -99,6 +99,15 @@ pub enum Act {
     ReadLegalPublicKey,
     /// Read the anonymous daily analytics.
     ReadAnalytics,
+    /// Read the machine-readable API description (`/v1/openapi.json`, the frame schemas):
+    /// the interface, no data, the same for everyone.
+    ReadApiDescription,
+    /// Fetch the web client's page and its scripts and styles: code, no data, the same for
+    /// everyone (the page itself signs in and asks the API like any client).
+    ServePage,
+    /// Trade a one-time development sign-in code for its token (the web client's link from
+    /// `workroom token --sign-in-link`; the code is the credential).
+    RedeemSignIn,
 }
 
 /// Who may perform an act, for which purpose, and whether it is audited.
@@ -163,7 +172,22 @@ impl Act {
         Act::DownloadLegalBundle,
         Act::ReadLegalPublicKey,
         Act::ReadAnalytics,
+        Act::ReadApiDescription,
+        Act::ServePage,
+        Act::RedeemSignIn,
     ];
+
+    /// The roles that may perform the act, in table order, each once (`None`: no token):
+    /// what the API description (`crate::api_docs`) states for each route.
+    pub fn roles(self) -> Vec<Option<Role>> {
+        let mut roles: Vec<Option<Role>> = Vec::new();
+        for (role, _) in self.rule().allowed {
+            if !roles.contains(role) {
+                roles.push(*role);
+            }
+        }
+        roles
+    }
 
     pub(super) fn rule(self) -> Rule {
         use Purpose::*;
@@ -253,6 +277,14 @@ impl Act {
                 ],
                 false,
             ),
+            // The page is public code carrying nothing personal, like the probes: asked
+            // without a token (a browser's navigation carries none).
+            Act::ServePage => (&[(None, Operations)], false),
+            // Like the first-frame `auth`: no token yet, the code stands for one.
+            Act::RedeemSignIn => (&[(None, Participation)], false),
+            // The API's own description: public, asked without a token so that independent
+            // clients can be written against it; it reads no item.
+            Act::ReadApiDescription => (&[(None, Operations)], false),
         };
         Rule { allowed, audited }
     }

@@ -46,7 +46,10 @@ pub(super) fn check_resource(
             | Act::ListLegalExports
             | Act::DownloadLegalBundle
             | Act::ReadLegalPublicKey
-            | Act::ReadAnalytics => Ok(()),
+            | Act::ReadAnalytics
+            | Act::ReadApiDescription
+            | Act::ServePage
+            | Act::RedeemSignIn => Ok(()),
             _ => Err(FORBIDDEN),
         },
         Resource::Room(access) => match act {

@@ -311,6 +311,18 @@ fn purposes_do_not_mix() {
 }
 
 #[test]
+fn only_members_are_told_who_is_online() {
+    use Role::*;
+    for role in [Member, Moderator, Legal, Auditor, Bot, Service, Admin] {
+        assert_eq!(
+            session_receives_presence(role),
+            role == Role::Member,
+            "{role:?}"
+        );
+    }
+}
+
+#[test]
 fn live_views_receive_no_payment_guarantee_data() {
     assert!(session_receives(Role::Member, Purpose::PaymentGuarantee));
     assert!(session_receives(Role::Member, Purpose::Participation));
@@ -326,4 +338,72 @@ fn live_views_receive_no_payment_guarantee_data() {
             "{role:?}"
         );
     }
+}
+
+#[test]
+fn the_web_page_is_served_to_anyone_for_operations_and_reads_nothing() {
+    let page = |purpose| {
+        decide(
+            Caller::Anonymous,
+            Act::ServePage,
+            purpose,
+            Resource::Nothing,
+        )
+    };
+    let decision = page(Purpose::Operations).expect("the page is public code");
+    assert!(!decision.audited, "fetching the page is not recorded");
+    for purpose in Purpose::ALL {
+        if *purpose != Purpose::Operations {
+            assert!(page(*purpose).is_err(), "{purpose:?}");
+        }
+    }
+    // It names no resource: asked about a room or anything else, it is refused.
+    let access = row(AccountRole::Owner, false);
+    assert!(
+        decide(
+            Caller::Anonymous,
+            Act::ServePage,
+            Purpose::Operations,
+            Resource::Room(Some(&access)),
+        )
+        .is_err()
+    );
+    // Operations reads no item, so the act can never be the way to content.
+    for collected in Purpose::ALL {
+        assert!(!readable(*collected, Purpose::Operations), "{collected:?}");
+    }
+}
+
+#[test]
+fn the_api_description_is_public_for_operations_and_reads_nothing() {
+    let describe =
+        |caller, purpose| decide(caller, Act::ReadApiDescription, purpose, Resource::Nothing);
+    let decision = describe(Caller::Anonymous, Purpose::Operations).expect("public by design");
+    assert!(
+        !decision.audited,
+        "reading the API description is not recorded"
+    );
+    for purpose in Purpose::ALL {
+        if *purpose != Purpose::Operations {
+            assert!(
+                describe(Caller::Anonymous, *purpose).is_err(),
+                "{purpose:?}"
+            );
+        }
+    }
+    // The route asks as the anonymous caller whatever it was sent; asked for a token, the
+    // act is refused, so it is no way for a token to reach anything.
+    let member = identity(Role::Member, "u1");
+    assert!(describe(Caller::Token(&member), Purpose::Operations).is_err());
+    // It names no resource: asked about a room, it is refused.
+    let access = row(AccountRole::Owner, false);
+    assert!(
+        decide(
+            Caller::Anonymous,
+            Act::ReadApiDescription,
+            Purpose::Operations,
+            Resource::Room(Some(&access)),
+        )
+        .is_err()
+    );
 }

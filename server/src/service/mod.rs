@@ -17,9 +17,10 @@
 //! revocation checks), `retention` (a workroom's retention and purge), `membership`
 //! (logout, token revocation, termination, bans), `holds` (legal holds and deferred
 //! erasures), `legal` (disclosure exports) and `disclosure` (building their bundles),
-//! `analytics` (anonymous daily counts), `validate` (field checks), `failure` (the error).
+//! `analytics` (anonymous daily counts), `page` (serving the web client), `api_description` (the machine-readable API), `validate` (field checks), `failure` (the error).
 
 mod analytics;
+mod api_description;
 mod audit;
 mod contacts;
 mod disclosure;
@@ -34,6 +35,7 @@ mod marketplace;
 mod membership;
 mod messages;
 mod moderation;
+mod page;
 mod reports;
 mod retention;
 mod rooms;

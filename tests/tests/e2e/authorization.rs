@@ -80,11 +80,20 @@ async fn bots_and_other_roles_read_nothing_over_http() {
 async fn every_route_refuses_a_missing_token() {
     let server = TestServer::start().await;
     for (method, path) in workroom_server::router::ROUTES {
-        // Probes, and the bundle signing key (public by design: anyone holding a bundle
-        // may check it), take no token.
+        // Probes, the bundle signing key (public by design: anyone holding a bundle
+        // may check it), the web client's page (code, no data) and the API description
+        // (the interface, no data) take no token.
         if matches!(
             *path,
-            "/healthz" | "/readyz" | "/metrics" | "/v1/legal/public-key"
+            "/healthz"
+                | "/readyz"
+                | "/metrics"
+                | "/v1/legal/public-key"
+                | "/"
+                | "/app/{file}"
+                | "/v1/openapi.json"
+                | "/v1/schemas/frames.json"
+                | "/v1/dev/sign-in"
         ) {
             continue;
         }

@@ -1,6 +1,7 @@
 //! End-to-end scenarios against the real server over TLS, one module per family.
 
 mod analytics;
+mod api_docs;
 mod audit;
 mod auth;
 mod authorization;
@@ -20,6 +21,7 @@ mod messaging;
 mod moderation;
 mod operations;
 mod policy;
+mod presence;
 mod process;
 mod rate_limits;
 mod resume;

@@ -173,6 +173,24 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
     let party = |user: &str| json!({"user": user, "account": format!("acct-{user}"), "name": user, "email": format!("{user}@example.com")});
     let (token, path, body) = match (method, template) {
         ("GET", "/healthz" | "/readyz" | "/metrics") => (String::new(), template.to_string(), None),
+        ("GET", "/") => (String::new(), "/".to_string(), None),
+        ("GET", "/app/{file}") => (String::new(), "/app/main.js".to_string(), None),
+        ("GET", "/v1/openapi.json" | "/v1/schemas/frames.json") => {
+            (String::new(), template.to_string(), None)
+        }
+        ("POST", "/v1/dev/sign-in") => {
+            let code = workroom_server::sign_in_links::create(
+                &server.config.data_dir,
+                &server.member("u1"),
+                server.clock.clock().now_ms(),
+            )
+            .expect("sign-in code");
+            (
+                String::new(),
+                "/v1/dev/sign-in".to_string(),
+                Some(json!({"code": code})),
+            )
+        }
         ("GET", "/v1/ws") => return None,
         ("POST", "/v1/marketplace/bids/{bid_id}/accept") => (
             server.service(),
