@@ -123,6 +123,7 @@ route_table! {
         GET "/v1/moderation/reports/{report}/files/{file}/content" => reports::read_reported_file,
         POST "/v1/moderation/reports/{report}/close" => reports::close_report,
         GET "/v1/audit" => audit::list,
+        POST "/v1/audit/verify" => audit::verify,
         GET "/v1/marketplace/rooms/{room}/retention" => lifecycle::get_retention,
         PUT "/v1/marketplace/rooms/{room}/retention" => lifecycle::put_retention,
         GET "/v1/marketplace/bans/{user}" => lifecycle::ban_of_user,

@@ -125,6 +125,7 @@ pub async fn run(
             .expect("a freshly opened store still has its mint"),
     );
     let (audit_signer, _) = crate::audit::AuditSigner::load_or_create(&config)?;
+    let audit_keys = Arc::new(crate::audit::verification_keys(&config, &audit_signer)?);
     let (legal_signer, _) = crate::bundle::LegalSigner::load_or_create(&config)?;
     let legal_signer = Arc::new(legal_signer);
     let (dev_key, dev_key_created) = if config.auth.dev_key_on() {
@@ -244,6 +245,7 @@ pub async fn run(
         clock: clock.clone(),
         lifecycle,
         legal_signer,
+        audit_keys,
     });
     let state = AppState::new(Inner {
         config,

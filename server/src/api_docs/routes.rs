@@ -23,7 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 use workroom_protocol::{ErrorBody, ErrorCode, Role};
 
 use crate::http::{files, lifecycle, moderation, reports, rooms, screenshots};
-use crate::service::{AnalyticsQuery, AuditPage, AuditQuery, WorkView};
+use crate::service::{AnalyticsQuery, AuditPage, AuditQuery, AuditVerification, WorkView};
 use workroom_protocol::analytics::DailyAnalytics;
 use workroom_protocol::contacts::{ContactDetails, ReleaseRequest, Released, ReleasedContacts};
 use workroom_protocol::http::{
@@ -770,6 +770,10 @@ pub(super) fn describe() -> Vec<RouteDoc> {
             .acts(&[ReadAudit])
             .query::<AuditQuery>()
             .json::<AuditPage>(200, "One page of entries, by seq."),
+        post("/v1/audit/verify", "audit", "Verify the whole audit trail")
+            .acts(&[ReadAudit])
+            .describe("Checks every entry's hash and link and every signed checkpoint, as `workroom audit verify` does; one verification at a time per node. A broken trail is a result (`intact: false` with the problem), not an error.")
+            .json::<AuditVerification>(200, "The result."),
         // Data lifecycle.
         get("/v1/marketplace/rooms/{room}/retention", "lifecycle", "A workroom's retention")
             .acts(&[ReadRetention])

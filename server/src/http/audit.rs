@@ -1,9 +1,10 @@
-//! `GET /v1/audit`: the audit trail for auditors, filtered and paged by seq.
+//! `GET /v1/audit`: the audit trail for auditors, filtered and paged by seq; `POST
+//! /v1/audit/verify`: the whole trail checked on request.
 
 use super::error::ApiError;
 use super::extract::{ApiQuery, Authenticated};
 use crate::app::AppState;
-use crate::service::{AuditPage, AuditQuery};
+use crate::service::{AuditPage, AuditQuery, AuditVerification};
 use axum::Json;
 use axum::extract::State;
 
@@ -14,4 +15,12 @@ pub(crate) async fn list(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     Ok(Json(state.service.audit_page(&identity, query).await?))
+}
+
+/// `POST /v1/audit/verify` → 200 `{"intact", …}`: the whole trail checked now.
+pub(crate) async fn verify(
+    State(state): State<AppState>,
+    Authenticated(identity): Authenticated,
+) -> Result<Json<AuditVerification>, ApiError> {
+    Ok(Json(state.service.verify_audit(&identity).await?))
 }

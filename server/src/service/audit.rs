@@ -1,11 +1,13 @@
 //! The audit trail for auditors (oversight): filtered and paged by seq.
 
 use super::{Failure, Service};
+use crate::audit::AuditError;
 use crate::auth::Identity;
 use crate::events::rfc3339;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use workroom_protocol::ErrorCode;
 use workroom_storage::audit::{AuditEntry, AuditFilter};
 
 const DEFAULT_LIMIT: u64 = 100;
@@ -81,7 +83,58 @@ pub(super) fn parse_time(name: &str, value: Option<&str>) -> Result<Option<i64>,
         .transpose()
 }
 
+/// The result of checking the whole trail: `intact`, with what it covered, or the first
+/// fault found (an entry altered, removed or reordered, a checkpoint forged or rewritten).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditVerification {
+    pub intact: bool,
+    /// Entries checked (when intact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
+    /// Signed checkpoints checked (when intact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoints: Option<u64>,
+    /// Entries after the last checkpoint: a chain, but their truncation would go unseen
+    /// until the next checkpoint (when intact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unanchored: Option<u64>,
+    /// What is wrong, naming the entry (when not intact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
 impl Service {
+    /// Check the whole trail and every signed checkpoint, as `workroom audit verify` does
+    /// (one verification at a time on this node). A broken trail is a result, not an error:
+    /// only a storage failure fails the call.
+    pub async fn verify_audit(&self, identity: &Identity) -> Result<AuditVerification, Failure> {
+        // Reading the whole trail is the auditor's read of it.
+        let _read = self.proofs.audit(identity)?;
+        let _one_at_a_time = self
+            .audit_verifications
+            .acquire()
+            .await
+            .map_err(|_| Failure::new(ErrorCode::Unavailable, "shutting down"))?;
+        match crate::audit::verify(&self.store, &self.audit_keys).await {
+            Ok(report) => Ok(AuditVerification {
+                intact: true,
+                entries: Some(report.entries),
+                checkpoints: Some(report.checkpoints),
+                unanchored: Some(report.unanchored),
+                problem: None,
+            }),
+            Err(AuditError::Broken(fault)) => Ok(AuditVerification {
+                intact: false,
+                entries: None,
+                checkpoints: None,
+                unanchored: None,
+                problem: Some(fault.to_string()),
+            }),
+            Err(AuditError::Storage(e)) => Err(e.into()),
+            Err(other) => Err(Failure::new(ErrorCode::Internal, other.to_string())),
+        }
+    }
+
     /// A page of the audit trail, oldest first.
     pub async fn audit_page(
         &self,

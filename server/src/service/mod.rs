@@ -44,7 +44,7 @@ mod tracker;
 pub mod validate;
 
 pub use analytics::{AnalyticsQuery, day_range, day_views};
-pub use audit::{AuditPage, AuditQuery};
+pub use audit::{AuditPage, AuditQuery, AuditVerification};
 pub use failure::Failure;
 pub use files::{Download, Upload, percent_encode};
 pub use history::{REPLAY_PAGE, Replay, Timeline, Window};
@@ -89,6 +89,8 @@ pub struct Parts {
     pub lifecycle: Arc<tokio::sync::Notify>,
     /// Signs legal bundles.
     pub legal_signer: Arc<LegalSigner>,
+    /// The public keys audit checkpoints may be signed with, by key id.
+    pub audit_keys: Arc<std::collections::HashMap<String, Vec<u8>>>,
 }
 
 /// Workroom's operations, for both transports. See the module doc.
@@ -116,6 +118,9 @@ pub struct Service {
     legal_signer: Arc<LegalSigner>,
     /// Bundle builds at once on this node (`legal.concurrent_builds`).
     legal_builds: Arc<tokio::sync::Semaphore>,
+    audit_keys: Arc<std::collections::HashMap<String, Vec<u8>>>,
+    /// One audit verification at a time on this node: each reads the whole trail.
+    audit_verifications: Arc<tokio::sync::Semaphore>,
 }
 
 impl Service {
@@ -153,6 +158,8 @@ impl Service {
             rate_limits,
             legal_builds,
             legal_signer: parts.legal_signer,
+            audit_keys: parts.audit_keys,
+            audit_verifications: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 

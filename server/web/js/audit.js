@@ -1,6 +1,6 @@
 // The auditor's view (C7): the audit trail, filtered and paged as `GET /v1/audit` allows,
-// with what this page can check of the hash chain. Full verification (every entry's hash
-// and the signed checkpoints) is the `workroom audit verify` command: the API offers none.
+// and the server's verification of the whole trail (`POST /v1/audit/verify`: every entry's
+// hash and link and every signed checkpoint, as `workroom audit verify` checks them).
 
 import { api, query } from './api.js';
 import { clear, fromTemplate, h, say } from './dom.js';
@@ -11,11 +11,9 @@ export function auditorView() {
   const body = view.querySelector('[data-testid=audit-entries]');
   const next = view.querySelector('.audit-next');
   const verify = view.querySelector('[data-testid=verify-result]');
+  const verifyButton = view.querySelector('[data-testid=verify-button]');
   let filter = {};
   let after = null;
-  let lastHash = null;
-  let count = 0;
-  let breaks = [];
 
   function params() {
     const data = Object.fromEntries(new FormData(form));
@@ -25,23 +23,27 @@ export function auditorView() {
     return data;
   }
 
-  function summary() {
-    const whole = !filter.room && !filter.actor && !filter.action && !filter.from && !filter.until;
-    const link = !whole
-      ? 'A filtered list skips entries, so the links between the entries shown are not checked.'
-      : breaks.length
-        ? `The chain is broken: ${breaks.map((s) => `entry ${s} does not name the hash of the entry before it`).join('; ')}.`
-        : `The ${count} entries shown link to each other (each names the hash of the one before it).`;
-    verify.dataset.result = whole ? (breaks.length ? 'broken' : 'linked') : 'unchecked';
-    verify.textContent = `${link} This page does not recompute hashes or check signed checkpoints: the server offers no verification over HTTPS. Run “workroom audit verify” on the server for the full check, which names the first entry altered, removed or reordered.`;
+  async function verifyTrail() {
+    verifyButton.disabled = true;
+    verify.dataset.result = 'running';
+    verify.textContent = 'Verifying the whole trail…';
+    try {
+      const r = await api('POST', '/v1/audit/verify');
+      verify.dataset.result = r.intact ? 'intact' : 'broken';
+      verify.textContent = r.intact
+        ? `Intact: ${r.entries} entries and ${r.checkpoints} signed checkpoints verified at ${new Date().toLocaleTimeString()}` +
+          (r.unanchored ? ` (${r.unanchored} entries after the last checkpoint).` : '.')
+        : `Broken: ${r.problem}.`;
+    } catch (e) {
+      verify.dataset.result = 'failed';
+      verify.textContent = `The verification could not run: ${e.message}`;
+    } finally {
+      verifyButton.disabled = false;
+    }
   }
 
   function row(e) {
-    const seqBreak = lastHash !== null && e.prev_hash !== lastHash;
-    if (seqBreak) breaks.push(e.seq);
-    lastHash = e.hash;
-    count += 1;
-    return h('tr', { 'data-testid': 'audit-entry', 'data-seq': e.seq, 'data-action': e.action, class: seqBreak ? 'broken' : '' },
+    return h('tr', { 'data-testid': 'audit-entry', 'data-seq': e.seq, 'data-action': e.action },
       h('td', { text: e.seq }),
       h('td', { text: e.at }),
       h('td', { text: `${e.actor} (${e.actor_role})` }),
@@ -57,9 +59,6 @@ export function auditorView() {
     if (!more) {
       clear(body);
       after = null;
-      lastHash = null;
-      count = 0;
-      breaks = [];
       filter = params();
     }
     try {
@@ -68,7 +67,6 @@ export function auditorView() {
       if (!page.entries.length && !more) body.append(h('tr', {}, h('td', { colspan: 9, text: 'No entries match.' })));
       after = page.next_after_seq ?? null;
       next.hidden = after === null;
-      summary();
     } catch (e) {
       say(`The audit trail could not be read: ${e.message}`);
     }
@@ -79,6 +77,8 @@ export function auditorView() {
     load(false);
   });
   next.addEventListener('click', () => load(true));
+  verifyButton.addEventListener('click', verifyTrail);
   load(false);
+  verifyTrail();
   return view;
 }

@@ -243,3 +243,53 @@ async fn auditors_page_and_filter_the_trail_and_nobody_else_reads_it() {
         );
     }
 }
+
+/// `POST /v1/audit/verify`: the check `workroom audit verify` makes, for an auditor's page.
+async fn verify_over_http(server: &TestServer, token: &str) -> (u16, serde_json::Value) {
+    let response = server
+        .http
+        .post("/v1/audit/verify", token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn auditors_verify_the_trail_over_https_and_see_where_it_was_altered() {
+    let (config, dir) = seeded_trail().await;
+    let server = TestServer::start_in(config, dir).await;
+    let auditor = server.token("aud", workroom_protocol::Role::Auditor, None);
+    let (status, result) = verify_over_http(&server, &auditor).await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["intact"], true, "{result}");
+    assert!(result["entries"].as_u64().unwrap() >= 5, "{result}");
+    assert!(result["checkpoints"].as_u64().unwrap() >= 1, "{result}");
+
+    for token in [
+        server.member("u1"),
+        server.token("mod1", workroom_protocol::Role::Moderator, None),
+        server.service(),
+        server.token("adm", workroom_protocol::Role::Admin, None),
+    ] {
+        let (status, body) = verify_over_http(&server, &token).await;
+        assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    }
+
+    tamper(
+        &server.config,
+        &["UPDATE audit_entries SET actor = 'mallory' WHERE seq = 3"],
+    )
+    .await;
+    let (status, result) = verify_over_http(&server, &auditor).await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["intact"], false, "{result}");
+    assert!(
+        result["problem"]
+            .as_str()
+            .unwrap()
+            .contains("entry 3 was altered"),
+        "{result}"
+    );
+}

@@ -191,6 +191,11 @@ fn request_for(s: &Scene, method: &str, template: &str) -> Option<(String, Strin
                 Some(json!({"code": code})),
             )
         }
+        ("POST", "/v1/audit/verify") => (
+            server.token("aud", Role::Auditor, None),
+            "/v1/audit/verify".to_string(),
+            None,
+        ),
         ("GET", "/v1/ws") => return None,
         ("POST", "/v1/marketplace/bids/{bid_id}/accept") => (
             server.service(),
