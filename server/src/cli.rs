@@ -304,6 +304,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 Clock::system().now_secs(),
             )?;
             if sign_in_link {
+                if !config.auth.dev_key_on() {
+                    anyhow::bail!(
+                        "sign-in links are for the development server: auth.dev_key is off here, so the server would redeem none"
+                    );
+                }
                 let now = Clock::system().now_ms();
                 let code = crate::sign_in_links::create(&config.data_dir, &token, now)?;
                 println!("{}/#sign-in={code}", page_origin(&config.listen));

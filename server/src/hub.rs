@@ -258,19 +258,21 @@ impl Hub {
     /// A member session of `user` follows `room` from now on: when it is their first, the
     /// room's members are told they came online (members only: a moderator's live view
     /// never receives it, `policy::session_receives_presence`).
-    /// `conn` is the session's own connection, which needs no telling.
+    /// `conn` is the session's own connection, which needs no telling. Told under the
+    /// presence entry's lock (see `Presence::joined`); the room's shard is taken inside
+    /// it, and nothing takes them the other way round.
     pub fn member_joined(&self, room: &RoomId, user: &str, conn: ConnId) {
-        if self.presence.joined(room, user) {
+        self.presence.joined(room, user, || {
             self.publish_presence(room, user, true, Some(conn));
-        }
+        });
     }
 
     /// A member session of `user` no longer follows `room`: when it was their last, the
     /// room's members are told they went offline.
     pub fn member_left(&self, room: &RoomId, user: &str) {
-        if self.presence.left(room, user) {
+        self.presence.left(room, user, || {
             self.publish_presence(room, user, false, None);
-        }
+        });
     }
 
     /// Whether `user` has a member session following `room` in this process.

@@ -52,8 +52,10 @@ impl Presence {
     }
 
     /// A member session of `user` started following `room`; true when that made them
-    /// online there (their first one).
-    pub fn joined(&self, room: &RoomId, user: &str) -> bool {
+    /// online there (their first one), and then `tell` runs before the room's entry is
+    /// released, so that the changes of one user in one room are told in the order they
+    /// happened (a last tab closing as a new one opens never ends as "offline").
+    pub fn joined(&self, room: &RoomId, user: &str, tell: impl FnOnce()) -> bool {
         let mut shard = self.shard(room);
         let count = shard
             .entry(room.clone())
@@ -61,12 +63,16 @@ impl Presence {
             .entry(user.to_string())
             .or_insert(0);
         *count += 1;
-        *count == 1
+        let changed = *count == 1;
+        if changed {
+            tell();
+        }
+        changed
     }
 
     /// A member session of `user` stopped following `room`; true when that made them
-    /// offline there (their last one).
-    pub fn left(&self, room: &RoomId, user: &str) -> bool {
+    /// offline there (their last one), and then `tell` runs, as in [`Presence::joined`].
+    pub fn left(&self, room: &RoomId, user: &str, tell: impl FnOnce()) -> bool {
         let mut shard = self.shard(room);
         let Some(users) = shard.get_mut(room) else {
             return false;
@@ -82,6 +88,7 @@ impl Presence {
         if users.is_empty() {
             shard.remove(room);
         }
+        tell();
         true
     }
 
@@ -105,12 +112,15 @@ mod tests {
     fn a_member_is_online_from_their_first_session_to_their_last() {
         let presence = Presence::default();
         let r = room("r1");
-        assert!(presence.joined(&r, "u1"), "first session: online");
-        assert!(!presence.joined(&r, "u1"), "second session: no change");
+        assert!(presence.joined(&r, "u1", || ()), "first session: online");
+        assert!(
+            !presence.joined(&r, "u1", || ()),
+            "second session: no change"
+        );
         assert!(presence.is_online(&r, "u1"));
-        assert!(!presence.left(&r, "u1"), "one session still open");
+        assert!(!presence.left(&r, "u1", || ()), "one session still open");
         assert!(presence.is_online(&r, "u1"));
-        assert!(presence.left(&r, "u1"), "last session: offline");
+        assert!(presence.left(&r, "u1", || ()), "last session: offline");
         assert!(!presence.is_online(&r, "u1"));
     }
 
@@ -118,14 +128,14 @@ mod tests {
     fn rooms_and_users_are_apart_and_nothing_stays_behind() {
         let presence = Presence::default();
         let (a, b) = (room("ra"), room("rb"));
-        assert!(presence.joined(&a, "u1"));
+        assert!(presence.joined(&a, "u1", || ()));
         assert!(!presence.is_online(&b, "u1"), "online in a, not in b");
         assert!(!presence.is_online(&a, "u2"));
         assert!(
-            !presence.left(&b, "u1"),
+            !presence.left(&b, "u1", || ()),
             "leaving a room never joined changes nothing"
         );
-        assert!(presence.left(&a, "u1"));
+        assert!(presence.left(&a, "u1", || ()));
         assert!(
             presence.shards.iter().all(|s| s.lock().unwrap().is_empty()),
             "no empty entries kept"

@@ -91,6 +91,11 @@ fn remove_expired(data_dir: &Path, now_ms: i64) {
         return;
     };
     for entry in entries.flatten() {
+        // Only finished links: a `.tmp` being written or a `.claimed` being redeemed now
+        // belongs to another process.
+        if entry.path().extension().is_some() {
+            continue;
+        }
         let expired = std::fs::read(entry.path())
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok())
@@ -164,6 +169,18 @@ mod tests {
             entry.metadata().unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn the_sweep_leaves_links_being_written_or_redeemed_alone() {
+        let dir = tempdir();
+        std::fs::create_dir_all(dir.path().join(DIR)).unwrap();
+        let writing = dir.path().join(DIR).join("abc.tmp");
+        let claimed = dir.path().join(DIR).join("def.claimed");
+        std::fs::write(&writing, b"half").unwrap();
+        std::fs::write(&claimed, b"half").unwrap();
+        create(dir.path(), "tok", 0).unwrap();
+        assert!(writing.exists() && claimed.exists());
     }
 
     #[test]

@@ -772,7 +772,7 @@ pub(super) fn describe() -> Vec<RouteDoc> {
             .json::<AuditPage>(200, "One page of entries, by seq."),
         post("/v1/audit/verify", "audit", "Verify the whole audit trail")
             .acts(&[ReadAudit])
-            .describe("Checks every entry's hash and link and every signed checkpoint, as `workroom audit verify` does; one verification at a time per node. A broken trail is a result (`intact: false` with the problem), not an error.")
+            .describe("Checks every entry's hash and link and every signed checkpoint, as `workroom audit verify` does; one verification at a time per node (`429 rate_limited` meanwhile). A broken trail is a result (`intact: false` with the problem), not an error.")
             .json::<AuditVerification>(200, "The result."),
         // Data lifecycle.
         get("/v1/marketplace/rooms/{room}/retention", "lifecycle", "A workroom's retention")

@@ -11,6 +11,8 @@ use workroom_protocol::ErrorCode;
 use workroom_storage::audit::{AuditEntry, AuditFilter};
 
 const DEFAULT_LIMIT: u64 = 100;
+/// The retry hint when a verification is already running.
+const VERIFY_RETRY_MS: u64 = 2000;
 const MAX_LIMIT: u64 = 1000;
 
 /// Which entries: every given field must match.
@@ -104,17 +106,19 @@ pub struct AuditVerification {
 }
 
 impl Service {
-    /// Check the whole trail and every signed checkpoint, as `workroom audit verify` does
-    /// (one verification at a time on this node). A broken trail is a result, not an error:
-    /// only a storage failure fails the call.
+    /// Check the whole trail and every signed checkpoint, as `workroom audit verify` does.
+    /// One verification at a time on this node: each reads the whole trail, so another
+    /// asked meanwhile is refused with `rate_limited` rather than queued. A broken trail is a
+    /// result, not an error: only a storage failure fails the call.
     pub async fn verify_audit(&self, identity: &Identity) -> Result<AuditVerification, Failure> {
         // Reading the whole trail is the auditor's read of it.
         let _read = self.proofs.audit(identity)?;
-        let _one_at_a_time = self
-            .audit_verifications
-            .acquire()
-            .await
-            .map_err(|_| Failure::new(ErrorCode::Unavailable, "shutting down"))?;
+        let _one_at_a_time = self.audit_verifications.try_acquire().map_err(|_| {
+            Failure::rate_limited(
+                VERIFY_RETRY_MS,
+                "a verification of the audit trail is running on this node; ask again when it ends",
+            )
+        })?;
         match crate::audit::verify(&self.store, &self.audit_keys).await {
             Ok(report) => Ok(AuditVerification {
                 intact: true,

@@ -119,7 +119,8 @@ pub struct Service {
     /// Bundle builds at once on this node (`legal.concurrent_builds`).
     legal_builds: Arc<tokio::sync::Semaphore>,
     audit_keys: Arc<std::collections::HashMap<String, Vec<u8>>>,
-    /// One audit verification at a time on this node: each reads the whole trail.
+    /// One audit verification at a time on this node: each reads the whole trail (another
+    /// is refused meanwhile).
     audit_verifications: Arc<tokio::sync::Semaphore>,
 }
 
