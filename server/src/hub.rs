@@ -229,7 +229,8 @@ impl Hub {
     }
 
     /// Deliver an ephemeral frame to the room's connections except `except`. Ephemeral
-    /// frames are dropped, not queued, for a connection whose queue is full.
+    /// frames (typing, read markers) are dropped, not queued, for a connection whose queue
+    /// is full; presence instead kicks it (see `fan_out_ephemeral`).
     pub fn publish_ephemeral(&self, room: &RoomId, text: Utf8Bytes, except: Option<ConnId>) {
         self.fan_out_ephemeral(room, text, except, false);
     }
@@ -250,7 +251,15 @@ impl Hub {
                 presence,
             });
             for c in subs.iter().filter(|c| Some(c.id) != except) {
-                let _ = c.tx.try_send(Outbound::Ephemeral(frame.clone()));
+                let item = Outbound::Ephemeral(frame.clone());
+                if presence {
+                    // A missed presence change would stay wrong until the next `members`:
+                    // like a timeline event, a connection too slow to take it is kicked and
+                    // re-reads on reconnecting.
+                    c.deliver(item);
+                } else {
+                    let _ = c.tx.try_send(item);
+                }
             }
         }
     }
