@@ -230,19 +230,27 @@ impl Session {
                 if let Some(state) = self.rooms.get_mut(&room) {
                     state.next_seq = state.next_seq.max(start);
                 }
-            } else if from < state.delivered_from {
-                // Only once all of them went out: after a failure part of the way, a later
-                // resume from the client's last seen seq sends the rest.
-                let until = state.delivered_from - 1;
-                let start = from.max(state.delivered_from.saturating_sub(cap));
-                if start > from {
-                    truncated.insert(room.clone(), start);
+            } else {
+                if from < state.delivered_from {
+                    // Only once all of them went out: after a failure part of the way, a
+                    // later resume from the client's last seen seq sends the rest.
+                    let until = state.delivered_from - 1;
+                    let start = from.max(state.delivered_from.saturating_sub(cap));
+                    if start > from {
+                        truncated.insert(room.clone(), start);
+                    }
+                    if self.replay(&room, start - 1, Some(until)).await?
+                        && let Some(state) = self.rooms.get_mut(&room)
+                    {
+                        state.delivered_from = start;
+                    }
                 }
-                if self.replay(&room, start - 1, Some(until)).await?
-                    && let Some(state) = self.rooms.get_mut(&room)
-                {
-                    state.delivered_from = start;
-                }
+                // Then whatever this connection has not delivered yet: nothing when it is
+                // caught up (one empty read), the rest of a first replay that failed part
+                // of the way otherwise, which the live path would fill only when the
+                // room's next event arrives.
+                let next = self.rooms.get(&room).map_or(from, |s| s.next_seq);
+                self.replay(&room, next.max(from) - 1, None).await?;
             }
         }
         self.writer
