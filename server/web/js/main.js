@@ -19,6 +19,7 @@ function showState({ state, why }) {
 }
 
 function signOut(message = '') {
+  clearTimeout(session?.expiry);
   session?.socket?.stop();
   session?.view?.remove();
   session = null;
@@ -56,7 +57,8 @@ function start(token) {
   who.hidden = false;
   $('#sign-out').hidden = false;
   const socket = role === 'auditor' ? null : new Socket(token);
-  session = { socket };
+  const own = { socket };
+  session = own;
   socket?.on('state', showState);
   socket?.on('ended', ({ reason }) =>
     signOut(`Your session ended (${reason}). Sign in again with a new token.`),
@@ -67,10 +69,18 @@ function start(token) {
   if (payload.exp) {
     const left = payload.exp * 1000 - Date.now();
     if (left > 0 && left < 2 ** 31) {
-      session.expiry = setTimeout(() => session?.socket === socket && signOut('Your token expired. Sign in again.'), left);
+      // Bound to this session (an auditor's has no socket to tell sessions apart by).
+      own.expiry = setTimeout(() => session === own && signOut('Your token expired. Sign in again.'), left);
     }
   }
 }
 
 $('#sign-out').addEventListener('click', () => signOut());
+// Leaving with messages not yet acknowledged would lose them: ask first.
+window.addEventListener('beforeunload', (e) => {
+  if (session?.socket?.outbox.size) {
+    e.preventDefault();
+    e.returnValue = '';
+  }
+});
 signIn(start);

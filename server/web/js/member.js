@@ -16,6 +16,7 @@ export function memberView({ user, socket }) {
   const title = view.querySelector('#room-title');
   const roomState = view.querySelector('.room-state');
   const rooms = new Map();
+  let drawnNames = '[]';
   const ctx = {
     user,
     socket,
@@ -37,7 +38,13 @@ export function memberView({ user, socket }) {
         list.update(rooms.get(ctx.current));
         title.textContent = `Workroom with ${others.join(', ')}`;
       }
-      timeline.redraw();
+      // Senders are shown by name: draw again only when a name changed (a redraw makes the
+      // live region's content new).
+      const names = JSON.stringify([...ctx.names]);
+      if (names !== drawnNames) {
+        drawnNames = names;
+        timeline.redraw();
+      }
     },
   };
 
@@ -88,6 +95,7 @@ export function memberView({ user, socket }) {
     ctx.current = id;
     ctx.me = null;
     ctx.names.clear();
+    drawnNames = '[]';
     list.select(id);
     list.render(rooms);
     title.textContent = `Workroom ${id}`;
@@ -175,6 +183,9 @@ export function memberView({ user, socket }) {
         ctx.current = null;
         title.textContent = 'Choose a workroom';
         timeline.show(null);
+      } else if (ctx.current) {
+        // Presence (and membership) may have changed while disconnected.
+        people.load(ctx.current);
       }
       writer.refresh();
     })
@@ -218,7 +229,8 @@ export function memberView({ user, socket }) {
     });
   }
   socket
-    .on('filled', ({ room, messages }) => timeline.merge(room, messages))
+    .on('filled', ({ room, messages, asOf }) => timeline.merge(room, messages, asOf))
+    .on('reread', ({ room }) => timeline.reread(room))
     .on('acked', ({ frame, ack }) => timeline.acked(frame, ack))
     .on('members', (f) => f.room === ctx.current && people.set(f.members))
     .on('presence', (f) => f.room === ctx.current && people.presence(f))

@@ -1,6 +1,7 @@
 // The WebSocket session: authenticates with its first frame, reconnects with backoff,
-// resumes every room from the last seq it saw, drops duplicates by seq, fills gaps from
-// history, and retries writes with the same client_msg_id until they are acknowledged.
+// resumes every room from its contiguous cursor (retrying a resume that failed), drops
+// duplicates by seq, fills gaps from history, and retries writes with the same
+// client_msg_id until they are acknowledged, in order per room.
 // Every server frame is re-emitted as a DOM event named after its type.
 
 import { newId } from './dom.js';
@@ -16,12 +17,15 @@ export class Socket extends EventTarget {
     this.state = 'offline';
     this.ws = null;
     this.user = null;
-    this.rooms = new Map(); // room id → { lastSeq, seen: Set }
+    this.rooms = new Map(); // room id → { through, high, seen: Set, … } (see room())
     this.waiting = new Map(); // request id → { resolve, reject, timer }
-    this.outbox = new Map(); // client_msg_id → { frame, inflight, tries, timer }
+    this.outbox = new Map(); // client_msg_id → { frame, inflight, waiting, tries, timer }
     this.nextId = 1;
     this.backoff = 500;
-    this.resuming = false;
+    this.resuming = false; // a resume is out: writes wait for it
+    this.resumeJob = null; // { id, rooms, unavailable, timer }
+    this.resumeTries = 0;
+    this.toResume = new Set(); // rooms waiting for resumeTimer
     this.stopped = true;
   }
 
@@ -102,7 +106,20 @@ export class Socket extends EventTarget {
       w.reject({ code: 'disconnected', message: 'the connection was lost' });
       this.waiting.delete(id);
     }
-    for (const item of this.outbox.values()) item.inflight = false;
+    for (const item of this.outbox.values()) {
+      clearTimeout(item.timer);
+      item.inflight = false;
+      item.waiting = false;
+    }
+    if (this.resumeJob) clearTimeout(this.resumeJob.timer);
+    this.resumeJob = null;
+    this.resuming = false;
+    clearTimeout(this.resumeTimer);
+    this.toResume.clear();
+    for (const r of this.rooms.values()) {
+      r.resuming = false;
+      clearTimeout(r.healTimer);
+    }
     if (this.stopped) return;
     if (e.code === 1008) {
       // Authentication: expired, revoked or refused. A new token is needed.
@@ -138,12 +155,50 @@ export class Socket extends EventTarget {
     });
   }
 
+  /**
+   * Per room: `through`, the contiguous cursor (every seq up to it was received or filled
+   * from history; resumes start there), `high`, the highest seq known to exist, and `seen`,
+   * the seqs above `through` received out of order. `through` is null for a room this
+   * session does not follow (a moderator's watched room): its events are only deduplicated.
+   */
   room(id) {
-    if (!this.rooms.has(id)) this.rooms.set(id, { lastSeq: null, seen: new Set() });
+    if (!this.rooms.has(id)) {
+      this.rooms.set(id, { through: null, high: 0, seen: new Set(), resuming: false, filling: false, tries: 0 });
+    }
     return this.rooms.get(id);
   }
 
+  /** A room this session follows, last committed seq `last` (from hello or room_opened). */
+  follow(id, last) {
+    const r = this.room(id);
+    r.high = Math.max(r.high, last);
+    if (r.through !== null) return r;
+    r.through = last;
+    for (const seq of r.seen) if (seq <= last) r.seen.delete(seq);
+    this.advance(r);
+    return r;
+  }
+
+  advance(r) {
+    while (r.seen.delete(r.through + 1)) r.through += 1;
+  }
+
+  /** Every seq in (after, before) is now accounted for (a history fill completed). */
+  cover(r, before) {
+    r.through = Math.max(r.through, before - 1);
+    for (const seq of r.seen) if (seq <= r.through) r.seen.delete(seq);
+    this.advance(r);
+  }
+
   receive(frame) {
+    const job = this.resumeJob;
+    if (job && frame.id === job.id) {
+      // A resume is answered by `resumed`; an error with its id is for one room (the
+      // others are still replayed), except `rate_limited`, which replayed nothing.
+      if (frame.type === 'resumed') this.resumeDone(job, frame);
+      else if (frame.type === 'error' && frame.code === 'rate_limited') this.resumeFailed(job, frame);
+      return;
+    }
     if (frame.id && this.waiting.has(frame.id)) {
       const w = this.waiting.get(frame.id);
       this.waiting.delete(frame.id);
@@ -159,53 +214,153 @@ export class Socket extends EventTarget {
       case 'deleted':
         if (!this.timelineEvent(frame)) return;
         break;
-      case 'room_opened': {
-        const r = this.room(frame.room.id);
-        if (r.lastSeq === null) r.lastSeq = frame.room.last_seq;
+      case 'room_opened':
+        this.follow(frame.room.id, frame.room.last_seq);
         break;
-      }
       case 'error':
-        if (!frame.id) this.emit('session-error', frame);
+        if (!frame.id) {
+          // A replay (of a resume or of a live gap) failed part of the way: resume again.
+          if (frame.code === 'unavailable') {
+            if (job) job.unavailable = true;
+            else this.resumeLater(this.followed(), 1000);
+          }
+          this.emit('session-error', frame);
+        }
         break;
     }
     this.emit(frame.type, frame);
   }
 
+  followed() {
+    return [...this.rooms].filter(([, r]) => r.through !== null).map(([id]) => id);
+  }
+
   hello(frame) {
     this.backoff = 500;
     this.user = frame.user;
-    const resume = {};
+    this.resumeTries = 0;
+    const behind = [];
     for (const summary of frame.rooms) {
-      const r = this.room(summary.id);
-      if (r.lastSeq === null) r.lastSeq = summary.last_seq;
-      else if (summary.last_seq > r.lastSeq) resume[summary.id] = r.lastSeq;
+      const known = this.rooms.get(summary.id)?.through ?? null;
+      const r = this.follow(summary.id, summary.last_seq);
+      r.tries = 0;
+      if (known !== null && r.through < r.high) behind.push(summary.id);
     }
     this.setState('online');
     this.emit('hello', frame);
     clearInterval(this.pinger);
     this.pinger = setInterval(() => this.probe(), PING_EVERY_MS);
-    if (Object.keys(resume).length === 0) {
-      this.flush();
+    if (behind.length) this.resume(behind);
+    else this.flush();
+  }
+
+  /** Replay the rooms from their contiguous cursors. */
+  resume(ids) {
+    clearTimeout(this.resumeTimer);
+    if (this.state !== 'online') return;
+    if (this.resumeJob) {
+      this.resumeLater(ids, 1000); // one at a time
       return;
     }
-    this.resuming = true;
-    this.request({ type: 'resume', rooms: resume }, 60000)
-      .then((done) => this.resumed(done, resume))
-      .catch(() => {})
-      .finally(() => {
-        this.resuming = false;
-        this.flush();
-      });
-  }
-
-  /** The replay of a room was capped: page what it left out with history. */
-  async resumed(done, asked) {
-    for (const [room, from] of Object.entries(done.truncated || {})) {
-      await this.fill(room, asked[room], from);
+    const rooms = {};
+    for (const id of ids) {
+      const r = this.rooms.get(id);
+      if (!r || r.through === null) continue;
+      rooms[id] = r.through;
+      r.resuming = true;
     }
+    if (!Object.keys(rooms).length) return;
+    const id = `r${this.nextId++}`;
+    const job = { id, rooms, unavailable: false };
+    job.timer = setTimeout(() => this.resumeFailed(job, { code: 'timeout' }), 60000);
+    this.resumeJob = job;
+    this.resuming = true;
+    this.raw({ type: 'resume', id, rooms });
   }
 
-  /** Load the messages with seqs in (after, before) through history and emit them. */
+  resumeLater(ids, wait) {
+    for (const id of ids) {
+      const r = this.rooms.get(id);
+      if (r) r.resuming = true;
+      this.toResume.add(id);
+    }
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => {
+      const all = [...this.toResume];
+      this.toResume.clear();
+      this.resume(all);
+    }, wait);
+  }
+
+  endJob(job) {
+    clearTimeout(job.timer);
+    if (this.resumeJob === job) this.resumeJob = null;
+    this.resuming = false;
+    this.flush();
+  }
+
+  /** `resumed`: rooms still behind are resumed again (a replay failed) or filled. */
+  resumeDone(job, frame) {
+    this.endJob(job);
+    const again = [];
+    for (const id of Object.keys(job.rooms)) {
+      const r = this.rooms.get(id);
+      r.resuming = false;
+      if (r.through >= r.high) {
+        r.tries = 0;
+        continue;
+      }
+      // Truncated (the older part is for history), a room refused, or the replay failed.
+      if (job.unavailable && !frame.truncated?.[id] && r.tries++ < 3) again.push(id);
+      else this.heal(id);
+    }
+    if (again.length) this.resumeLater(again, Math.min(1000 * 2 ** this.resumeTries++, 15000));
+    else this.resumeTries = 0;
+  }
+
+  /** The resume replayed nothing (rate limited, or no answer): try again later. */
+  resumeFailed(job, error) {
+    this.endJob(job);
+    const ids = Object.keys(job.rooms);
+    if (this.state !== 'online') return;
+    if (this.resumeTries > 8) {
+      for (const id of ids) {
+        this.rooms.get(id).resuming = false;
+        this.heal(id);
+      }
+      return;
+    }
+    const wait = error.retry_after_ms || Math.min(1000 * 2 ** this.resumeTries, 15000);
+    this.resumeTries += 1;
+    this.resumeLater(ids, wait);
+  }
+
+  /** Fill the room's first hole from history; the cursor moves only once it is complete. */
+  heal(id) {
+    const r = this.rooms.get(id);
+    if (!r || r.through === null || r.resuming || r.filling || this.state !== 'online') return;
+    clearTimeout(r.healTimer);
+    if (r.through >= r.high) return;
+    let before = r.high + 1;
+    for (const seq of r.seen) before = Math.min(before, seq);
+    r.filling = true;
+    this.fill(id, r.through, before).then((result) => {
+      r.filling = false;
+      if (result === true) {
+        r.tries = 0;
+        this.cover(r, before);
+        // History has no edit or delete events: the shown messages are read again.
+        this.emit('reread', { room: id });
+        this.heal(id);
+      } else if (RETRYABLE.has(result) || result === 'timeout') {
+        r.healTimer = setTimeout(() => this.heal(id), Math.min(1000 * 2 ** r.tries++, 30000));
+      }
+      // disconnected: the next hello resumes from the cursor; others: nothing to fill.
+    });
+  }
+
+  /** Load the messages with seqs in (after, before) through history and emit them: true
+   * once all were read, else the error's code. */
   async fill(room, after, before) {
     let cursor = before;
     while (cursor - after > 1) {
@@ -213,31 +368,27 @@ export class Socket extends EventTarget {
       let page;
       try {
         page = await this.request({ type: 'history', room, before_seq: cursor, limit });
-      } catch {
-        return;
+      } catch (e) {
+        return e.code || 'failed';
       }
       const items = page.messages.filter((m) => m.seq > after);
-      if (items.length) this.emit('filled', { room, messages: items });
-      if (items.length === 0 || page.messages.length < limit) return;
+      if (items.length) this.emit('filled', { room, messages: items, asOf: before - 1 });
+      if (items.length === 0 || page.messages.length < limit) return true;
       cursor = page.messages[0].seq;
     }
+    return true;
   }
 
   /** Returns false for a duplicate (already delivered) event. */
   timelineEvent(frame) {
     const r = this.room(frame.room);
-    if (r.seen.has(frame.seq)) return false;
+    if ((r.through !== null && frame.seq <= r.through) || r.seen.has(frame.seq)) return false;
     r.seen.add(frame.seq);
-    if (r.lastSeq !== null && !this.resuming && frame.seq > r.lastSeq + 1) {
-      this.fill(frame.room, r.lastSeq, frame.seq);
-    }
-    r.lastSeq = Math.max(r.lastSeq ?? 0, frame.seq);
+    if (r.through === null) return true;
+    r.high = Math.max(r.high, frame.seq);
+    this.advance(r);
+    this.heal(frame.room);
     return true;
-  }
-
-  /** Remember events the page loaded another way (history) so live copies are dropped. */
-  saw(room, seq) {
-    this.room(room).seen.add(seq);
   }
 
   probe(timeoutMs = 10000) {
@@ -246,42 +397,57 @@ export class Socket extends EventTarget {
     });
   }
 
-  /** Queue a write (send, edit, delete); retried with the same client_msg_id until acked. */
+  /** Queue a write (send, edit, delete); retried with the same client_msg_id until acked.
+   * Each room's writes go one at a time, in the order written (a retry never reorders). */
   write(frame) {
     const cmid = frame.client_msg_id || newId();
-    const item = { frame: { ...frame, client_msg_id: cmid }, inflight: false, tries: 0 };
+    const item = { frame: { ...frame, client_msg_id: cmid }, inflight: false, waiting: false, tries: 0 };
     this.outbox.set(cmid, item);
     this.emit('outbox', { cmid, item });
-    this.attempt(cmid);
+    this.pump(frame.room);
     return cmid;
   }
 
   flush() {
-    for (const cmid of this.outbox.keys()) this.attempt(cmid);
+    for (const room of new Set([...this.outbox.values()].map((item) => item.frame.room))) this.pump(room);
   }
 
-  attempt(cmid) {
-    const item = this.outbox.get(cmid);
-    if (!item || item.inflight || this.state !== 'online' || this.resuming) return;
-    clearTimeout(item.timer);
+  /** Send the head of the room's queue, unless it is already out or waiting to retry. */
+  pump(room) {
+    if (this.state !== 'online' || this.resuming) return;
+    for (const [cmid, item] of this.outbox) {
+      if (item.frame.room !== room) continue;
+      if (!item.inflight && !item.waiting) this.attempt(cmid, item);
+      return;
+    }
+  }
+
+  attempt(cmid, item) {
+    const room = item.frame.room;
     item.inflight = true;
     item.tries += 1;
     this.request(item.frame).then(
       (ack) => {
         this.outbox.delete(cmid);
         this.emit('acked', { cmid, ack, frame: item.frame });
+        this.pump(room);
       },
       (error) => {
         item.inflight = false;
         if (error.code === 'disconnected') return; // flushed again after the next hello
         if (RETRYABLE.has(error.code) || error.code === 'timeout') {
           const wait = error.retry_after_ms || Math.min(100 * 2 ** item.tries, 5000);
-          item.timer = setTimeout(() => this.attempt(cmid), wait);
+          item.waiting = true;
+          item.timer = setTimeout(() => {
+            item.waiting = false;
+            this.pump(room);
+          }, wait);
           this.emit('retrying', { cmid, error });
           return;
         }
         this.outbox.delete(cmid);
         this.emit('write-failed', { cmid, error, frame: item.frame });
+        this.pump(room);
       },
     );
   }

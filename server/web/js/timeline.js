@@ -52,10 +52,11 @@ export class Timeline {
     s.loading = true;
     const oldest = Math.min(...s.msgs.keys());
     const before = Number.isFinite(oldest) ? oldest : undefined;
+    const asOf = this.known(room);
     try {
       const { messages } = await api('GET', `/v1/rooms/${encodeURIComponent(room)}/messages${query({ before_seq: before, limit: PAGE })}`);
       if (messages.length < PAGE || messages[0]?.seq === 1) s.start = true;
-      this.merge(room, messages);
+      this.merge(room, messages, asOf);
       return messages.length;
     } catch (e) {
       this.ctx.status(`Could not load the history: ${e.message}`);
@@ -72,13 +73,75 @@ export class Timeline {
     if (await this.page(this.room)) this.el.scrollTop = this.el.scrollHeight - before;
   }
 
-  /** History items (latest state) into the store. */
-  merge(room, messages) {
+  /** The highest seq known committed in the room: a history read now includes it. */
+  known(room) {
+    return Math.max(this.store(room).newest, this.ctx.lastSeq(room));
+  }
+
+  /** Messages in their latest state (history, a gap fill, a replay) into the store; read
+   * when every event up to `asOf` was committed. Returns whether anything changed. */
+  merge(room, messages, asOf = 0) {
     const s = this.store(room);
+    let changed = false;
     for (const m of messages) {
-      s.msgs.set(m.seq, m);
       s.newest = Math.max(s.newest, m.seq);
+      if (!this.absorb(s, m, asOf)) continue;
+      changed = true;
       if (room === this.room) this.place(m.seq);
+    }
+    return changed;
+  }
+
+  /** One message's latest state: a delete is never undone, an older edit never wins. */
+  absorb(s, incoming, asOf) {
+    const old = s.msgs.get(incoming.seq);
+    if (!old) {
+      s.msgs.set(incoming.seq, { ...incoming, editSeq: asOf });
+      return true;
+    }
+    const m = { ...old, ...incoming, editSeq: Math.max(old.editSeq || 0, asOf) };
+    if (old.deleted) Object.assign(m, { deleted: true, body: '' });
+    else if (!incoming.deleted && !later(incoming.edited_ts, old.edited_ts)) {
+      Object.assign(m, { body: old.body, edited_ts: old.edited_ts });
+    }
+    if (m.body === old.body && m.deleted === old.deleted && m.edited_ts === old.edited_ts &&
+      m.unreadable === old.unreadable && String(m.attachments) === String(old.attachments)) {
+      old.editSeq = m.editSeq;
+      return false;
+    }
+    s.msgs.set(incoming.seq, m);
+    return true;
+  }
+
+  /** After a gap fill: history has no edit/delete events, so an edit or delete in the gap
+   * of a message shown before it was missed. Read the loaded window again (latest state). */
+  async reread(room) {
+    const s = this.store(room);
+    if (!s.loaded || !s.msgs.size) return;
+    if (s.rereading) {
+      s.again = true;
+      return;
+    }
+    s.rereading = true;
+    try {
+      do {
+        s.again = false;
+        const oldest = Math.min(...s.msgs.keys());
+        const asOf = this.known(room);
+        const got = [];
+        let before;
+        for (;;) {
+          const { messages } = await api('GET', `/v1/rooms/${encodeURIComponent(room)}/messages${query({ before_seq: before, limit: 200 })}`);
+          got.push(...messages);
+          if (messages.length < 200 || messages[0].seq <= oldest) break;
+          before = messages[0].seq;
+        }
+        this.merge(room, got.filter((m) => m.seq >= oldest), asOf);
+      } while (s.again);
+    } catch {
+      // the next gap fill or reload reads it again
+    } finally {
+      s.rereading = false;
     }
   }
 
@@ -89,13 +152,19 @@ export class Timeline {
     let seq = frame.seq;
     if (frame.type === 'message') {
       const { type, ...m } = frame;
-      s.msgs.set(seq, m);
+      if (!this.absorb(s, m, 0)) return;
     } else {
+      // Applied only when newer than what the message shows (a replayed older edit can come
+      // after a live newer one), and never to a deleted message.
       seq = frame.target_seq;
       const m = s.msgs.get(seq);
-      if (!m) return;
-      if (frame.type === 'edited') Object.assign(m, { body: frame.body, edited_ts: frame.ts });
-      else Object.assign(m, { body: '', deleted: true });
+      if (!m || m.deleted || frame.seq <= (m.editSeq || 0)) return;
+      if (frame.type === 'edited') {
+        if (later(m.edited_ts, frame.ts)) return;
+        s.msgs.set(seq, { ...m, body: frame.body, edited_ts: frame.ts, editSeq: frame.seq });
+      } else {
+        s.msgs.set(seq, { ...m, body: '', deleted: true, editSeq: frame.seq });
+      }
     }
     if (frame.room === this.room) {
       const atEnd = this.atEnd();
@@ -116,8 +185,13 @@ export class Timeline {
     });
   }
 
+  /** Draw the shown room again; the live region is marked busy meanwhile, so screen
+   * readers do not read every message out again. */
   redraw() {
     const atEnd = this.atEnd();
+    this.el.setAttribute('aria-busy', 'true');
+    clearTimeout(this.busy);
+    this.busy = setTimeout(() => this.el.setAttribute('aria-busy', 'false'), 100);
     clear(this.el);
     this.nodes.clear();
     const s = this.room && this.store(this.room);
@@ -190,10 +264,12 @@ export class Timeline {
   }
 
   edit(node, m) {
-    const area = h('textarea', { rows: 2, 'aria-label': 'Edit your message', value: m.body });
+    const area = h('textarea', { rows: 2, 'aria-label': 'Edit your message' });
+    area.value = m.body; // a textarea's text is its value, not an attribute
     const save = () => {
       const body = area.value.trim();
-      if (body && body !== m.body) {
+      const now = this.store(m.room).msgs.get(m.seq) || m;
+      if (body && body !== now.body && !now.deleted) {
         this.ctx.socket.write({ type: 'edit', room: m.room, seq: m.seq, body });
       }
       this.place(m.seq, true);
@@ -236,11 +312,14 @@ export class Timeline {
     this.el.scrollTop = this.el.scrollHeight;
   }
 
-  /** Send `read` once the newest event of the shown room is on screen. */
+  /** Send `read` once the newest event of the shown room is on screen: the highest seq the
+   * timeline has, not the room's last seq (which may not be loaded yet). */
   markRead() {
     const room = this.room;
     if (!room || document.visibilityState !== 'visible' || !this.atEnd()) return;
-    const seq = Math.max(this.store(room).newest, this.ctx.lastSeq(room));
+    const s = this.store(room);
+    if (!s.loaded || s.loading) return;
+    const seq = s.newest;
     if (!seq || seq <= (this.readSent.get(room) || 0) || seq <= this.ctx.readSeq(room)) return;
     if (this.ctx.socket.state !== 'online') return;
     this.readSent.set(room, seq);
@@ -249,4 +328,9 @@ export class Timeline {
       .then((f) => this.ctx.readMoved(f))
       .catch(() => this.readSent.delete(room));
   }
+}
+
+/** Whether timestamp `a` is later than `b` (an absent one is the earliest). */
+function later(a, b) {
+  return Boolean(a) && (!b || Date.parse(a) > Date.parse(b));
 }

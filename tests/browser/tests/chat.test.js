@@ -306,4 +306,38 @@ describe('chat', () => {
     );
     assert.ok(await page.locator('[data-testid=composer-input]').isDisabled(), 'no writing into a closed room');
   });
+  it('an edit and a delete made in the page reach the other side', async () => {
+    // The client's first message (seq 1), in the room both pages show.
+    const mine = clientPage.locator('[data-testid=timeline] [data-testid=message][data-seq="1"]');
+    const theirs = contractorPage.locator('[data-testid=timeline] [data-testid=message][data-seq="1"]');
+    const original = (await mine.locator('[data-testid=message-body]').textContent()).trim();
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    const area = mine.getByRole('textbox', { name: 'Edit your message' });
+    await area.waitFor();
+    // The edit box starts with the message's text.
+    assert.equal(await area.inputValue(), original, 'the edit box holds the current text');
+    const edited = 'Hello Bo, the brief (v2) is in the shared folder.';
+    await area.fill(edited);
+    await area.press('Enter');
+    for (const [who, entry] of [['contractor', theirs], ['client', mine]]) {
+      await h.eventually(
+        async () => ((await entry.locator('[data-testid=message-body]').textContent()) || '').trim() === edited,
+        { message: `${who}: the edited text` },
+      );
+      await entry.locator('[data-testid=edited]').waitFor();
+    }
+    assert.equal(await theirs.count(), 1, 'still one entry for seq 1');
+
+    // Delete asks for a confirmation, then the other side shows it deleted.
+    await mine.getByRole('button', { name: 'Delete' }).click();
+    await mine.getByRole('button', { name: 'Confirm delete' }).click();
+    for (const entry of [theirs, mine]) {
+      await entry.locator('[data-testid=deleted]').waitFor();
+      assert.equal(((await entry.locator('[data-testid=message-body]').textContent()) || '').trim(), '');
+      assert.equal(await entry.locator('[data-testid=edited]').count(), 0, 'no edited mark on a deleted message');
+    }
+    const stored = await f.server.api('GET', `/v1/rooms/${f.room}/messages?limit=200`, { token: f.contractorToken });
+    const first = stored.json.messages.find((m) => m.seq === 1);
+    assert.equal(first.deleted, true, 'the server stored the delete');
+  });
 });
