@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Start the machine's PostgreSQL 15 (installing it when missing) and create the test role.
-# The role may create databases: every test server gets a fresh one.
+# Start the machine's PostgreSQL 15 (installing it when missing), create the test role, and
+# drop the test databases earlier runs left (`wr_…`). The role may create databases: every
+# test server gets a fresh one. Run again before the fault suite: a cluster holding hundreds
+# of databases takes minutes to recover from the suite's immediate stop (it fsyncs every
+# file), so crash recovery syncs file systems instead (`recovery_init_sync_method`).
 set -euo pipefail
 if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ ! -d /etc/postgresql/15/main ]; then
   apt-get update -qq
@@ -23,4 +26,10 @@ BEGIN
   END IF;
 END $$;
 SQL
-echo "PostgreSQL is up on 127.0.0.1:5432 (role workroom)"
+su postgres -c "psql -v ON_ERROR_STOP=1 -qtA" >/dev/null <<'SQL'
+ALTER SYSTEM SET recovery_init_sync_method = 'syncfs';
+SELECT pg_reload_conf();
+SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database
+  WHERE datname LIKE 'wr\_%' \gexec
+SQL
+echo "PostgreSQL is up on 127.0.0.1:5432 (role workroom; earlier test databases dropped)"
