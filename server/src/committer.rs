@@ -25,7 +25,9 @@
 use crate::events::event_frame;
 use crate::health::Health;
 use crate::hub::Hub;
+use crate::signals::Signal;
 use axum::extract::ws::Utf8Bytes;
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Instant;
@@ -341,18 +343,38 @@ impl Batch {
                 }
             }
         }
+        let mut committed = CommittedRanges::default();
         for (waiter, result) in self.waiting.drain(..).zip(results) {
             if let Ok(AppendOutcome::Stored(event)) = &result {
                 metrics::counter!("workroom_messages_committed_total").increment(1);
                 let text = Utf8Bytes::from(event_frame(&waiter.room, event).to_json());
                 let purpose = event.purpose;
                 hub.publish_event(&waiter.room, event.seq, text, purpose);
+                if hub.outbox().is_open() {
+                    committed.add(&waiter.room, event.seq);
+                }
             }
             metrics::histogram!("workroom_ack_latency_seconds")
                 .record(waiter.enqueued.elapsed().as_secs_f64());
             let _ = waiter.reply.send(result);
         }
+        // One signal per room per batch, after the commit: the other nodes read the events.
+        for (room, (first, last)) in committed.0 {
+            hub.outbox().send(|| Signal::Events { room, first, last });
+        }
         self.events.clear();
+    }
+}
+
+/// The seqs each room got in one batch, for the bus.
+#[derive(Default)]
+struct CommittedRanges(HashMap<RoomId, (u64, u64)>);
+
+impl CommittedRanges {
+    fn add(&mut self, room: &RoomId, seq: u64) {
+        let range = self.0.entry(room.clone()).or_insert((seq, seq));
+        range.0 = range.0.min(seq);
+        range.1 = range.1.max(seq);
     }
 }
 

@@ -14,9 +14,13 @@
 //!   every interval, provided no batch was refused meanwhile;
 //! - **object store**: its ping (S3 `HeadBucket`, a small local file) every interval.
 //!
+//! - **bus** (many nodes only): whether the link to NATS is connected (`crate::bus`).
+//!
 //! A node is ready when it is not draining, the database answers and accepts writes. A
 //! missing object store degrades files only: `/readyz` names it but stays 200, because
-//! messaging works and every node shares the same store.
+//! messaging works and every node shares the same store. A bus that is down degrades
+//! cross-node delivery to polling the database (`bus.poll_interval_ms`): `/readyz` names
+//! it and stays 200, because nothing is refused.
 
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +33,9 @@ pub struct Health {
     pub(crate) database: Dependency,
     pub(crate) writes: Dependency,
     pub(crate) object_store: Dependency,
+    /// The link to the other nodes; only reported when a bus is configured.
+    pub(crate) bus: Dependency,
+    bus_configured: AtomicBool,
     /// Commits refused so far; the write probe declares recovery only when none was refused
     /// while it ran.
     write_failures: AtomicU64,
@@ -60,6 +67,9 @@ pub struct Readiness {
     pub database: Status,
     pub writes: Status,
     pub object_store: Status,
+    /// Only with a bus (many nodes): down means cross-node delivery polls the database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<Status>,
 }
 
 impl Default for Health {
@@ -76,6 +86,8 @@ impl Health {
             database: Dependency::new("database"),
             writes: Dependency::new("database_writes"),
             object_store: Dependency::new("object_store"),
+            bus: Dependency::new("bus"),
+            bus_configured: AtomicBool::new(false),
             write_failures: AtomicU64::new(0),
         };
         for dependency in [&health.database, &health.writes, &health.object_store] {
@@ -92,6 +104,29 @@ impl Health {
     /// The object store answered its last check.
     pub fn object_store_up(&self) -> bool {
         self.object_store.is_up()
+    }
+
+    /// A bus is configured: it counts as down until its link connects.
+    pub fn expect_bus(&self) {
+        self.bus_configured.store(true, Ordering::SeqCst);
+        self.bus.mark_down(self.now());
+    }
+
+    /// The link to the bus connected (`true`) or dropped.
+    pub fn bus_changed(&self, up: bool) {
+        if up {
+            self.recovered(&self.bus);
+        } else if self.bus.mark_down(self.now()) {
+            tracing::warn!(
+                dependency = "bus",
+                "the bus is down: other nodes' events reach this node by polling the database"
+            );
+        }
+    }
+
+    /// The bus link is connected (always false without a bus).
+    pub fn bus_up(&self) -> bool {
+        self.bus_configured.load(Ordering::SeqCst) && self.bus.is_up()
     }
 
     /// How many commits were refused so far: pass it to [`Health::commit_succeeded`].
@@ -129,6 +164,10 @@ impl Health {
             database,
             writes,
             object_store: self.object_store.status(),
+            bus: self
+                .bus_configured
+                .load(Ordering::SeqCst)
+                .then(|| self.bus.status()),
         }
     }
 

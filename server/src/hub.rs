@@ -9,8 +9,18 @@
 //!
 //! Rooms are spread over shards, each a std `Mutex` held only for the map operation and the
 //! `try_send`s (no `.await` under it), so rooms on different shards never contend.
+//!
+//! With a bus (C15), every operation other nodes' sessions must also see is queued in the
+//! hub's [`Outbox`] after it was applied here (`crate::signals`); what arrives from other
+//! nodes is applied through the `*_from_bus` methods, which queue nothing. Timeline events
+//! are the exception: the committer signals each committed batch itself, and the relay
+//! (`crate::bus::relay`) reads other nodes' events from the database and publishes them
+//! here like local ones. Each room remembers the highest seq published to it
+//! ([`Hub::published_seq`]), so the relay reads only what this node has not seen.
 
 use crate::presence::Presence;
+pub use crate::signals::Revocation;
+use crate::signals::{GrantEndReason, Outbox, Signal};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
@@ -70,28 +80,6 @@ pub enum Outbound {
     Revoked(Arc<Revocation>),
 }
 
-/// Which of a user's tokens were revoked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revocation {
-    /// One token, by its `jti` (logout).
-    Token(String),
-    /// Every token issued before this (Unix seconds).
-    IssuedBefore(u64),
-    /// Every token (termination).
-    All,
-}
-
-impl Revocation {
-    /// Whether a token with this `jti`, issued at `iat`, is revoked.
-    pub fn covers(&self, jti: &str, iat: u64) -> bool {
-        match self {
-            Revocation::Token(revoked) => revoked == jti,
-            Revocation::IssuedBefore(before) => iat < *before,
-            Revocation::All => true,
-        }
-    }
-}
-
 /// Which grant ended and why (`revoked` or `expired`).
 #[derive(Debug)]
 pub struct GrantEnded {
@@ -125,15 +113,23 @@ impl ConnHandle {
     }
 }
 
-type Shard<K> = Mutex<HashMap<K, Vec<ConnHandle>>>;
+type Shard<K, V> = Mutex<HashMap<K, V>>;
+
+/// A followed room: its connections, and the highest seq published to them here.
+#[derive(Debug, Default)]
+struct RoomEntry {
+    subs: Vec<ConnHandle>,
+    published: u64,
+}
 
 /// The registry. One per server; shared through [`crate::app::AppState`].
 pub struct Hub {
-    rooms: Box<[Shard<RoomId>]>,
-    users: Box<[Shard<String>]>,
+    rooms: Box<[Shard<RoomId, RoomEntry>]>,
+    users: Box<[Shard<String, Vec<ConnHandle>>]>,
     hasher: std::collections::hash_map::RandomState,
     next_conn: AtomicU64,
     presence: Presence,
+    outbox: Outbox,
 }
 
 impl std::fmt::Debug for Hub {
@@ -162,7 +158,13 @@ impl Hub {
             hasher: std::collections::hash_map::RandomState::new(),
             next_conn: AtomicU64::new(1),
             presence: Presence::default(),
+            outbox: Outbox::default(),
         }
+    }
+
+    /// Where this node's signals for the other nodes wait (empty without a bus).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     pub fn next_conn_id(&self) -> ConnId {
@@ -173,22 +175,43 @@ impl Hub {
         (self.hasher.hash_one(key) as usize) % SHARDS
     }
 
-    pub fn subscribe(&self, room: &RoomId, conn: &ConnHandle) {
+    /// `conn` follows `room` from now on; it has seen the room up to `seen` (its last seq
+    /// when the session read it), which the relay takes as already published here.
+    pub fn subscribe(&self, room: &RoomId, conn: &ConnHandle, seen: u64) {
         let mut shard = lock(&self.rooms[self.shard_of(room)]);
-        let subs = shard.entry(room.clone()).or_default();
-        if !subs.iter().any(|c| c.id == conn.id) {
-            subs.push(conn.clone());
+        let entry = shard.entry(room.clone()).or_default();
+        entry.published = entry.published.max(seen);
+        if !entry.subs.iter().any(|c| c.id == conn.id) {
+            entry.subs.push(conn.clone());
         }
     }
 
     pub fn unsubscribe(&self, room: &RoomId, conn: ConnId) {
         let mut shard = lock(&self.rooms[self.shard_of(room)]);
-        if let Some(subs) = shard.get_mut(room) {
-            subs.retain(|c| c.id != conn);
-            if subs.is_empty() {
+        if let Some(entry) = shard.get_mut(room) {
+            entry.subs.retain(|c| c.id != conn);
+            if entry.subs.is_empty() {
                 shard.remove(room);
             }
         }
+    }
+
+    /// The rooms some connection here follows, with the highest seq published to them
+    /// (0: none yet).
+    pub fn followed_rooms(&self) -> Vec<(RoomId, u64)> {
+        let mut rooms = Vec::new();
+        for shard in self.rooms.iter() {
+            rooms.extend(lock(shard).iter().map(|(r, e)| (r.clone(), e.published)));
+        }
+        rooms
+    }
+
+    /// The highest seq published to `room`'s connections here; `None` when no connection
+    /// here follows it.
+    pub fn published_seq(&self, room: &RoomId) -> Option<u64> {
+        lock(&self.rooms[self.shard_of(room)])
+            .get(room)
+            .map(|e| e.published)
     }
 
     pub fn register_user(&self, user: &str, conn: &ConnHandle) {
@@ -217,22 +240,34 @@ impl Hub {
         purpose: Option<Purpose>,
     ) {
         let mut shard = lock(&self.rooms[self.shard_of(room)]);
-        if let Some(subs) = shard.get_mut(room) {
+        if let Some(entry) = shard.get_mut(room) {
+            entry.published = entry.published.max(seq);
             let event = Arc::new(LiveEvent {
                 room: room.clone(),
                 seq,
                 text,
                 purpose,
             });
-            subs.retain(|c| c.deliver(Outbound::Event(event.clone())));
+            entry
+                .subs
+                .retain(|c| c.deliver(Outbound::Event(event.clone())));
         }
     }
 
-    /// Deliver an ephemeral frame to the room's connections except `except`. Ephemeral
-    /// frames (typing, read markers) are dropped, not queued, for a connection whose queue
-    /// is full; presence instead kicks it (see `fan_out_ephemeral`).
+    /// Deliver an ephemeral frame to the room's connections except `except`, and to the
+    /// other nodes'. Ephemeral frames (typing, read markers) are dropped, not queued, for a
+    /// connection whose queue is full; presence instead kicks it (see `fan_out_ephemeral`).
     pub fn publish_ephemeral(&self, room: &RoomId, text: Utf8Bytes, except: Option<ConnId>) {
+        self.outbox.send(|| Signal::Ephemeral {
+            room: room.clone(),
+            text: text.to_string(),
+        });
         self.fan_out_ephemeral(room, text, except, false);
+    }
+
+    /// An ephemeral frame from another node.
+    pub fn ephemeral_from_bus(&self, room: &RoomId, text: Utf8Bytes) {
+        self.fan_out_ephemeral(room, text, None, false);
     }
 
     fn fan_out_ephemeral(
@@ -243,14 +278,14 @@ impl Hub {
         presence: bool,
     ) {
         let shard = lock(&self.rooms[self.shard_of(room)]);
-        if let Some(subs) = shard.get(room) {
+        if let Some(entry) = shard.get(room) {
             let frame = Arc::new(EphemeralFrame {
                 room: room.clone(),
                 text,
                 purpose: Purpose::Participation,
                 presence,
             });
-            for c in subs.iter().filter(|c| Some(c.id) != except) {
+            for c in entry.subs.iter().filter(|c| Some(c.id) != except) {
                 let item = Outbound::Ephemeral(frame.clone());
                 if presence {
                     // A missed presence change would stay wrong until the next `members`:
@@ -264,27 +299,72 @@ impl Hub {
         }
     }
 
-    /// A member session of `user` follows `room` from now on: when it is their first, the
-    /// room's members are told they came online (members only: a moderator's live view
-    /// never receives it, `policy::session_receives_presence`).
-    /// `conn` is the session's own connection, which needs no telling. Told under the
-    /// presence entry's lock (see `Presence::joined`); the room's shard is taken inside
-    /// it, and nothing takes them the other way round.
+    /// A member session of `user` follows `room` from now on: when it is their first
+    /// anywhere, the room's members are told they came online (members only: a moderator's
+    /// live view never receives it, `policy::session_receives_presence`); when it is their
+    /// first here, the other nodes hear of it. `conn` is the session's own connection,
+    /// which needs no telling. Told under the presence entry's lock (see
+    /// `Presence::joined`); the room's shard is taken inside it, and nothing takes them the
+    /// other way round.
     pub fn member_joined(&self, room: &RoomId, user: &str, conn: ConnId) {
-        self.presence.joined(room, user, || {
-            self.publish_presence(room, user, true, Some(conn));
+        self.presence.joined(room, user, |change| {
+            if change.here {
+                self.signal_presence(room, user, true);
+            }
+            if change.told {
+                self.publish_presence(room, user, true, Some(conn));
+            }
         });
     }
 
-    /// A member session of `user` no longer follows `room`: when it was their last, the
-    /// room's members are told they went offline.
+    /// A member session of `user` no longer follows `room`: when it was their last
+    /// anywhere, the room's members are told they went offline.
     pub fn member_left(&self, room: &RoomId, user: &str) {
-        self.presence.left(room, user, || {
-            self.publish_presence(room, user, false, None);
+        self.presence.left(room, user, |change| {
+            if change.here {
+                self.signal_presence(room, user, false);
+            }
+            if change.told {
+                self.publish_presence(room, user, false, None);
+            }
         });
     }
 
-    /// Whether `user` has a member session following `room` in this process.
+    fn signal_presence(&self, room: &RoomId, user: &str, online: bool) {
+        self.outbox.send(|| Signal::Presence {
+            room: room.clone(),
+            user: user.to_string(),
+            online,
+        });
+    }
+
+    /// Another node says `user` has (or no longer has) a member session in `room`.
+    pub fn presence_from_bus(&self, node: &str, room: &RoomId, user: &str, online: bool) {
+        self.presence.remote(node, room, user, online, |now| {
+            self.publish_presence(room, user, now, None);
+        });
+    }
+
+    /// Another node's whole presence state (sent when a node joins the bus).
+    pub fn presence_state_from_bus(&self, node: &str, online: &[(RoomId, Vec<String>)]) {
+        self.presence.remote_state(node, online, |room, user, now| {
+            self.publish_presence(room, user, now, None);
+        });
+    }
+
+    /// A node left or went silent: the members it held go offline unless elsewhere.
+    pub fn node_gone(&self, node: &str) {
+        self.presence.node_gone(node, |room, user, now| {
+            self.publish_presence(room, user, now, None);
+        });
+    }
+
+    /// Who has a member session here, per room (for a node joining the bus).
+    pub fn local_presence(&self) -> Vec<(RoomId, Vec<String>)> {
+        self.presence.local_state()
+    }
+
+    /// Whether `user` has a member session following `room`, on any node.
     pub fn is_online(&self, room: &RoomId, user: &str) -> bool {
         self.presence.is_online(room, user)
     }
@@ -298,24 +378,42 @@ impl Hub {
         self.fan_out_ephemeral(room, Utf8Bytes::from(frame.to_json()), except, true);
     }
 
-    /// Tell every connection of the room that it closed.
+    /// Tell every connection of the room, here and on the other nodes, that it closed.
     pub fn room_closed(&self, room: &RoomId) {
+        self.outbox
+            .send(|| Signal::RoomClosed { room: room.clone() });
+        self.room_closed_from_bus(room);
+    }
+
+    /// A room closed on another node.
+    pub fn room_closed_from_bus(&self, room: &RoomId) {
         let shard = lock(&self.rooms[self.shard_of(room)]);
-        if let Some(subs) = shard.get(room) {
-            for c in subs {
+        if let Some(entry) = shard.get(room) {
+            for c in &entry.subs {
                 c.deliver(Outbound::RoomClosed(room.clone()));
             }
         }
     }
 
-    /// Tell the moderator's connections that one of their grants ended.
-    pub fn grant_ended(&self, moderator: &str, grant: &str, reason: &'static str) {
+    /// Tell the moderator's connections, here and on the other nodes, that one of their
+    /// grants ended.
+    pub fn grant_ended(&self, moderator: &str, grant: &str, reason: GrantEndReason) {
+        self.outbox.send(|| Signal::GrantEnded {
+            moderator: moderator.to_string(),
+            grant: grant.to_string(),
+            reason,
+        });
+        self.grant_ended_from_bus(moderator, grant, reason);
+    }
+
+    /// A grant ended on another node.
+    pub fn grant_ended_from_bus(&self, moderator: &str, grant: &str, reason: GrantEndReason) {
         let key = moderator.to_string();
         let shard = lock(&self.users[self.shard_of(&key)]);
         if let Some(conns) = shard.get(&key) {
             let ended = Arc::new(GrantEnded {
                 grant: grant.to_string(),
-                reason,
+                reason: reason.as_str(),
             });
             for c in conns {
                 c.deliver(Outbound::GrantEnded(ended.clone()));
@@ -328,6 +426,23 @@ impl Hub {
     /// screenshot appears or goes, details are released), so a connection too slow to take
     /// one is kicked, like for timeline events, and re-reads on reconnecting.
     pub fn notify_users(&self, users: &[String], room: &RoomId, text: Utf8Bytes, purpose: Purpose) {
+        self.outbox.send(|| Signal::Notify {
+            users: users.to_vec(),
+            room: room.clone(),
+            text: text.to_string(),
+            purpose,
+        });
+        self.notify_users_from_bus(users, room, text, purpose);
+    }
+
+    /// A frame for these users from another node.
+    pub fn notify_users_from_bus(
+        &self,
+        users: &[String],
+        room: &RoomId,
+        text: Utf8Bytes,
+        purpose: Purpose,
+    ) {
         let frame = Arc::new(EphemeralFrame {
             room: room.clone(),
             text,
@@ -344,8 +459,18 @@ impl Hub {
         }
     }
 
-    /// Tell `user`'s connections that some of their tokens were revoked.
+    /// Tell `user`'s connections, here and on the other nodes, that some of their tokens
+    /// were revoked.
     pub fn tokens_revoked(&self, user: &str, revocation: Revocation) {
+        self.outbox.send(|| Signal::Revoked {
+            user: user.to_string(),
+            tokens: revocation.clone(),
+        });
+        self.tokens_revoked_from_bus(user, revocation);
+    }
+
+    /// Tokens revoked on another node (or read from the audit trail).
+    pub fn tokens_revoked_from_bus(&self, user: &str, revocation: Revocation) {
         let key = user.to_string();
         let shard = lock(&self.users[self.shard_of(&key)]);
         if let Some(conns) = shard.get(&key) {
@@ -356,8 +481,17 @@ impl Hub {
         }
     }
 
-    /// Tell every connection of these users to re-read their rooms.
+    /// Tell every connection of these users, here and on the other nodes, to re-read
+    /// their rooms.
     pub fn rooms_changed(&self, users: &[String]) {
+        self.outbox.send(|| Signal::RoomsChanged {
+            users: users.to_vec(),
+        });
+        self.rooms_changed_from_bus(users);
+    }
+
+    /// Rooms changed on another node.
+    pub fn rooms_changed_from_bus(&self, users: &[String]) {
         for user in users {
             let shard = lock(&self.users[self.shard_of(user)]);
             if let Some(conns) = shard.get(user) {

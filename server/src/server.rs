@@ -43,6 +43,8 @@ pub enum ServerError {
     Blob(#[from] workroom_storage::blob::BlobError),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    #[error("bus: {0}")]
+    Bus(String),
 }
 
 /// What the server prepared before accepting connections (for the startup banner).
@@ -273,6 +275,12 @@ pub async fn run(
             tracing::info!("shutting down: draining connections");
         })
     };
+    // With a bus, this node joins the cluster's fan-out (C15); it connects in the
+    // background, so the node serves whether NATS is up or not.
+    crate::bus::start(&state.config.bus, &state, &background, &shutdown)
+        .await
+        .map_err(|error| ServerError::Bus(error.to_string()))?;
+
     let hangups = crate::tasks::reload::hangups(shutdown.clone());
     background.spawn(crate::tasks::reload::tls(
         tls_cert,

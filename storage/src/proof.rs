@@ -59,6 +59,15 @@ pub struct RoomRead {
     room: RoomId,
 }
 
+/// The node relays a room's newly committed events to its own sessions (C15): events
+/// another node committed, read once per node and handed to the hub, where each session
+/// keeps only what its own proof and purpose let it read, exactly as with the events this
+/// node's committers publish. No caller asks for it; nothing read with it leaves the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRelay {
+    room: RoomId,
+}
+
 /// A moderator watches a room live under a grant: its timeline, from now on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveView {
@@ -149,6 +158,10 @@ impl Mint {
 
     pub fn room_read(&self, room: &RoomId) -> RoomRead {
         RoomRead { room: room.clone() }
+    }
+
+    pub fn node_relay(&self, room: &RoomId) -> NodeRelay {
+        NodeRelay { room: room.clone() }
     }
 
     pub fn live_view(&self, room: &RoomId) -> Unrecorded<LiveView> {
@@ -291,7 +304,20 @@ macro_rules! room_proof {
         $(impl sealed::Sealed for $ty {})*
     };
 }
-room_proof!(RoomRead, LiveView, GrantHistory, ReportRead, LegalRoom);
+room_proof!(
+    RoomRead,
+    NodeRelay,
+    LiveView,
+    GrantHistory,
+    ReportRead,
+    LegalRoom
+);
+
+impl TimelineRead for NodeRelay {
+    fn room(&self) -> &str {
+        self.room.as_str()
+    }
+}
 
 impl TimelineRead for LegalRoom {
     fn room(&self) -> &str {

@@ -50,6 +50,7 @@ impl Default for Config {
             listen: "127.0.0.1:8443".into(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+    pub bus: BusConfig,
             database: DatabaseConfig::default(),
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
@@ -75,6 +76,7 @@ impl Default for Config {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CliOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
+            bus: BusConfig::default(),
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
@@ -119,6 +121,7 @@ impl Config {
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError::Load(format!(
+    "bus",
                     "config file {} does not exist",
                     path.display()
                 )));

@@ -492,6 +492,40 @@ pub struct ShutdownConfig {
 impl Default for FilesConfig {
     fn default() -> Self {
         FilesConfig {
+/// The message bus that carries live events between nodes (C15). Unset `url`: one node, no
+/// bus. The bus is a lossy signal layer: the database stays the truth, and while the bus
+/// is down each node polls the database for the rooms its sessions follow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    /// NATS server(s), comma-separated: `nats://host:4222` (or `tls://…`).
+    pub url: Option<String>,
+    /// Prefix of every subject, so several clusters can share one NATS.
+    pub subject_prefix: String,
+    /// This node's name in the cluster; a fresh one per start when unset.
+    pub node_id: Option<String>,
+    /// Milliseconds between database polls for followed rooms while the bus is down.
+    pub poll_interval_ms: u64,
+    /// Milliseconds between this node's heartbeats; a node silent for three is gone.
+    pub heartbeat_interval_ms: u64,
+    /// Signals waiting to be published; beyond it the oldest are dropped (receivers fill
+    /// the gap from the database).
+    pub publish_queue: usize,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            url: None,
+            subject_prefix: "workroom".into(),
+            node_id: None,
+            poll_interval_ms: 500,
+            heartbeat_interval_ms: 1000,
+            publish_queue: 16_384,
+        }
+    }
+}
+
             backend: FileBackend::Local,
             dir: None,
             max_file_bytes: 100 * 1024 * 1024,

@@ -55,6 +55,31 @@ impl Config {
             );
         }
         if self.auth.reload_interval_secs == 0 {
+        if let Some(url) = &self.bus.url
+            && url
+                .split(',')
+                .any(|u| !(u.trim().starts_with("nats://") || u.trim().starts_with("tls://")))
+        {
+            problems.push("bus.url: each server must start with nats:// or tls://".into());
+        }
+        if !(50..=10_000).contains(&self.bus.poll_interval_ms) {
+            problems.push("bus.poll_interval_ms: must be between 50 and 10000".into());
+        }
+        if !(100..=10_000).contains(&self.bus.heartbeat_interval_ms) {
+            problems.push("bus.heartbeat_interval_ms: must be between 100 and 10000".into());
+        }
+        if self.bus.publish_queue == 0 {
+            problems.push("bus.publish_queue: must be at least 1".into());
+        }
+        if self.bus.subject_prefix.is_empty()
+            || !self
+                .bus
+                .subject_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            problems.push("bus.subject_prefix: letters, digits, `-` and `_` only".into());
+        }
             problems.push("auth.reload_interval_secs: must be at least 1".into());
         }
         if self.tls.reload_interval_secs == 0 {

@@ -11,7 +11,8 @@ use workroom_protocol::moderation::GrantScope;
 use workroom_protocol::{Purpose, RoomId};
 use workroom_storage::proof::{
     AuditRead, ConnectionsRead, FileRead, GrantHistory, LegalBundleRead, LegalExport, LiveView,
-    Mint, OwnContact, ReleasedContacts, ReportRead, RoomRead, ScreenshotsRead, Unrecorded,
+    Mint, NodeRelay, OwnContact, ReleasedContacts, ReportRead, RoomRead, ScreenshotsRead,
+    Unrecorded,
 };
 use workroom_storage::{FileMeta, GrantRow, ReportRow, RoomAccessRow, ScreenshotFilter};
 
@@ -73,6 +74,14 @@ impl Proofs {
             Resource::Nothing,
         )?;
         Ok(self.mint.legal_bundle(export))
+    }
+
+    /// The node relays another node's commits to its own sessions (C15). No caller asks
+    /// for it, so there is nothing to decide: what it reads goes only to the hub, where
+    /// each session keeps what its own proof and purpose allow, exactly as with this
+    /// node's commits (`session_receives`, `readable_stored`).
+    pub fn node_relay(&self, room: &RoomId) -> NodeRelay {
+        self.mint.node_relay(room)
     }
 
     /// A member reads a room (history, resume and gap fill, members) through `access`.

@@ -205,8 +205,11 @@ impl Service {
             .store
             .revoke_grant(id, identity.user(), now, entry)
             .await?;
-        self.hub
-            .grant_ended(&grant.moderator_id, &grant.id, "revoked");
+        self.hub.grant_ended(
+            &grant.moderator_id,
+            &grant.id,
+            crate::signals::GrantEndReason::Revoked,
+        );
         Ok(grant_view(grant, now))
     }
 

@@ -108,4 +108,45 @@ impl Service {
                 .collect(),
         })
     }
+
+    /// Events of `room` this node's sessions have not been handed yet, `after..=until` but
+    /// at most the newest `limit` of them, with their frames and the purposes they were
+    /// collected for: what the relay hands the hub for another node's commits (C15).
+    /// Each session keeps only what it may read, as with local commits.
+    pub async fn relay_page(
+        &self,
+        room: &RoomId,
+        after: u64,
+        until: u64,
+        limit: u64,
+    ) -> Result<Vec<RelayedEvent>, Failure> {
+        let read = self.proofs.node_relay(room);
+        let from = after.max(until.saturating_sub(limit));
+        let rows = self
+            .store
+            .events_after(&read, from, until.saturating_sub(from))
+            .await?;
+        Ok(rows
+            .iter()
+            .filter(|e| e.seq <= until)
+            .map(|e| RelayedEvent {
+                seq: e.seq,
+                text: Utf8Bytes::from(event_frame(room, e).to_json()),
+                purpose: e.purpose,
+            })
+            .collect())
+    }
+
+    /// The last committed seq of each of these rooms (counters only).
+    pub async fn room_heads(&self, rooms: &[RoomId]) -> Result<Vec<(RoomId, u64)>, Failure> {
+        Ok(self.store.room_heads(rooms).await?)
+    }
+}
+
+/// An event another node committed, ready for this node's hub.
+#[derive(Debug)]
+pub struct RelayedEvent {
+    pub seq: u64,
+    pub text: Utf8Bytes,
+    pub purpose: Option<Purpose>,
 }

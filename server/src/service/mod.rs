@@ -47,7 +47,7 @@ pub use analytics::{AnalyticsQuery, day_range, day_views};
 pub use audit::{AuditPage, AuditQuery, AuditVerification};
 pub use failure::Failure;
 pub use files::{Download, Upload, percent_encode};
-pub use history::{REPLAY_PAGE, Replay, Timeline, Window};
+pub use history::{REPLAY_PAGE, RelayedEvent, Replay, Timeline, Window};
 pub use legal::BundleDownload;
 pub use messages::{Post, Submitted};
 pub use moderation::{WatchRequest, Watching};
@@ -179,6 +179,22 @@ impl Service {
                     format!("too many requests ({}); retry in {ms} ms", family.as_str()),
                 )
             })
+    }
+
+    /// Another node destroyed a data key (erasure): nothing here may open or seal with it
+    /// any more, from now on rather than when the cache entry would have expired.
+    pub fn forget_destroyed_key(&self, key_id: &str) {
+        self.store.keyring().forget_destroyed(key_id);
+    }
+
+    /// Tell `tell` of every data key this node destroys (the bus tells the other nodes).
+    pub fn on_key_destroyed(&self, tell: impl Fn(&str) + Send + Sync + 'static) {
+        self.store.keyring().on_destroyed(tell);
+    }
+
+    /// The keyring, for sealing what travels between nodes (`crate::bus::wire`).
+    pub fn keyring(&self) -> &workroom_storage::Keyring {
+        self.store.keyring()
     }
 
     /// The per-user limits, for the sessions' own per-connection budgets and slots.

@@ -34,7 +34,11 @@ pub async fn run(store: Store, hub: Arc<Hub>, every: Duration, shutdown: Cancell
         match recorded {
             Ok(grants) => {
                 for grant in grants {
-                    hub.grant_ended(&grant.moderator_id, &grant.id, "expired");
+                    hub.grant_ended(
+                        &grant.moderator_id,
+                        &grant.id,
+                        crate::signals::GrantEndReason::Expired,
+                    );
                 }
             }
             Err(e) => tracing::warn!(error = %e, "recording grant expiries failed; will retry"),

@@ -1,8 +1,9 @@
 //! Revocations made on other nodes (logout, token revocation, termination) reach this
 //! node's sessions within a second: every second it reads the revocations committed since
 //! the last look from the audit trail, where every node records them, and tells the hub.
-//! (The node that made a revocation tells its own sessions at once; the bus of C15 will
-//! make this immediate everywhere.) The cost is one indexed read per second, however many
+//! (The node that made a revocation tells its own sessions at once, and with a bus the
+//! other nodes at once too; this is what holds while the bus is down or lost the signal.)
+//! The cost is one indexed read per second, however many
 //! connections there are.
 
 use crate::hub::{Hub, Revocation};
@@ -31,7 +32,7 @@ pub async fn run(store: Store, hub: Arc<Hub>, every: Duration, shutdown: Cancell
                         }
                         RevokedTokens::All => Revocation::All,
                     };
-                    hub.tokens_revoked(&event.user, revocation);
+                    hub.tokens_revoked_from_bus(&event.user, revocation);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "reading revocations failed; will retry"),

@@ -29,7 +29,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
@@ -83,8 +83,10 @@ pub struct Keyring {
     cache: RwLock<HashMap<String, CachedKey>>,
     cache_capacity: usize,
     /// Entries older than this are unwrapped again, so that a key destroyed by another
-    /// process stops working here within this time.
+    /// process stops working here within this time (at once when a bus tells it).
     cache_ttl: Duration,
+    /// Told of every data key this process destroys (the server tells the other nodes).
+    on_destroyed: OnceLock<Box<dyn Fn(&str) + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -102,7 +104,20 @@ impl Keyring {
             cache: RwLock::new(HashMap::new()),
             cache_capacity: 65_536,
             cache_ttl: Duration::from_secs(60),
+            on_destroyed: OnceLock::new(),
         }
+    }
+
+    /// Call `hook` with the id of every data key this process destroys from now on. Set
+    /// once; a second call is ignored.
+    pub fn on_destroyed(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        let _ = self.on_destroyed.set(Box::new(hook));
+    }
+
+    /// Another process destroyed this data key: drop it from the cache now, so nothing
+    /// here opens or seals with it again.
+    pub fn forget_destroyed(&self, key_id: &str) {
+        self.forget(key_id);
     }
 
     pub fn masters(&self) -> &MasterKeySet {
@@ -324,6 +339,9 @@ impl Store {
             .exec(&self.db)
             .await?;
         self.keyring.forget(&id);
+        if let Some(tell) = self.keyring.on_destroyed.get() {
+            tell(&id);
+        }
         Ok(destroyed.rows_affected > 0)
     }
 

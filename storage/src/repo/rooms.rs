@@ -16,8 +16,10 @@ use crate::repo::access::AccountRole;
 use crate::repo::analytics::{Metric, Share};
 use crate::repo::sealing::person_item;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set};
-use workroom_protocol::Purpose;
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect, Set,
+};
+use workroom_protocol::{Purpose, RoomId};
 
 /// One side of an accepted bid, as the marketplace described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,6 +290,30 @@ impl Store {
 
     /// The room's members: contract parties with name and email (released when the room
     /// opened, C1), and the other members of the party accounts with their role only.
+    /// The last committed seq of each of these rooms (rooms that do not exist are left
+    /// out): what a node compares with what it delivered, to find events another node
+    /// committed whose signal it missed. Counters only, no content: no proof needed.
+    pub async fn room_heads(&self, rooms: &[RoomId]) -> Result<Vec<(RoomId, u64)>, StorageError> {
+        let mut heads = Vec::with_capacity(rooms.len());
+        for chunk in rooms.chunks(500) {
+            let rows: Vec<(String, i64)> = rooms::Entity::find()
+                .select_only()
+                .column(rooms::Column::Id)
+                .column(rooms::Column::LastSeq)
+                .filter(rooms::Column::Id.is_in(chunk.iter().map(|r| r.as_str().to_string())))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            heads.extend(rows.into_iter().filter_map(|(id, last)| {
+                Some((
+                    RoomId::try_from(id.as_str()).ok()?,
+                    u64::try_from(last).ok()?,
+                ))
+            }));
+        }
+        Ok(heads)
+    }
+
     pub async fn room_members(&self, read: &RoomRead) -> Result<Vec<MemberRow>, StorageError> {
         let room_id = read.room();
         let parties = room_parties::Entity::find()

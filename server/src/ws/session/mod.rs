@@ -336,7 +336,7 @@ impl Session {
         };
         for row in &rows {
             if let Ok(room) = RoomId::try_from(row.room_id.as_str()) {
-                self.state.hub.subscribe(&room, &self.conn);
+                self.state.hub.subscribe(&room, &self.conn, row.last_seq);
             }
         }
         // Read again after subscribing: anything committed from now on is delivered live, and

@@ -13,7 +13,7 @@ impl Session {
     /// Listen to a room from its current end onwards, present in it (only members have
     /// rooms of their own; a moderator's live view is tracked in `watch`).
     pub(super) fn track_room(&mut self, room: &RoomId, access: RoomAccessRow) {
-        self.state.hub.subscribe(room, &self.conn);
+        self.state.hub.subscribe(room, &self.conn, access.last_seq);
         self.rooms.insert(
             room.clone(),
             RoomState::from_end(access.last_seq, Some(access), None),

@@ -66,7 +66,9 @@ impl Session {
         };
         // Events committed between reading `last_seq` and subscribing show up as a gap at
         // the first live event and are filled from the database.
-        self.state.hub.subscribe(&room, &self.conn);
+        self.state
+            .hub
+            .subscribe(&room, &self.conn, watching.last_seq);
         let frame = ServerFrame::Watching {
             id,
             room: room.clone(),
