@@ -154,7 +154,18 @@ route_table! {
     }
 }
 
-/// The server's one router, with its state.
+/// The private listener's router (`metrics_listen`): `/metrics` only, inside the policy
+/// guard and with the security headers like every public route; nothing else answers.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(ops::private_metrics))
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+        .layer(axum::middleware::from_fn(policy_guard::http))
+        .layer(axum::middleware::map_response(security_headers::add))
+        .with_state(state)
+}
+
+/// The server's public router, with its state.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.limits.max_http_body_bytes;
     let fail_fast =

@@ -102,6 +102,10 @@ fn listener_limits(config: &Config) -> crate::listener::ListenerLimits {
         body_min_bytes: c.body_min_bytes,
         send_stall: secs(c.send_stall_secs),
         http2_max_streams: c.http2_max_streams,
+        proxies: crate::listener::Proxies {
+            trusted: c.trusted_proxies.clone(),
+            proxy_protocol_v2: c.proxy_protocol == crate::config::ProxyProtocol::V2,
+        },
     }
 }
 
@@ -151,6 +155,13 @@ pub async fn run(
     let verifier = Arc::new(TokenVerifier::new(&config.auth, dev_key, clock.clone())?);
     let (tls_config, tls_cert, tls) = crate::tls::server_config(&config)?;
     let listener_limits = listener_limits(&config);
+    let metrics_listener = config
+        .metrics_addr()
+        .map(|addr| {
+            std::net::TcpListener::bind(addr)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("metrics_listen {addr}: {e}")))
+        })
+        .transpose()?;
 
     let hub = Arc::new(Hub::new());
     let background = TaskTracker::new();
@@ -294,6 +305,11 @@ pub async fn run(
         hangups,
         shutdown.clone(),
     ));
+    if let Some(listener) = metrics_listener {
+        let app = crate::router::metrics_router(state.clone());
+        let private = crate::listener::serve_private(listener, app, shutdown.clone());
+        background.spawn(private);
+    }
 
     on_ready(
         &Prepared {

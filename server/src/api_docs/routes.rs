@@ -548,6 +548,11 @@ pub(super) fn describe() -> Vec<RouteDoc> {
             .json::<crate::health::Readiness>(200, "Ready: not draining, the database answers and accepts writes.")
             .json::<crate::health::Readiness>(503, "Not ready: draining, or a dependency is down."),
         get("/metrics", "operations", "Prometheus metrics")
+            .describe(
+                "On the public listener unless `metrics_listen` is set: then it is served only \
+                 on that private plain-HTTP listener, and here it answers `404 not_found` like \
+                 an unknown route.",
+            )
             .acts(&[Probe])
             .bytes(200, "text/plain; version=0.0.4", "The Prometheus text format."),
         // The web client.

@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod network;
 mod sections;
 mod validate;
 
 pub use sections::*;
+pub use network::{Cidr, ProxyProtocol};
 
 /// The whole configuration. Every field has a default, so an empty file is valid.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,6 +26,9 @@ pub struct Config {
     pub listen: String,
     /// Where the SQLite database, dev keys and dev certificate live.
     pub data_dir: PathBuf,
+    /// Address of a private, plain-HTTP listener serving only `/metrics`
+    /// (`127.0.0.1:9464`). When set, the public listener answers `/metrics` with 404.
+    pub metrics_listen: Option<String>,
     /// `postgres://…` or `sqlite:…`; unset means SQLite at `<data_dir>/workroom.db`.
     pub database_url: Option<String>,
     pub database: DatabaseConfig,
@@ -51,6 +56,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
     pub bus: BusConfig,
+            metrics_listen: None,
             database: DatabaseConfig::default(),
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
@@ -95,6 +101,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "listen",
     "data_dir",
     "database_url",
+    "metrics_listen",
     "database",
     "tls",
     "auth",

@@ -431,6 +431,14 @@ pub struct ConnectionsConfig {
     pub max_unauthenticated: usize,
     /// Concurrent requests on one HTTP/2 connection.
     pub http2_max_streams: u32,
+    /// The load balancers and proxies in front of the server: CIDR blocks or single
+    /// addresses (`["10.0.0.0/8", "127.0.0.1"]`). Only a peer in one of them may say who
+    /// the client is (PROXY header, `X-Forwarded-For`); it is exempt from the per-address
+    /// limits, which apply to the client it announces instead. Empty: nobody is trusted.
+    pub trusted_proxies: Vec<super::Cidr>,
+    /// `off` or `v2`: whether trusted proxies begin each connection with a PROXY protocol
+    /// version 2 header (then they must).
+    pub proxy_protocol: super::ProxyProtocol,
 }
 
 impl Default for ConnectionsConfig {
@@ -445,6 +453,8 @@ impl Default for ConnectionsConfig {
             new_per_address_per_sec: 50,
             max_unauthenticated: 1024,
             http2_max_streams: 64,
+            trusted_proxies: Vec::new(),
+            proxy_protocol: super::ProxyProtocol::Off,
         }
     }
 }

@@ -8,6 +8,7 @@ impl Config {
     /// Every problem at once, each naming its key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
+        self.network_problems(&mut problems);
         if self.listen.parse::<SocketAddr>().is_err() {
             problems.push(format!(
                 "listen: `{}` is not an address like 127.0.0.1:8443",

@@ -1,11 +1,14 @@
 //! Operations endpoints: liveness, readiness, Prometheus metrics. Unauthenticated by design
-//! (they carry no user data); put `/metrics` behind the network boundary in production.
+//! (they carry no user data); put `/metrics` behind the network boundary in production, or
+//! on its own private listener (`metrics_listen`), which takes it off the public one.
 
+use super::error::ApiError;
 use crate::app::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use std::sync::atomic::Ordering;
+use workroom_protocol::ErrorCode;
 
 /// `GET /healthz`: the process is up.
 pub(crate) async fn healthz(State(state): State<AppState>) -> &'static str {
@@ -33,8 +36,17 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /metrics` on the public listener: Prometheus text format, or `404` as for an
+/// unknown route when the metrics have a private listener of their own (`metrics_listen`).
+pub(crate) async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    if state.config.metrics_listen.is_some() {
+        return ApiError::new(ErrorCode::NotFound, "no such route").into_response();
+    }
+    private_metrics(State(state)).await.into_response()
+}
+
+/// `GET /metrics` on the private listener (`metrics_listen`): Prometheus text format.
+pub(crate) async fn private_metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.service.probe();
     (
         [(

@@ -3,6 +3,11 @@
 //! address, at most `max_unauthenticated` connections that are not yet a session, and never
 //! more than the process's file limit leaves room for.
 //!
+//! A trusted proxy's connection carries many clients, so the proxy's own address is never
+//! counted per address (it would throttle every client behind it): it is admitted against
+//! the global limits only ([`Gate::admit_unattributed`]), and the per-address limits apply
+//! to the client its PROXY header names, once read ([`Admission::attribute`]).
+//!
 //! An IPv6 client is counted by its /64, the block one subscriber gets: counting single
 //! addresses would give every attacker 2^64 of them. An IPv4-mapped IPv6 address counts
 //! as the IPv4 address it is.
@@ -81,13 +86,31 @@ impl Gate {
 
     /// Let a connection from `ip` in, or say which limit keeps it out.
     pub(super) fn admit(self: &Arc<Gate>, ip: IpAddr) -> Result<Admission, Refused> {
+        self.check_global()?;
         let key = AddressKey::of(ip);
+        self.take_address(key)?;
+        Ok(self.admitted(Some(key)))
+    }
+
+    /// Let a trusted proxy's connection in under the global limits only: its own address
+    /// is not counted (see the module doc).
+    pub(super) fn admit_unattributed(self: &Arc<Gate>) -> Result<Admission, Refused> {
+        self.check_global()?;
+        Ok(self.admitted(None))
+    }
+
+    fn check_global(&self) -> Result<(), Refused> {
         if self.total.load(Ordering::Relaxed) >= self.limits.max_total {
             return Err(Refused::FileBudget);
         }
         if self.unauthenticated.load(Ordering::Relaxed) >= self.limits.max_unauthenticated {
             return Err(Refused::UnauthenticatedCap);
         }
+        Ok(())
+    }
+
+    /// One more open connection for `key`, within its cap and rate.
+    fn take_address(&self, key: AddressKey) -> Result<(), Refused> {
         {
             let mut per_address = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
             let open = per_address.entry(key).or_insert(0);
@@ -102,16 +125,20 @@ impl Gate {
             }
             *open += 1;
         }
-        self.total.fetch_add(1, Ordering::Relaxed);
-        self.unauthenticated.fetch_add(1, Ordering::Relaxed);
         if self.new_connections.len() > 100_000 {
             self.new_connections.retain_recent();
         }
-        Ok(Admission {
+        Ok(())
+    }
+
+    fn admitted(self: &Arc<Gate>, key: Option<AddressKey>) -> Admission {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        self.unauthenticated.fetch_add(1, Ordering::Relaxed);
+        Admission {
             gate: self.clone(),
             key,
             authenticated: AtomicBool::new(false),
-        })
+        }
     }
 
     /// Connections open now.
@@ -125,11 +152,26 @@ impl Gate {
 #[derive(Debug)]
 pub(super) struct Admission {
     gate: Arc<Gate>,
-    key: AddressKey,
+    /// The address it is counted under; `None` for a trusted proxy's connection until
+    /// (unless) it names its client.
+    key: Option<AddressKey>,
     authenticated: AtomicBool,
 }
 
 impl Admission {
+    /// Count an unattributed connection under `ip`, the client a trusted proxy named, or
+    /// say which per-address limit keeps it out (the connection is then to be closed; the
+    /// global places are given back when the admission drops).
+    pub(super) fn attribute(&mut self, ip: IpAddr) -> Result<(), Refused> {
+        if self.key.is_some() {
+            return Ok(());
+        }
+        let key = AddressKey::of(ip);
+        self.gate.take_address(key)?;
+        self.key = Some(key);
+        Ok(())
+    }
+
     /// The connection became an authenticated session: it no longer counts against
     /// `max_unauthenticated` (sessions have `limits.max_connections`).
     pub(super) fn authenticated(&self) {
@@ -150,10 +192,12 @@ impl Drop for Admission {
             .per_address
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(open) = per_address.get_mut(&self.key) {
+        if let Some(key) = self.key
+            && let Some(open) = per_address.get_mut(&key)
+        {
             *open -= 1;
             if *open == 0 {
-                per_address.remove(&self.key);
+                per_address.remove(&key);
             }
         }
     }
@@ -241,6 +285,33 @@ mod tests {
         assert_eq!(gate.admit(a).unwrap_err(), Refused::FileBudget);
         drop(first);
         assert_eq!(gate.open(), 1);
+    }
+
+    #[test]
+    fn a_proxy_is_counted_by_the_clients_it_names_not_by_its_own_address() {
+        let gate = gate(2, 100, 100);
+        let proxy_side: Vec<_> = (0..5).map(|_| gate.admit_unattributed().unwrap()).collect();
+        assert_eq!(gate.open(), 5, "the global count holds them all");
+        let mut named = proxy_side.into_iter();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let mut first = named.next().unwrap();
+        first.attribute(client).unwrap();
+        let mut second = named.next().unwrap();
+        second.attribute(client).unwrap();
+        let mut third = named.next().unwrap();
+        assert_eq!(third.attribute(client).unwrap_err(), Refused::AddressCap);
+        named
+            .next()
+            .unwrap()
+            .attribute("203.0.113.8".parse().unwrap())
+            .expect("another client behind the same proxy");
+        drop(third);
+        drop(first);
+        let mut again = gate.admit_unattributed().unwrap();
+        again
+            .attribute(client)
+            .expect("the client's place came back");
+        assert_eq!(gate.admit(client).unwrap_err(), Refused::AddressCap);
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub enum Closed {
     BodyStalled,
     /// The peer read nothing of a response for `connections.send_stall_secs`.
     SendStalled,
+    /// A trusted proxy's connection did not begin with a valid PROXY protocol v2 header
+    /// (`connections.proxy_protocol = "v2"`).
+    ProxyHeader,
 }
 
 impl Refused {
@@ -59,6 +62,7 @@ impl Closed {
             Closed::Idle => "idle_timeout",
             Closed::BodyStalled => "body_stalled",
             Closed::SendStalled => "send_stalled",
+            Closed::ProxyHeader => "proxy_header",
         }
     }
 
@@ -73,12 +77,12 @@ struct Throttle {
     unsaid: AtomicU64,
 }
 
-static THROTTLES: [Throttle; 8] = [const {
+static THROTTLES: [Throttle; 9] = [const {
     Throttle {
         last_ms: AtomicU64::new(0),
         unsaid: AtomicU64::new(0),
     }
-}; 8];
+}; 9];
 
 fn epoch() -> Instant {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();

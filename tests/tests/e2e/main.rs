@@ -25,6 +25,7 @@ mod presence;
 mod process;
 mod rate_limits;
 mod resume;
+mod proxies;
 mod retention;
 mod stalls;
 mod termination;
