@@ -7,9 +7,18 @@
 //! - [`RateLimits`]: the server's per-user limits by family, and the counts that bound
 //!   concurrency (sessions and resumes per user).
 //!
-//! Every refusal says when to retry; nothing is dropped silently. Limits are per process:
-//! on several nodes a user's budget is the node's budget times the nodes it reaches (the
-//! bus of C15 is where a shared count would live; see `docs/protocol.md` § 7.5).
+//! Every refusal says when to retry; nothing is dropped silently.
+//!
+//! On many nodes (C15) the limits hold for the cluster: each node knows how many nodes there
+//! are ([`ClusterSize`], kept by the bus from heartbeats) and gives each key its share of
+//! the budget, by spending that many cells per request, so however a user's requests are
+//! spread over the nodes, the cluster lets through at most the configured rate (a budget
+//! whose burst is smaller than the cluster spends its whole burst). Concurrency caps are
+//! divided the same way (`max(1, cap / nodes)` per node). No counter is shared: a shared
+//! one (NATS key-value, a PostgreSQL row) would put a network round trip into every send
+//! and make every send depend on that service being up. The price is that a user whose
+//! connections all land on one node gets that node's share only; the defaults leave real
+//! users far from it (see `docs/protocol.md` § 7.5).
 
 use crate::config::{RateConfig, RateLimitsConfig};
 use governor::clock::{Clock as GovernorClock, Reference};
@@ -19,7 +28,7 @@ use governor::state::{InMemoryState, NotKeyed, keyed::DashMapStateStore};
 use governor::{Quota, RateLimiter as Gcra};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use workroom_storage::Clock;
@@ -52,12 +61,44 @@ fn wait_ms(earliest: Nanos, now: Nanos) -> u64 {
     u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// How many nodes share each budget (1 without a bus). Cloned into every limit.
+#[derive(Debug, Clone)]
+pub struct ClusterSize(Arc<AtomicUsize>);
+
+impl Default for ClusterSize {
+    fn default() -> Self {
+        ClusterSize(Arc::new(AtomicUsize::new(1)))
+    }
+}
+
+impl ClusterSize {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed).max(1)
+    }
+
+    /// The bus counted `nodes` nodes (this one included).
+    pub fn set(&self, nodes: usize) {
+        let before = self.0.swap(nodes.max(1), Ordering::Relaxed);
+        if before != nodes.max(1) {
+            tracing::info!(nodes, "rate limits now shared by this many nodes");
+        }
+    }
+
+    /// This node's share of a concurrency cap.
+    fn share(&self, cap: usize) -> usize {
+        (cap / self.get()).max(1)
+    }
+}
+
 type KeyedGcra = Gcra<String, DashMapStateStore<String>, LimitClock, NoOpMiddleware<Nanos>>;
 
 /// A budget per key.
 pub struct KeyedLimit {
     gcra: KeyedGcra,
     clock: LimitClock,
+    /// The budget's burst: a request never spends more cells than that.
+    burst: NonZeroU32,
+    cluster: ClusterSize,
     /// Checks since the map was last looked at for keys to forget.
     checks: AtomicU32,
 }
@@ -74,22 +115,33 @@ impl std::fmt::Debug for KeyedLimit {
 }
 
 impl KeyedLimit {
-    pub fn new(rate: RateConfig, clock: Clock) -> KeyedLimit {
-        KeyedLimit::with_quota(quota(rate), clock)
+    pub fn new(rate: RateConfig, clock: Clock, cluster: ClusterSize) -> KeyedLimit {
+        KeyedLimit::with_quota(quota(rate), clock, cluster)
     }
 
     /// `per_minute` with bursts of `burst` (the Tracker's limits are set per minute).
-    pub fn per_minute(per_minute: u32, burst: u32, clock: Clock) -> KeyedLimit {
+    pub fn per_minute(
+        per_minute: u32,
+        burst: u32,
+        clock: Clock,
+        cluster: ClusterSize,
+    ) -> KeyedLimit {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        KeyedLimit::with_quota(Quota::per_minute(per_minute).allow_burst(burst), clock)
+        KeyedLimit::with_quota(
+            Quota::per_minute(per_minute).allow_burst(burst),
+            clock,
+            cluster,
+        )
     }
 
-    fn with_quota(quota: Quota, clock: Clock) -> KeyedLimit {
+    fn with_quota(quota: Quota, clock: Clock, cluster: ClusterSize) -> KeyedLimit {
         let clock = LimitClock(clock);
         KeyedLimit {
             gcra: Gcra::dashmap_with_clock(quota, clock.clone()),
             clock,
+            burst: quota.burst_size(),
+            cluster,
             checks: AtomicU32::new(0),
         }
     }
@@ -105,9 +157,18 @@ impl KeyedLimit {
         {
             self.gcra.retain_recent();
         }
-        self.gcra
-            .check_key(&key.to_string())
-            .map_err(|not_until| wait_ms(not_until.earliest_possible(), self.clock.now()))
+        // This node's share of the budget: each request spends one cell per node.
+        let cells = u32::try_from(self.cluster.get())
+            .ok()
+            .and_then(NonZeroU32::new)
+            .unwrap_or(NonZeroU32::MIN)
+            .min(self.burst);
+        match self.gcra.check_key_n(&key.to_string(), cells) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(wait_ms(not_until.earliest_possible(), self.clock.now())),
+            // Cannot happen (cells never exceed the burst); refuse for a second if it did.
+            Err(_) => Err(1000),
+        }
     }
 
     /// [`check`](Self::check), the wait in whole seconds (for `Retry-After`).
@@ -216,6 +277,7 @@ pub struct RateLimits {
     families: [KeyedLimit; Family::ALL.len()],
     sessions: Counts,
     resumes: Counts,
+    cluster: ClusterSize,
 }
 
 /// Places held per user.
@@ -223,15 +285,22 @@ type Counts = Arc<Mutex<HashMap<String, usize>>>;
 
 impl RateLimits {
     pub fn new(config: &RateLimitsConfig, clock: Clock) -> RateLimits {
-        let families =
-            Family::ALL.map(|family| KeyedLimit::new(family.per_user(config), clock.clone()));
+        let cluster = ClusterSize::default();
+        let families = Family::ALL
+            .map(|family| KeyedLimit::new(family.per_user(config), clock.clone(), cluster.clone()));
         RateLimits {
             config: config.clone(),
             clock,
             families,
             sessions: Counts::default(),
             resumes: Counts::default(),
+            cluster,
         }
+    }
+
+    /// How many nodes share the budgets (set by the bus).
+    pub fn cluster(&self) -> &ClusterSize {
+        &self.cluster
     }
 
     pub fn config(&self) -> &RateLimitsConfig {
@@ -255,7 +324,7 @@ impl RateLimits {
         Slot::take(
             &self.sessions,
             user,
-            self.config.sessions_per_user,
+            self.cluster.share(self.config.sessions_per_user),
             "sessions",
         )
     }
@@ -265,7 +334,7 @@ impl RateLimits {
         Slot::take(
             &self.resumes,
             user,
-            self.config.concurrent_resumes_per_user,
+            self.cluster.share(self.config.concurrent_resumes_per_user),
             "concurrent_resumes",
         )
     }
@@ -314,7 +383,7 @@ mod tests {
     #[test]
     fn bursts_then_the_sustained_rate_and_a_wait_to_retry() {
         let (clock, control) = Clock::adjustable();
-        let limit = KeyedLimit::per_minute(1, 3, clock);
+        let limit = KeyedLimit::per_minute(1, 3, clock, ClusterSize::default());
         for _ in 0..3 {
             assert!(limit.take("a").is_ok());
         }
@@ -366,5 +435,40 @@ mod tests {
         assert!(limits.open_session("v").is_some());
         drop(one);
         assert!(limits.open_session("u").is_some());
+    }
+
+    #[test]
+    fn on_many_nodes_each_node_gives_its_share_of_the_budget() {
+        let (clock, control) = Clock::adjustable();
+        let cluster = ClusterSize::default();
+        let limit = KeyedLimit::new(
+            RateConfig {
+                per_sec: 30,
+                burst: 30,
+            },
+            clock,
+            cluster.clone(),
+        );
+        cluster.set(3);
+        let allowed = (0..100).filter(|_| limit.check("a").is_ok()).count();
+        assert_eq!(allowed, 10, "a third of the burst on each of three nodes");
+        control.advance(Duration::from_secs(1));
+        cluster.set(1);
+        let allowed = (0..100).filter(|_| limit.check("a").is_ok()).count();
+        assert_eq!(allowed, 30, "alone again: the whole budget");
+
+        let limits = RateLimits::new(
+            &RateLimitsConfig {
+                sessions_per_user: 32,
+                concurrent_resumes_per_user: 2,
+                ..RateLimitsConfig::default()
+            },
+            Clock::system(),
+        );
+        limits.cluster().set(3);
+        let sessions: Vec<_> = (0..40).filter_map(|_| limits.open_session("u")).collect();
+        assert_eq!(sessions.len(), 10, "32 / 3 per node");
+        let resumes: Vec<_> = (0..4).filter_map(|_| limits.start_resume("u")).collect();
+        assert_eq!(resumes.len(), 1, "never below one");
     }
 }

@@ -275,6 +275,12 @@ pub async fn run(
         own_origins,
     });
 
+    // With a bus, this node joins the cluster's fan-out (C15); it connects in the
+    // background, so the node serves whether NATS is up or not.
+    crate::bus::start(&state.config.bus, &state, &background, &shutdown)
+        .await
+        .map_err(|error| ServerError::Bus(error.to_string()))?;
+
     let verifier_reload = verifier;
     let app = crate::router::router(state.clone());
     let watcher = {
@@ -286,12 +292,6 @@ pub async fn run(
             tracing::info!("shutting down: draining connections");
         })
     };
-    // With a bus, this node joins the cluster's fan-out (C15); it connects in the
-    // background, so the node serves whether NATS is up or not.
-    crate::bus::start(&state.config.bus, &state, &background, &shutdown)
-        .await
-        .map_err(|error| ServerError::Bus(error.to_string()))?;
-
     let hangups = crate::tasks::reload::hangups(shutdown.clone());
     background.spawn(crate::tasks::reload::tls(
         tls_cert,

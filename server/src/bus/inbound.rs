@@ -21,8 +21,15 @@ pub struct Inbound {
 impl Inbound {
     pub fn apply(&self, envelope: Envelope) {
         let Envelope { node, signal } = envelope;
-        self.nodes.heard(&node);
         let hub = &self.state.hub;
+        if self.nodes.heard(&node) {
+            // A node joined: the budgets are shared by one more from now on.
+            self.state
+                .service
+                .rate_limits()
+                .cluster()
+                .set(self.nodes.cluster_size());
+        }
         match signal {
             Signal::Events { room, first, last } => self.relay.signalled(room, first, last),
             Signal::Ephemeral { room, text } => {
@@ -54,6 +61,8 @@ impl Inbound {
             Signal::Leaving => {
                 self.nodes.left(&node);
                 hub.node_gone(&node);
+                let size = self.nodes.cluster_size();
+                self.state.service.rate_limits().cluster().set(size);
             }
         }
     }

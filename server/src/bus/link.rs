@@ -195,7 +195,9 @@ impl Link {
                 tracing::info!(%node, "a node went silent: its sessions count as gone");
                 self.state.hub.node_gone(&node);
             }
-            metrics::gauge!("workroom_cluster_nodes").set(self.nodes.cluster_size() as f64);
+            let size = self.nodes.cluster_size();
+            self.state.service.rate_limits().cluster().set(size);
+            metrics::gauge!("workroom_cluster_nodes").set(size as f64);
         }
     }
 }

@@ -15,8 +15,8 @@ mod network;
 mod sections;
 mod validate;
 
-pub use sections::*;
 pub use network::{Cidr, ProxyProtocol};
+pub use sections::*;
 
 /// The whole configuration. Every field has a default, so an empty file is valid.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,11 +24,11 @@ pub use network::{Cidr, ProxyProtocol};
 pub struct Config {
     /// Address of the one HTTPS + WSS listener.
     pub listen: String,
-    /// Where the SQLite database, dev keys and dev certificate live.
-    pub data_dir: PathBuf,
     /// Address of a private, plain-HTTP listener serving only `/metrics`
     /// (`127.0.0.1:9464`). When set, the public listener answers `/metrics` with 404.
     pub metrics_listen: Option<String>,
+    /// Where the SQLite database, dev keys and dev certificate live.
+    pub data_dir: PathBuf,
     /// `postgres://…` or `sqlite:…`; unset means SQLite at `<data_dir>/workroom.db`.
     pub database_url: Option<String>,
     pub database: DatabaseConfig,
@@ -48,15 +48,15 @@ pub struct Config {
     pub tracker: TrackerConfig,
     pub legal: LegalConfig,
     pub analytics: AnalyticsConfig,
+    pub bus: BusConfig,
 }
 impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:8443".into(),
+            metrics_listen: None,
             data_dir: PathBuf::from("./data"),
             database_url: None,
-    pub bus: BusConfig,
-            metrics_listen: None,
             database: DatabaseConfig::default(),
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
@@ -74,6 +74,7 @@ impl Default for Config {
             tracker: TrackerConfig::default(),
             legal: LegalConfig::default(),
             analytics: AnalyticsConfig::default(),
+            bus: BusConfig::default(),
         }
     }
 }
@@ -82,7 +83,6 @@ impl Default for Config {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CliOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
-            bus: BusConfig::default(),
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
@@ -99,9 +99,9 @@ pub enum ConfigError {
 
 const TOP_LEVEL_KEYS: &[&str] = &[
     "listen",
+    "metrics_listen",
     "data_dir",
     "database_url",
-    "metrics_listen",
     "database",
     "tls",
     "auth",
@@ -119,6 +119,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "analytics",
     "connections",
     "rate_limits",
+    "bus",
 ];
 
 impl Config {
@@ -128,7 +129,6 @@ impl Config {
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError::Load(format!(
-    "bus",
                     "config file {} does not exist",
                     path.display()
                 )));

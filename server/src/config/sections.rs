@@ -492,16 +492,6 @@ impl Default for HealthConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ShutdownConfig {
-    /// Seconds SIGTERM waits for connections to close and commits to finish.
-    pub drain_timeout_secs: u64,
-}
-
-impl Default for FilesConfig {
-    fn default() -> Self {
-        FilesConfig {
 /// The message bus that carries live events between nodes (C15). Unset `url`: one node, no
 /// bus. The bus is a lossy signal layer: the database stays the truth, and while the bus
 /// is down each node polls the database for the rooms its sessions follow.
@@ -536,6 +526,16 @@ impl Default for BusConfig {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// Seconds SIGTERM waits for connections to close and commits to finish.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
             backend: FileBackend::Local,
             dir: None,
             max_file_bytes: 100 * 1024 * 1024,

@@ -55,7 +55,6 @@ impl Config {
                 "auth.max_token_lifetime_secs: must be between 60 and 31536000 (a year)".into(),
             );
         }
-        if self.auth.reload_interval_secs == 0 {
         if let Some(url) = &self.bus.url
             && url
                 .split(',')
@@ -81,6 +80,7 @@ impl Config {
         {
             problems.push("bus.subject_prefix: letters, digits, `-` and `_` only".into());
         }
+        if self.auth.reload_interval_secs == 0 {
             problems.push("auth.reload_interval_secs: must be at least 1".into());
         }
         if self.tls.reload_interval_secs == 0 {

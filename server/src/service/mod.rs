@@ -130,17 +130,23 @@ impl Service {
             parts.config.legal.concurrent_builds,
         ));
         let tracker = &parts.config.tracker;
-        let screenshot_limiter =
-            KeyedLimit::per_minute(tracker.per_minute, tracker.burst, parts.clock.clone());
-        let share_limiter = KeyedLimit::per_minute(
-            tracker.share_per_minute,
-            tracker.share_burst,
-            parts.clock.clone(),
-        );
         let rate_limits = Arc::new(RateLimits::new(
             &parts.config.rate_limits,
             parts.clock.clone(),
         ));
+        let cluster = rate_limits.cluster().clone();
+        let screenshot_limiter = KeyedLimit::per_minute(
+            tracker.per_minute,
+            tracker.burst,
+            parts.clock.clone(),
+            cluster.clone(),
+        );
+        let share_limiter = KeyedLimit::per_minute(
+            tracker.share_per_minute,
+            tracker.share_burst,
+            parts.clock.clone(),
+            cluster,
+        );
         Service {
             config: parts.config,
             store: parts.store,
