@@ -291,4 +291,21 @@ mod tests {
         assert_eq!(dependency.mark_up(250), Some(Duration::from_millis(240)));
         assert!(dependency.mark_up(300).is_none());
     }
+
+    #[test]
+    fn the_bus_is_named_only_when_configured_and_never_makes_the_node_unready() {
+        let health = Health::new();
+        assert_eq!(health.readiness(false).bus, None, "one node: no bus to name");
+        assert!(!health.bus_up());
+        health.expect_bus();
+        let readiness = health.readiness(false);
+        assert_eq!(readiness.bus, Some(Status::Down), "down until the link connects");
+        assert!(readiness.ready, "messaging works without it");
+        health.bus_changed(true);
+        assert!(health.bus_up());
+        assert_eq!(health.readiness(false).bus, Some(Status::Up));
+        health.bus_changed(false);
+        assert!(!health.bus_up());
+        assert!(health.readiness(false).ready);
+    }
 }
