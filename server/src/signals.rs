@@ -55,7 +55,8 @@ pub enum Signal {
     /// The sending node joined the bus (started, or reconnected): the others answer with
     /// their presence state.
     Hello,
-    /// The sending node's member sessions per room (its answer to `Hello`).
+    /// The sending node's member sessions per room: its answer to `Hello`, and its own
+    /// state when its link connects (what the others knew of it is replaced).
     PresenceState { online: Vec<(RoomId, Vec<String>)> },
     /// The sending node stops: its sessions are gone.
     Leaving,

@@ -165,8 +165,14 @@ impl Link {
             match event {
                 async_nats::Event::Connected => {
                     self.state.health.bus_changed(true);
-                    // Whoever is already there answers with their presence.
-                    self.state.hub.outbox().send(|| Signal::Hello);
+                    // This node's presence replaces whatever the others remember of it (a
+                    // restart under the same `node_id` starts empty), and whoever is
+                    // already there answers with theirs.
+                    let hub = &self.state.hub;
+                    hub.outbox().send(|| Signal::PresenceState {
+                        online: hub.local_presence(),
+                    });
+                    hub.outbox().send(|| Signal::Hello);
                 }
                 async_nats::Event::Disconnected | async_nats::Event::Closed => {
                     self.state.health.bus_changed(false);
