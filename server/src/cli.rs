@@ -1,5 +1,5 @@
-//! The command line: `workroom serve | migrate | token | keys | audit | erasures | legal |
-//! analytics | api-docs`. The binary's edge: errors become
+//! The command line: `workroom serve | migrate | secrets | token | keys | audit | erasures |
+//! legal | analytics | api-docs`. The binary's edge: errors become
 //! messages on stderr and a non-zero exit code here, and nowhere else.
 
 use crate::auth::DevKey;
@@ -39,10 +39,16 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations and exit. With many nodes, run it once per release
+    /// before the new nodes start (they wait for a migration in progress, then apply none).
     Migrate {
         #[command(flatten)]
         common: Common,
+    },
+    /// The secrets every node of a cluster shares (PostgreSQL refuses to start without them).
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsCommand,
     },
     /// Manage the keyring: list, rotate, rewrap, retire master keys; destroy data keys.
     Keys {
@@ -104,6 +110,18 @@ enum Command {
         /// token (development server only; the link works once, for five minutes).
         #[arg(long)]
         sign_in_link: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Generate the master keys, the audit signing key and the legal bundle signing key as
+    /// files (mode 0600) in DIR, and print the configuration lines that point every node at
+    /// them. Refuses to overwrite any existing file.
+    Init {
+        /// Where to write them (created 0700 when missing).
+        #[arg(long)]
+        dir: PathBuf,
     },
 }
 
@@ -242,6 +260,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             {
                 println!("wrote {}", path.display());
             }
+            Ok(())
+        }
+        Command::Secrets {
+            action: SecretsCommand::Init { dir },
+        } => {
+            let made = crate::secrets::init(&dir)?;
+            print!("{}", made.report());
             Ok(())
         }
         Command::Migrate { common } => {

@@ -34,6 +34,7 @@ pub mod presence;
 pub mod ratelimit;
 mod request;
 pub mod router;
+pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod sign_in_links;

@@ -47,6 +47,23 @@ pub fn postgres_admin_url() -> Option<String> {
     }
 }
 
+/// The shared secrets a process on PostgreSQL needs, as `WORKROOM_*` environment variables
+/// naming files in `<data_dir>/keys/` (where the single-node defaults would be); made on the
+/// first call for that data dir, reused after (restarts).
+pub fn shared_secrets_env(data_dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    use workroom_server::secrets::{AUDIT_KEY_FILE, LEGAL_KEY_FILE, MASTER_KEYS_FILE};
+    let keys = data_dir.join("keys");
+    if !keys.join(MASTER_KEYS_FILE).exists() {
+        workroom_server::secrets::init(&keys).expect("shared secrets");
+    }
+    let path = |name: &str| keys.join(name).display().to_string();
+    vec![
+        ("WORKROOM_KEYS__MASTER_KEY_FILE", path(MASTER_KEYS_FILE)),
+        ("WORKROOM_AUDIT__SIGNING_KEY_FILE", path(AUDIT_KEY_FILE)),
+        ("WORKROOM_LEGAL__SIGNING_KEY_FILE", path(LEGAL_KEY_FILE)),
+    ]
+}
+
 /// Create a fresh database on the PostgreSQL server and return its URL.
 pub async fn fresh_postgres_database(admin_url: &str) -> String {
     use sea_orm::ConnectionTrait;
@@ -225,6 +242,11 @@ impl TestServer {
         if let Some(admin) = postgres_admin_url() {
             config.database_url = Some(fresh_postgres_database(&admin).await);
             config.database.committers = 4;
+            // PostgreSQL refuses to start without the shared secrets: made once per server,
+            // where the single-node defaults would be (`start_sibling` copies them).
+            workroom_server::secrets::init(&data_dir.path().join("keys"))
+                .expect("shared secrets")
+                .configure(&mut config);
         }
         if let Some(target) = s3_target() {
             use_s3(&mut config, &target).await;
@@ -314,6 +336,19 @@ impl TestServer {
         ] {
             std::fs::copy(self.data_dir.path().join(file), dir.path().join(file))
                 .unwrap_or_else(|e| panic!("copy {file}: {e}"));
+        }
+        // Shared secrets configured in this server's data dir: the sibling's copies.
+        for path in [
+            &mut config.keys.master_key_file,
+            &mut config.audit.signing_key_file,
+            &mut config.legal.signing_key_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Ok(rest) = path.strip_prefix(self.data_dir.path()) {
+                *path = dir.path().join(rest);
+            }
         }
         config.data_dir = dir.path().to_path_buf();
         Self::start_in(config, dir).await

@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 
 mod network;
 mod sections;
+mod shared_secrets;
 mod validate;
 
 pub use network::{Cidr, ProxyProtocol};
 pub use sections::*;
+pub use shared_secrets::{MissingSecret, SECRETS_INIT_COMMAND};
 
 /// The whole configuration. Every field has a default, so an empty file is valid.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -210,6 +210,7 @@ impl Config {
         }
         self.validate_files(&mut problems);
         self.validate_retention(&mut problems);
+        self.shared_secret_problems(&mut problems);
         if self.audit.checkpoint_every_entries == 0 {
             problems.push("audit.checkpoint_every_entries: must be at least 1".into());
         }

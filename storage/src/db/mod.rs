@@ -1,6 +1,7 @@
 //! Opening the database (backend choice, the pool: [`pool`]), migrations, and the health
 //! probe that runs beside the store ([`probe`]).
 
+mod migration_lock;
 mod pool;
 mod probe;
 
@@ -146,12 +147,32 @@ impl Store {
     async fn migrate_until(&self, last: Option<&str>) -> Result<usize, StorageError> {
         // Nothing to do is found without writing: `get_pending_migrations` first installs
         // its table with DDL, which takes the write lock of a database that may be busy.
+        // Nor without the migration lock, so a node starting on a current schema never
+        // waits for a release-step `workroom migrate` running elsewhere.
         if Migrator::get_pending_migrations_read_only(&self.db)
             .await?
             .is_empty()
         {
             return Ok(0);
         }
+        // On PostgreSQL one process at a time applies migrations (`migration_lock`); the
+        // others wait, then find nothing pending. SQLite needs no lock: one node.
+        let lock = match self.backend {
+            Backend::Postgres => Some(migration_lock::MigrationLock::acquire(&self.db).await?),
+            Backend::Sqlite => None,
+        };
+        let applied = self.apply_pending(last).await;
+        if let Some(lock) = lock
+            && let Err(e) = lock.release().await
+        {
+            // Its connection is gone either way, and the lock with its session.
+            tracing::warn!(error = %e, "releasing the migration lock failed");
+        }
+        applied
+    }
+
+    /// Apply what is pending now (read again under the lock), in order, up to `last`.
+    async fn apply_pending(&self, last: Option<&str>) -> Result<usize, StorageError> {
         let mut applied = 0;
         let mut sealed = 0;
         loop {
@@ -159,6 +180,12 @@ impl Store {
             let Some(next) = pending.first() else {
                 break;
             };
+            // `last` applied already (by another process while this one waited): done.
+            if let Some(last) = last
+                && !pending.iter().any(|m| m.name() == last)
+            {
+                break;
+            }
             let name = next.name().to_string();
             if name == crate::migration::DROP_PLAINTEXT {
                 sealed += crate::migration::seal_legacy::seal_legacy_rows(self).await?;

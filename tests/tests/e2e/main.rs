@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod connections;
 mod contacts;
+mod deployment;
 mod disclosure;
 mod encryption;
 mod files;

@@ -113,6 +113,7 @@ pub(crate) async fn spawn_server_with(
             }
         };
         command.env("WORKROOM_DATABASE_URL", url);
+        command.envs(workroom_tests::shared_secrets_env(dir));
     }
     let child = Child(command.spawn().unwrap());
     workroom_tests::eventually(Duration::from_secs(10), "the server up", || async {

@@ -156,6 +156,7 @@ impl Node {
             .arg(&self.data_dir);
         if let Some(url) = &self.database_url {
             command.env("WORKROOM_DATABASE_URL", url);
+            command.envs(workroom_tests::shared_secrets_env(&self.data_dir));
         }
         let out = command.output().map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
@@ -297,6 +298,8 @@ fn spawn(
         .stderr(log_file);
     if let Some(url) = database_url {
         command.env("WORKROOM_DATABASE_URL", url);
+        // PostgreSQL refuses to start without the shared secrets: made on the first start.
+        command.envs(workroom_tests::shared_secrets_env(data_dir));
     }
     // The load is the point here: the rate limits would refuse part of it.
     for (key, value) in workroom_tests::UNLIMITED_RATES_ENV {
