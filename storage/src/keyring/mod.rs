@@ -77,6 +77,9 @@ struct CachedKey {
     loaded_at: Instant,
 }
 
+/// What is told of each data key this process destroys (its id).
+type DestroyedHook = Box<dyn Fn(&str) + Send + Sync>;
+
 /// Master keys plus a bounded cache of unwrapped data keys. One per process.
 pub struct Keyring {
     masters: MasterKeySet,
@@ -86,7 +89,7 @@ pub struct Keyring {
     /// process stops working here within this time (at once when a bus tells it).
     cache_ttl: Duration,
     /// Told of every data key this process destroys (the server tells the other nodes).
-    on_destroyed: OnceLock<Box<dyn Fn(&str) + Send + Sync>>,
+    on_destroyed: OnceLock<DestroyedHook>,
 }
 
 impl std::fmt::Debug for Keyring {
