@@ -122,6 +122,10 @@ enum SecretsCommand {
         /// Where to write them (created 0700 when missing).
         #[arg(long)]
         dir: PathBuf,
+        /// Also write a development TLS certificate for localhost and 127.0.0.1 in
+        /// DIR/tls/, for every node of a development cluster to serve (not for production).
+        #[arg(long)]
+        dev_certificate: bool,
     },
 }
 
@@ -263,10 +267,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Secrets {
-            action: SecretsCommand::Init { dir },
+            action:
+                SecretsCommand::Init {
+                    dir,
+                    dev_certificate,
+                },
         } => {
+            if dev_certificate {
+                let (cert, key) = crate::tls::dev_cert_paths(&dir);
+                if let Some(there) = [cert, key].iter().find(|p| p.exists()) {
+                    anyhow::bail!(crate::secrets::SecretsError::Exists(
+                        there.display().to_string()
+                    ));
+                }
+            }
             let made = crate::secrets::init(&dir)?;
             print!("{}", made.report());
+            if dev_certificate {
+                print!("\n{}", crate::secrets::init_dev_certificate(&dir)?);
+            }
             Ok(())
         }
         Command::Migrate { common } => {

@@ -184,6 +184,39 @@ pub fn init(dir: &Path) -> Result<SharedSecrets, SecretsError> {
     })
 }
 
+/// A development TLS certificate for `localhost`, `127.0.0.1` and `::1` in `dir/tls/`
+/// (`cert.pem`: the leaf and its throwaway CA, which clients trust; `key.pem`, 0600), the
+/// one every node of a development cluster serves; refuses when either file exists. Returns
+/// the configuration lines (`[tls]`). Not for production: use the certificate of the
+/// public name.
+pub fn init_dev_certificate(dir: &Path) -> Result<String, SecretsError> {
+    std::fs::create_dir_all(dir).map_err(|source| SecretsError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let dir = &std::fs::canonicalize(dir).map_err(|source| SecretsError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let (cert, key) = crate::tls::dev_cert_paths(dir);
+    for path in [&cert, &key] {
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(SecretsError::Exists(path.display().to_string()));
+        }
+    }
+    let made = crate::tls::ensure_dev_certificate(dir).map_err(|e| SecretsError::Io {
+        path: cert.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(format!(
+        "# A development certificate for localhost and 127.0.0.1, the same on every node \
+         (clients trust {}); not for production:\n[tls]\ncert_file = {}\nkey_file = {}\n",
+        made.cert_path.display(),
+        toml_string(&made.cert_path.display().to_string()),
+        toml_string(&made.key_path.display().to_string()),
+    ))
+}
+
 /// A fresh Ed25519 key: its PKCS#8 document and its public key.
 fn ed25519() -> Result<(Vec<u8>, Vec<u8>), SecretsError> {
     let document = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
@@ -339,6 +372,27 @@ mod tests {
         assert_eq!(
             std::fs::read(again.path().join(MASTER_KEYS_FILE)).unwrap(),
             before
+        );
+    }
+
+    #[test]
+    fn a_development_certificate_is_made_once_and_configured() {
+        let dir = tempdir();
+        let made = init(dir.path()).unwrap();
+        let tls = init_dev_certificate(dir.path()).unwrap();
+        let key = dir.path().join("tls/key.pem");
+        assert_eq!(mode(&key), 0o600);
+        assert!(matches!(
+            init_dev_certificate(dir.path()),
+            Err(SecretsError::Exists(_))
+        ));
+        let config = Config::from_toml(&format!("{}{tls}", made.report())).unwrap();
+        assert_eq!(config.tls.key_file, Some(key));
+        let pem = std::fs::read(config.tls.cert_file.unwrap()).unwrap();
+        assert!(
+            String::from_utf8(pem)
+                .unwrap()
+                .contains("BEGIN CERTIFICATE")
         );
     }
 
