@@ -134,6 +134,22 @@ mod tests {
         assert!(err.contains("legal.signing_key_file:"), "{err}");
     }
 
+    /// The example for many nodes and the compose stack's node configuration configure
+    /// every shared secret, and are valid on PostgreSQL.
+    #[test]
+    fn the_committed_configurations_for_many_nodes_configure_every_secret() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for path in ["config/production.example.toml", "deploy/workroom.toml"] {
+            let text = std::fs::read_to_string(root.join(path)).unwrap();
+            let config = Config::from_toml(&format!(
+                "database_url = \"postgres://db/workroom\"\n{text}"
+            ))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert!(config.uses_postgres());
+            assert_eq!(config.missing_shared_secrets(), Vec::new(), "{path}");
+        }
+    }
+
     #[test]
     fn postgres_with_every_secret_configured_is_valid() {
         let mut config = on("postgres://db/workroom");
