@@ -39,7 +39,7 @@ pub mod server;
 pub mod service;
 pub mod sign_in_links;
 pub mod signing_key;
-pub mod tasks;
 pub mod signals;
+pub mod tasks;
 pub mod tls;
 pub mod ws;
