@@ -26,6 +26,8 @@ use workroom_server::config::Config;
 use workroom_storage::{Clock, ClockControl};
 
 pub mod bench_target;
+pub mod cluster;
+pub mod nats;
 
 pub use workroom_client;
 pub use workroom_protocol;

@@ -7,6 +7,7 @@ mod auth;
 mod authorization;
 mod bad_input;
 mod cli;
+mod cluster;
 mod connections;
 mod contacts;
 mod deployment;
