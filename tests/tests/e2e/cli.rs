@@ -18,9 +18,18 @@ pub(crate) fn workroom(config: &Config, args: &[&str]) -> std::process::Output {
     }
     // The shared secrets the server was given (PostgreSQL refuses to run without them).
     for (key, path) in [
-        ("WORKROOM_KEYS__MASTER_KEY_FILE", &config.keys.master_key_file),
-        ("WORKROOM_AUDIT__SIGNING_KEY_FILE", &config.audit.signing_key_file),
-        ("WORKROOM_LEGAL__SIGNING_KEY_FILE", &config.legal.signing_key_file),
+        (
+            "WORKROOM_KEYS__MASTER_KEY_FILE",
+            &config.keys.master_key_file,
+        ),
+        (
+            "WORKROOM_AUDIT__SIGNING_KEY_FILE",
+            &config.audit.signing_key_file,
+        ),
+        (
+            "WORKROOM_LEGAL__SIGNING_KEY_FILE",
+            &config.legal.signing_key_file,
+        ),
     ] {
         if let Some(path) = path {
             command.env(key, path);
