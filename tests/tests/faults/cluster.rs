@@ -192,6 +192,62 @@ fn share_files(from: &Path, to: &Path) {
     }
 }
 
+/// Each node's warnings and errors (the last `lines`), for a failure message: the fault
+/// suite's `assert_none` shows one node's log only.
+fn warnings(nodes: &[Node], lines: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let mut found: Vec<String> = node
+            .log_lines("WARN")
+            .into_iter()
+            .chain(node.log_lines("ERROR"))
+            .map(|l| without_ansi(&l))
+            .filter(|l| !l.contains("auth.dev_key is on"))
+            .collect();
+        found.sort();
+        let skip = found.len().saturating_sub(lines);
+        out.extend(
+            found
+                .into_iter()
+                .skip(skip)
+                .map(|l| format!("node {i} log: {l}")),
+        );
+    }
+    out
+}
+
+/// `line` without terminal colour codes.
+fn without_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The same problem said once, with how many times it was seen.
+fn counted(problems: Vec<String>) -> Vec<String> {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for p in problems {
+        match seen.iter_mut().find(|(q, _)| *q == p) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((p, 1)),
+        }
+    }
+    seen.into_iter()
+        .map(|(p, n)| if n > 1 { format!("{p} (×{n})") } else { p })
+        .collect()
+}
+
 /// Who moved from which node to which, how long after `since` (moves before it: 0 ms).
 fn moves(trace: &Trace, since: Instant) -> Vec<String> {
     trace
@@ -840,6 +896,10 @@ async fn a_node_killed_under_load_its_clients_go_on_elsewhere_and_nothing_acknow
     if acked_after == 0 {
         problems.push("nothing was acknowledged after the kill".into());
     }
+    if !problems.is_empty() {
+        problems = counted(problems);
+        problems.extend(warnings(&cluster.nodes, 8));
+    }
     assert_none("a node killed", &problems, &cluster.nodes[0]);
 
     // The killed node starts again and is a full member: it hears the others and they
@@ -955,6 +1015,10 @@ async fn nats_killed_and_restarted_under_load_loses_nothing_and_live_delivery_co
                 "{name} got nothing from other nodes while NATS was down"
             ));
         }
+    }
+    if !problems.is_empty() {
+        problems = counted(problems);
+        problems.extend(warnings(&cluster.nodes, 8));
     }
     assert_none("NATS killed and restarted", &problems, &cluster.nodes[0]);
 
