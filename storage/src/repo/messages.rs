@@ -213,14 +213,16 @@ impl Store {
     /// (the database is down, full, or gave no connection in time) or `AppendError::Storage`
     /// (anything else), and nothing of the batch is stored. A unique violation (another
     /// process stored the same client_msg_id between our check and our insert) makes the
-    /// batch retry item by item, so one racing duplicate cannot fail its neighbours.
+    /// batch retry item by item, so one racing duplicate cannot fail its neighbours, and the
+    /// duplicate itself (a batch of one included: the same send retried on two nodes at
+    /// once) is answered with the original event's ack, which its retry now finds.
     pub async fn append_batch(
         &self,
         items: &[NewEvent],
     ) -> Vec<Result<AppendOutcome, AppendError>> {
         match self.append_batch_once(items).await {
             Ok(results) => results,
-            Err(e) if e.is_unique_violation() && items.len() > 1 => {
+            Err(e) if e.is_unique_violation() && !items.is_empty() => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     let one = std::slice::from_ref(item);
