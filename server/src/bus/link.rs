@@ -51,6 +51,11 @@ impl Link {
             .no_echo()
             .retry_on_initial_connect()
             .max_reconnects(None)
+            // While the bus is down, delivery across nodes runs at the poll's pace: come
+            // back soon after NATS does (the library's default backoff grows to seconds).
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis(100 * attempts.min(5) as u64)
+            })
             .connection_timeout(Duration::from_secs(2))
             .subscription_capacity(65_536)
             .event_callback(move |event| {
