@@ -295,11 +295,19 @@ mod tests {
     #[test]
     fn the_bus_is_named_only_when_configured_and_never_makes_the_node_unready() {
         let health = Health::new();
-        assert_eq!(health.readiness(false).bus, None, "one node: no bus to name");
+        assert_eq!(
+            health.readiness(false).bus,
+            None,
+            "one node: no bus to name"
+        );
         assert!(!health.bus_up());
         health.expect_bus();
         let readiness = health.readiness(false);
-        assert_eq!(readiness.bus, Some(Status::Down), "down until the link connects");
+        assert_eq!(
+            readiness.bus,
+            Some(Status::Down),
+            "down until the link connects"
+        );
         assert!(readiness.ready, "messaging works without it");
         health.bus_changed(true);
         assert!(health.bus_up());
