@@ -75,6 +75,15 @@ fn lock(shard: &Shard) -> std::sync::MutexGuard<'_, Rooms> {
     shard.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The entry of `user` in `room`, made empty when there is none.
+fn entry<'a>(rooms: &'a mut Rooms, room: &RoomId, user: &str) -> &'a mut Seen {
+    rooms
+        .entry(room.clone())
+        .or_default()
+        .entry(user.to_string())
+        .or_default()
+}
+
 /// Remove an entry left with nobody, so nothing stays behind.
 fn tidy(rooms: &mut Rooms, room: &RoomId, user: &str) {
     if let Some(users) = rooms.get_mut(room) {
@@ -100,11 +109,7 @@ impl Presence {
     /// as a new one opens never ends as "offline").
     pub fn joined(&self, room: &RoomId, user: &str, tell: impl FnOnce(LocalChange)) -> LocalChange {
         let mut shard = self.shard(room);
-        let seen = shard
-            .entry(room.clone())
-            .or_default()
-            .entry(user.to_string())
-            .or_default();
+        let seen = entry(&mut shard, room, user);
         let was_online = seen.online();
         seen.local += 1;
         let change = LocalChange {
@@ -156,11 +161,7 @@ impl Presence {
         tell: impl FnOnce(bool),
     ) {
         let mut shard = self.shard(room);
-        let seen = shard
-            .entry(room.clone())
-            .or_default()
-            .entry(user.to_string())
-            .or_default();
+        let seen = entry(&mut shard, room, user);
         let was_online = seen.online();
         if online {
             seen.nodes.insert(node.to_string());
