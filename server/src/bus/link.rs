@@ -94,14 +94,7 @@ impl Link {
         mut outbox: mpsc::Receiver<Signal>,
         shutdown: CancellationToken,
     ) {
-        loop {
-            let signal = tokio::select! {
-                signal = outbox.recv() => match signal {
-                    Some(signal) => signal,
-                    None => break,
-                },
-                () = shutdown.cancelled() => break,
-            };
+        while let Some(signal) = shutdown.run_until_cancelled(outbox.recv()).await.flatten() {
             if !self.state.health.bus_up() {
                 metrics::counter!("workroom_bus_signals_dropped_total", "stage" => "link_down")
                     .increment(1);
@@ -132,14 +125,11 @@ impl Link {
         inbound: Inbound,
         shutdown: CancellationToken,
     ) {
-        loop {
-            let message = tokio::select! {
-                message = subscriber.next() => match message {
-                    Some(message) => message,
-                    None => return,
-                },
-                () = shutdown.cancelled() => return,
-            };
+        while let Some(message) = shutdown
+            .run_until_cancelled(subscriber.next())
+            .await
+            .flatten()
+        {
             match self.sealer.open(&message.payload) {
                 Ok(envelope) => {
                     metrics::counter!("workroom_bus_signals_received_total").increment(1);
@@ -159,14 +149,7 @@ impl Link {
         mut events: mpsc::UnboundedReceiver<async_nats::Event>,
         shutdown: CancellationToken,
     ) {
-        loop {
-            let event = tokio::select! {
-                event = events.recv() => match event {
-                    Some(event) => event,
-                    None => return,
-                },
-                () = shutdown.cancelled() => return,
-            };
+        while let Some(event) = shutdown.run_until_cancelled(events.recv()).await.flatten() {
             match event {
                 async_nats::Event::Connected => {
                     self.state.health.bus_changed(true);
