@@ -41,5 +41,7 @@ pub mod sign_in_links;
 pub mod signals;
 pub mod signing_key;
 pub mod tasks;
+#[cfg(test)]
+mod temp_dir;
 pub mod tls;
 pub mod ws;

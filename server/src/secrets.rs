@@ -264,27 +264,11 @@ fn write_new_secret(path: &Path, contents: &[u8]) -> Result<(), SecretsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::temp_dir::TempDir;
     use std::os::unix::fs::PermissionsExt;
 
-    /// A fresh directory under the system's, removed when dropped.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn tempdir() -> TempDir {
-        let dir = std::env::temp_dir().join(format!("secrets-{}", uuid::Uuid::now_v7().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+        crate::temp_dir::tempdir("secrets")
     }
 
     fn mode(path: &Path) -> u32 {

@@ -109,25 +109,10 @@ fn remove_expired(data_dir: &Path, now_ms: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::temp_dir::TempDir;
 
     fn tempdir() -> TempDir {
-        let dir = std::env::temp_dir().join(format!("sign-in-{}", uuid::Uuid::now_v7().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+        crate::temp_dir::tempdir("sign-in")
     }
 
     #[test]

@@ -691,6 +691,24 @@ impl TestClient {
         }
         out
     }
+
+    /// Resume `room` from `after` and return the frames that come before `resumed`.
+    pub async fn resume(&mut self, room: &str, after: u64) -> Vec<ServerFrame> {
+        self.conn
+            .send_text(
+                &serde_json::json!({"type": "resume", "id": "r", "rooms": {room: after}})
+                    .to_string(),
+            )
+            .await
+            .unwrap();
+        let mut before = Vec::new();
+        loop {
+            match self.conn.next(WAIT).await.unwrap() {
+                ServerFrame::Resumed { .. } => return before,
+                other => before.push(other),
+            }
+        }
+    }
 }
 
 /// A raw connection to the database `config` names.

@@ -54,24 +54,14 @@ fn ack_of(frame: &ServerFrame) -> (u64, String, String) {
     }
 }
 
-/// Resume `room` from `after` and return the seqs replayed before `resumed`.
+/// Resume `room` from `after` and return the seqs replayed before `resumed` (other frames
+/// are passed over).
 async fn resume(client: &mut TestClient, room: &str, after: u64) -> Vec<u64> {
-    client
-        .conn
-        .send_text(&json!({"type": "resume", "id": "r", "rooms": {room: after}}).to_string())
-        .await
-        .unwrap();
-    let mut replayed = Vec::new();
-    loop {
-        match client.conn.next(WAIT).await.unwrap() {
-            ServerFrame::Resumed { .. } => return replayed,
-            other => {
-                if let Some(seq) = event_seq(&other, room) {
-                    replayed.push(seq);
-                }
-            }
-        }
-    }
+    let before = client.resume(room, after).await;
+    before
+        .iter()
+        .filter_map(|frame| event_seq(frame, room))
+        .collect()
 }
 
 /// Nothing of `room` (no timeline event) reaches `client` within `quiet`.

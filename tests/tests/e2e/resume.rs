@@ -55,20 +55,14 @@ async fn reconnect_and_resume_replays_exactly_the_missed_events() {
     assert_eq!(event_seq(&next[0], &room), Some(12));
 }
 
-/// Resume `room` from `after` and return the seqs replayed before `resumed`.
+/// Resume `room` from `after` and return the seqs replayed before `resumed` (nothing else may
+/// come before it).
 async fn resume(client: &mut workroom_tests::TestClient, room: &str, after: u64) -> Vec<u64> {
-    client
-        .conn
-        .send_text(&json!({"type": "resume", "id": "r", "rooms": {room: after}}).to_string())
-        .await
-        .unwrap();
-    let mut replayed = Vec::new();
-    loop {
-        match client.conn.next(WAIT).await.unwrap() {
-            ServerFrame::Resumed { .. } => return replayed,
-            other => replayed.push(event_seq(&other, room).expect("timeline events")),
-        }
-    }
+    let before = client.resume(room, after).await;
+    before
+        .iter()
+        .map(|frame| event_seq(frame, room).expect("timeline events"))
+        .collect()
 }
 
 /// A member who reconnects while the room is busy: events committed after `hello` are

@@ -20,6 +20,7 @@
 use crate::ledger::{Ledger, SendEnd, assert_none};
 use crate::load::{Seen, What, describe};
 use crate::node::{Endpoint, Node};
+use crate::postgres::rooms;
 use crate::scenario::wait_for;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -258,19 +259,6 @@ fn moves(trace: &Trace, since: Instant) -> Vec<String> {
             format!("{who} {from}→{to} after {after} ms")
         })
         .collect()
-}
-
-/// Open `count` workrooms between u1 and u2 through node 0.
-async fn rooms(node: &Node, prefix: &str, count: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for i in 0..count {
-        out.push(
-            node.accept_bid(&format!("{prefix}-{i}"))
-                .await
-                .expect("a workroom"),
-        );
-    }
-    out
 }
 
 /// Where and when something happened: (node, time).

@@ -49,7 +49,8 @@ async fn node_on_postgres(logs: &std::path::Path, data: &std::path::Path) -> Nod
     .await
 }
 
-async fn rooms(node: &Node, prefix: &str, count: usize) -> Vec<String> {
+/// Open `count` workrooms between u1 and u2 through `node`.
+pub(crate) async fn rooms(node: &Node, prefix: &str, count: usize) -> Vec<String> {
     let mut out = Vec::new();
     for i in 0..count {
         out.push(
