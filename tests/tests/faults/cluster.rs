@@ -17,12 +17,13 @@
 //! Printed: what clients saw in each phase and the send→delivery latency across nodes
 //! before, during and after the NATS outage.
 
+use crate::drivers::Track;
 use crate::ledger::{Ledger, SendEnd, assert_none};
 use crate::load::{Seen, What, describe};
 use crate::node::{Endpoint, Node};
 use crate::postgres::rooms;
 use crate::scenario::wait_for;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -428,21 +429,6 @@ async fn sender(ctx: Ctx, name: String, room: String, home: usize, every: Durati
 /// came, live seqs without a gap. After a reconnect it resumes from the last seq up to which
 /// it has everything, on the next node.
 async fn listener(ctx: Ctx, name: String, rooms: Vec<String>, home: usize) {
-    #[derive(Default)]
-    struct Track {
-        all: BTreeSet<u64>,
-        this_connection: HashSet<u64>,
-        resumed_from: u64,
-    }
-    impl Track {
-        fn contiguous(&self) -> u64 {
-            let mut n = 0;
-            while self.all.contains(&(n + 1)) {
-                n += 1;
-            }
-            n
-        }
-    }
     let mut tracks: BTreeMap<String, Track> = rooms
         .iter()
         .map(|r| (r.clone(), Track::default()))
@@ -465,11 +451,9 @@ async fn listener(ctx: Ctx, name: String, rooms: Vec<String>, home: usize) {
         let resume: BTreeMap<RoomId, u64> = tracks
             .iter_mut()
             .map(|(room, track)| {
-                track.this_connection.clear();
-                track.resumed_from = track.contiguous();
                 (
                     RoomId::try_from(room.as_str()).expect("room id"),
-                    track.resumed_from,
+                    track.new_connection(),
                 )
             })
             .collect();

@@ -119,27 +119,40 @@ pub(crate) async fn sender(
     }
 }
 
+/// What a listener has received of one room (here and in the cluster cases).
+#[derive(Default)]
+pub(crate) struct Track {
+    /// Every seq received, over all connections.
+    pub(crate) all: std::collections::BTreeSet<u64>,
+    /// Seqs received on the current connection.
+    pub(crate) this_connection: std::collections::HashSet<u64>,
+    /// Where the current connection resumed from.
+    pub(crate) resumed_from: u64,
+}
+
+impl Track {
+    /// The last seq up to which every seq was received.
+    pub(crate) fn contiguous(&self) -> u64 {
+        let mut n = 0;
+        while self.all.contains(&(n + 1)) {
+            n += 1;
+        }
+        n
+    }
+
+    /// A new connection: nothing received on it yet, and it resumes from `contiguous`,
+    /// which it returns.
+    pub(crate) fn new_connection(&mut self) -> u64 {
+        self.this_connection.clear();
+        self.resumed_from = self.contiguous();
+        self.resumed_from
+    }
+}
+
 /// Record every delivery of `rooms` as u2, checking the delivery promise (C3): on one
 /// connection no seq twice; once `resumed` came, no gap and live events in order. After a
 /// reconnect it resumes from the last seq up to which it has everything.
 pub(crate) async fn listener(ctx: Ctx, rooms: Vec<String>) {
-    #[derive(Default)]
-    struct Track {
-        /// Every seq received, over all connections.
-        all: std::collections::BTreeSet<u64>,
-        /// Seqs received on the current connection.
-        this_connection: std::collections::HashSet<u64>,
-    }
-    impl Track {
-        /// The last seq up to which every seq was received.
-        fn contiguous(&self) -> u64 {
-            let mut n = 0;
-            while self.all.contains(&(n + 1)) {
-                n += 1;
-            }
-            n
-        }
-    }
     let mut tracks: BTreeMap<String, Track> = rooms
         .iter()
         .map(|r| (r.clone(), Track::default()))
@@ -149,9 +162,10 @@ pub(crate) async fn listener(ctx: Ctx, rooms: Vec<String>) {
         let resume: BTreeMap<RoomId, u64> = tracks
             .iter_mut()
             .map(|(room, track)| {
-                track.this_connection.clear();
-                let from = track.contiguous();
-                (RoomId::try_from(room.as_str()).expect("room id"), from)
+                (
+                    RoomId::try_from(room.as_str()).expect("room id"),
+                    track.new_connection(),
+                )
             })
             .collect();
         if conn
