@@ -17,7 +17,7 @@
 //! Printed: what clients saw in each phase and the send→delivery latency across nodes
 //! before, during and after the NATS outage.
 
-use crate::drivers::Track;
+use crate::drivers::{Track, resume_all};
 use crate::ledger::{Ledger, SendEnd, assert_none};
 use crate::load::{Seen, What, describe};
 use crate::node::{Endpoint, Node};
@@ -448,23 +448,7 @@ async fn listener(ctx: Ctx, name: String, rooms: Vec<String>, home: usize) {
         // After a break, the load balancer's next pick.
         next_node = (node + 1) % ctx.endpoints.len();
         let mut resumed = false;
-        let resume: BTreeMap<RoomId, u64> = tracks
-            .iter_mut()
-            .map(|(room, track)| {
-                (
-                    RoomId::try_from(room.as_str()).expect("room id"),
-                    track.new_connection(),
-                )
-            })
-            .collect();
-        if conn
-            .send(&ClientFrame::Resume {
-                id: Some("listen".into()),
-                rooms: resume,
-            })
-            .await
-            .is_err()
-        {
+        if !resume_all(&mut conn, &mut tracks).await {
             continue;
         }
         loop {

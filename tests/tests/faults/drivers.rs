@@ -149,6 +149,29 @@ impl Track {
     }
 }
 
+/// On a new connection, resume every room of `tracks` from where it is complete. False
+/// if the resume could not be sent.
+pub(crate) async fn resume_all(
+    conn: &mut Connection,
+    tracks: &mut BTreeMap<String, Track>,
+) -> bool {
+    let rooms: BTreeMap<RoomId, u64> = tracks
+        .iter_mut()
+        .map(|(room, track)| {
+            (
+                RoomId::try_from(room.as_str()).expect("room id"),
+                track.new_connection(),
+            )
+        })
+        .collect();
+    conn.send(&ClientFrame::Resume {
+        id: Some("listen".into()),
+        rooms,
+    })
+    .await
+    .is_ok()
+}
+
 /// Record every delivery of `rooms` as u2, checking the delivery promise (C3): on one
 /// connection no seq twice; once `resumed` came, no gap and live events in order. After a
 /// reconnect it resumes from the last seq up to which it has everything.
@@ -159,23 +182,7 @@ pub(crate) async fn listener(ctx: Ctx, rooms: Vec<String>) {
         .collect();
     'connection: while let Some(mut conn) = ctx.connect("u2").await {
         let mut resumed = false;
-        let resume: BTreeMap<RoomId, u64> = tracks
-            .iter_mut()
-            .map(|(room, track)| {
-                (
-                    RoomId::try_from(room.as_str()).expect("room id"),
-                    track.new_connection(),
-                )
-            })
-            .collect();
-        if conn
-            .send(&ClientFrame::Resume {
-                id: Some("listen".into()),
-                rooms: resume,
-            })
-            .await
-            .is_err()
-        {
+        if !resume_all(&mut conn, &mut tracks).await {
             continue;
         }
         loop {
