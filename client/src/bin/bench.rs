@@ -10,6 +10,14 @@
 //!
 //! Tokens are signed with the server's dev key (`--data-dir`), rooms opened through the
 //! marketplace service call, extra members added to the client's team account.
+//!
+//! Several nodes of one cluster (`--addr a,b,c`, sharing the dev key and certificate): member
+//! `j` of room `i` connects to node `(i + j) mod nodes`, so with no more members than nodes
+//! every member of a room is on a node of its own, and with more (4 members on 3 nodes)
+//! members `j` and `j + nodes` share one. The latency percentiles then count only deliveries
+//! from a sender on another node (the sender's node travels in the body); same-node pairs are
+//! reported on a line of their own. Setup calls go round-robin to the nodes, as a load
+//! balancer would send them.
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -17,6 +25,7 @@ use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,19 +35,22 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use workroom_client::HttpClient;
-use workroom_protocol::{Claims, Role, ServerFrame};
+use workroom_protocol::{Claims, ErrorCode, Role, ServerFrame};
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// Server address (host:port).
-    #[arg(long, default_value = "127.0.0.1:8443")]
-    addr: String,
+    /// Server address (host:port), or the nodes of one cluster, comma-separated.
+    #[arg(long, default_value = "127.0.0.1:8443", value_delimiter = ',')]
+    addr: Vec<SocketAddr>,
     /// The server's data dir (dev key and dev certificate).
     #[arg(long, default_value = "./data")]
     data_dir: PathBuf,
-    /// The server's pid, for RSS readings.
+    /// The server's pid (one per node, comma-separated), for RSS and CPU readings.
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+    /// Another process whose CPU over the run is reported apart (the NATS server).
     #[arg(long)]
-    server_pid: Option<u32>,
+    bus_pid: Option<u32>,
     /// Prefix for ids, so repeated runs on one database do not collide.
     #[arg(long, default_value = "bench")]
     tag: String,
@@ -94,12 +106,13 @@ enum Mode {
 }
 
 struct Ctx {
-    addr: String,
+    /// The nodes, each with an HTTPS client.
+    nodes: Vec<(SocketAddr, HttpClient)>,
     tls: Arc<rustls::ClientConfig>,
-    http: HttpClient,
     key: Vec<u8>,
     tag: String,
-    pid: Option<u32>,
+    pids: Vec<u32>,
+    bus_pid: Option<u32>,
 }
 
 impl Ctx {
@@ -123,8 +136,25 @@ impl Ctx {
         Ok(jsonwebtoken::encode(&header, &claims, &key)?)
     }
 
+    /// The HTTPS client of node `i` (modulo the number of nodes).
+    fn http(&self, i: usize) -> &HttpClient {
+        &self.nodes[i % self.nodes.len()].1
+    }
+
+    /// The servers' resident set sizes, summed.
     fn rss_kib(&self) -> Option<u64> {
-        workroom_client::procfs::rss_kib(self.pid?)
+        let mut sum = None;
+        for pid in &self.pids {
+            *sum.get_or_insert(0) += workroom_client::procfs::rss_kib(*pid)?;
+        }
+        sum
+    }
+
+    /// CPU seconds used so far by the servers (summed) and by the bus process.
+    fn cpu_secs(&self) -> (Option<f64>, Option<f64>) {
+        let servers = self.pids.iter().map(|pid| cpu_secs(*pid)).sum();
+        let servers = if self.pids.is_empty() { None } else { servers };
+        (servers, self.bus_pid.and_then(cpu_secs))
     }
 
     /// Open a room with `members` users; returns (room id, user ids).
@@ -143,7 +173,7 @@ impl Ctx {
             "contractor": {"user": contractor, "account": format!("{t}-ka{index}"), "name": "Contractor", "email": "contractor@example.com"},
         });
         let response = self
-            .http
+            .http(index)
             .post(
                 &format!("/v1/marketplace/bids/{t}-b{index}/accept"),
                 &service,
@@ -160,7 +190,7 @@ impl Ctx {
         for extra in 2..members {
             let user = format!("{t}-m{index}-{extra}");
             let response = self
-                .http
+                .http(index)
                 .put(
                     &format!("/v1/marketplace/accounts/{t}-ca{index}/members/{user}"),
                     &service,
@@ -176,9 +206,11 @@ impl Ctx {
         Ok((room, users))
     }
 
+    /// Connect `user` to node `node` (modulo the number of nodes).
     async fn connect(
         &self,
         user: &str,
+        node: usize,
         source: Option<std::net::Ipv4Addr>,
     ) -> anyhow::Result<
         tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
@@ -187,7 +219,8 @@ impl Ctx {
         if let Some(ip) = source {
             socket.bind((ip, 0).into())?;
         }
-        let stream = socket.connect(self.addr.parse()?).await?;
+        let addr = self.nodes[node % self.nodes.len()].0;
+        let stream = socket.connect(addr).await?;
         stream.set_nodelay(true)?;
         let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
         let tls = connector
@@ -196,11 +229,7 @@ impl Ctx {
                 stream,
             )
             .await?;
-        let mut request = format!(
-            "wss://localhost:{}/v1/ws",
-            self.addr.rsplit(':').next().unwrap_or("8443")
-        )
-        .into_client_request()?;
+        let mut request = format!("wss://localhost:{}/v1/ws", addr.port()).into_client_request()?;
         request.headers_mut().insert(
             "authorization",
             format!("Bearer {}", self.token(user, Role::Member)?).parse()?,
@@ -223,20 +252,21 @@ async fn main() -> anyhow::Result<()> {
         std::fs::read(args.data_dir.join("tls/cert.pem")).context("reading the dev certificate")?;
     let tls = workroom_client::client_config(&pem)?;
     let key = read_key(&args.data_dir)?;
-    let http = HttpClient::new(
-        &format!(
-            "https://localhost:{}",
-            args.addr.rsplit(':').next().unwrap_or("8443")
-        ),
-        tls.clone(),
-    )?;
+    let nodes = args
+        .addr
+        .iter()
+        .map(|addr| {
+            let http = HttpClient::new(&format!("https://localhost:{}", addr.port()), tls.clone());
+            Ok((*addr, http?))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let ctx = Arc::new(Ctx {
-        addr: args.addr.clone(),
+        nodes,
         tls,
-        http,
         key,
         tag: args.tag.clone(),
-        pid: args.server_pid,
+        pids: args.server_pid,
+        bus_pid: args.bus_pid,
     });
     match args.mode {
         Mode::Messages {
@@ -279,6 +309,29 @@ fn read_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
 /// Nanoseconds since the run's epoch, carried in message bodies for latency.
 fn stamp(epoch: Instant) -> u64 {
     epoch.elapsed().as_nanos() as u64
+}
+
+/// The node member `member` of room `room` connects to.
+fn node_of(room: usize, member: usize, nodes: usize) -> usize {
+    (room + member) % nodes
+}
+
+/// User plus system CPU seconds of process `pid` so far (`/proc/PID/stat`, in the kernel's
+/// USER_HZ of 100 ticks a second).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name in parentheses: state is the first field, utime the 12th.
+    let mut fields = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
 }
 
 async fn setup_rooms(
@@ -335,15 +388,20 @@ async fn messages(
     let epoch = Instant::now();
     let acked = Arc::new(AtomicU64::new(0));
     let delivered = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let latency = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new_with_bounds(
-        1, 60_000_000, 3,
-    )?));
+    // Error frames by code, in `ErrorCode::ALL` order.
+    let errors: Arc<Vec<AtomicU64>> =
+        Arc::new(ErrorCode::ALL.iter().map(|_| AtomicU64::new(0)).collect());
+    // Send→delivery latency: (sender on another node, sender on the same node). With one
+    // node everything goes to the first, as before.
+    let latency = Arc::new(std::sync::Mutex::new((new_histogram(), new_histogram())));
     let per_conn_interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r as f64));
+    let nodes = ctx.nodes.len();
     let mut sockets = Vec::with_capacity(connections);
-    for (room, users) in setup {
-        for user in users {
-            sockets.push((room.clone(), user.clone(), ctx.connect(&user, None).await?));
+    for (i, (room, users)) in setup.into_iter().enumerate() {
+        for (j, user) in users.into_iter().enumerate() {
+            let node = node_of(i, j, nodes);
+            let ws = ctx.connect(&user, node, None).await?;
+            sockets.push((room.clone(), user, node, ws));
         }
     }
     let start_at = tokio::time::Instant::now() + Duration::from_secs(2);
@@ -352,7 +410,7 @@ async fn messages(
     let pages = Arc::new(AtomicU64::new(0));
     let reader_count = history_readers.len();
     let read_interval = read_rate.map(|r| Duration::from_secs_f64(reader_count as f64 / r as f64));
-    for (token, path) in history_readers {
+    for (i, (token, path)) in history_readers.into_iter().enumerate() {
         let (ctx, pages) = (ctx.clone(), pages.clone());
         tasks.spawn(async move {
             tokio::time::sleep_until(start_at).await;
@@ -365,7 +423,7 @@ async fn messages(
                 if let Some(pace) = &mut pace {
                     pace.tick().await;
                 }
-                match ctx.http.get(&path, &token).send().await {
+                match ctx.http(i).get(&path, &token).send().await {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                         pages.fetch_add(1, Ordering::Relaxed);
@@ -376,7 +434,7 @@ async fn messages(
         });
     }
     {
-        for (index, (room, user, ws)) in sockets.into_iter().enumerate() {
+        for (index, (room, user, node, ws)) in sockets.into_iter().enumerate() {
             let (mut sink, mut stream) = ws.split();
             let (acked, delivered, errors, latency) = (
                 acked.clone(),
@@ -392,7 +450,7 @@ async fn messages(
                 let me_reader = me.clone();
                 let reader = tokio::spawn(async move {
                     let me = me_reader;
-                    let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+                    let (mut other, mut same) = (new_histogram(), new_histogram());
                     while let Some(Ok(message)) = stream.next().await {
                         let Message::Text(text) = message else { continue };
                         match serde_json::from_str::<ServerFrame>(text.as_str()) {
@@ -402,26 +460,31 @@ async fn messages(
                             }
                             Ok(ServerFrame::Message(m)) => {
                                 delivered.fetch_add(1, Ordering::Relaxed);
+                                let mut words = m.body.split(' ');
                                 if m.sender != me
-                                    && let Some(sent) = m.body.split(' ').next().and_then(|t| t.parse::<u64>().ok())
+                                    && let Some(sent) = words.next().and_then(|t| t.parse::<u64>().ok())
                                 {
                                     let micros = stamp(epoch).saturating_sub(sent) / 1000;
+                                    let from = words.next().and_then(|t| t.parse::<usize>().ok());
+                                    let local = if nodes > 1 && from == Some(node) { &mut same } else { &mut other };
                                     let _ = local.record(micros.max(1));
                                 }
                             }
-                            Ok(ServerFrame::Error { .. }) => {
-                                errors.fetch_add(1, Ordering::Relaxed);
+                            Ok(ServerFrame::Error { code, .. }) => {
+                                let i = ErrorCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
+                                errors[i].fetch_add(1, Ordering::Relaxed);
                                 reader_credits.add_permits(1);
                             }
                             _ => {}
                         }
                     }
                     if let Ok(mut h) = latency.lock() {
-                        let _ = h.add(&local);
+                        let _ = h.0.add(&other);
+                        let _ = h.1.add(&same);
                     }
                 });
                 tokio::time::sleep_until(start_at).await;
-                let padding = "x".repeat(body_size.saturating_sub(24));
+                let padding = "x".repeat(body_size.saturating_sub(26));
                 let mut ticker = per_conn_interval.map(|i| {
                     // Stagger the connections over one interval so the offered load is
                     // smooth rather than one burst of every connection per tick.
@@ -442,7 +505,7 @@ async fn messages(
                         }
                     }
                     n += 1;
-                    let frame = json!({"type": "send", "room": room, "client_msg_id": format!("{me}-{n}"), "body": format!("{} {padding}", stamp(epoch))});
+                    let frame = json!({"type": "send", "room": room, "client_msg_id": format!("{me}-{n}"), "body": format!("{} {node} {padding}", stamp(epoch))});
                     if sink.send(Message::text(frame.to_string())).await.is_err() {
                         break;
                     }
@@ -464,42 +527,105 @@ async fn messages(
         acked.load(Ordering::Relaxed),
         delivered.load(Ordering::Relaxed),
     );
+    let cpu0 = ctx.cpu_secs();
     let mut peak_rss = 0;
     while tokio::time::Instant::now() < stop_at {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep_until(
+            (tokio::time::Instant::now() + Duration::from_millis(500)).min(stop_at),
+        )
+        .await;
         peak_rss = peak_rss.max(ctx.rss_kib().unwrap_or(0));
     }
     let (a1, d1) = (
         acked.load(Ordering::Relaxed),
         delivered.load(Ordering::Relaxed),
     );
+    let cpu1 = ctx.cpu_secs();
     while tasks.join_next().await.is_some() {}
     let secs = duration as f64;
     let h = latency.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     println!(
-        "rooms={rooms} members={members} connections={connections} duration={duration}s mode={}",
+        "rooms={rooms} members={members} connections={connections} duration={duration}s mode={}{}",
         rate.map(|r| format!("rate {r}/s"))
-            .unwrap_or_else(|| format!("flat out, window {window}"))
+            .unwrap_or_else(|| format!("flat out, window {window}")),
+        if nodes > 1 {
+            format!(" nodes={nodes} (member j of room i on node (i + j) mod {nodes})")
+        } else {
+            String::new()
+        }
     );
     println!("acked messages/s: {:.0}", (a1 - a0) as f64 / secs);
     println!("deliveries/s:     {:.0}", (d1 - d0) as f64 / secs);
-    println!(
-        "send→delivery latency (other members): p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms (n={})",
-        h.value_at_quantile(0.5) as f64 / 1000.0,
-        h.value_at_quantile(0.99) as f64 / 1000.0,
-        h.value_at_quantile(0.999) as f64 / 1000.0,
-        h.max() as f64 / 1000.0,
-        h.len()
-    );
-    println!("errors: {}", errors.load(Ordering::Relaxed));
+    let percentiles = |h: &Histogram<u64>| {
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms (n={})",
+            h.value_at_quantile(0.5) as f64 / 1000.0,
+            h.value_at_quantile(0.99) as f64 / 1000.0,
+            h.value_at_quantile(0.999) as f64 / 1000.0,
+            h.max() as f64 / 1000.0,
+            h.len()
+        )
+    };
+    if nodes > 1 {
+        println!(
+            "send→delivery latency (other members, sender on another node): {}",
+            percentiles(&h.0)
+        );
+        println!(
+            "send→delivery latency (other members, sender on the same node): {}",
+            percentiles(&h.1)
+        );
+    } else {
+        println!(
+            "send→delivery latency (other members): {}",
+            percentiles(&h.0)
+        );
+    }
+    let by_code: Vec<String> = ErrorCode::ALL
+        .iter()
+        .zip(errors.iter())
+        .map(|(code, n)| (code, n.load(Ordering::Relaxed)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(code, n)| format!("{} {n}", code.as_str()))
+        .collect();
+    let total: u64 = errors.iter().map(|n| n.load(Ordering::Relaxed)).sum();
+    if by_code.is_empty() {
+        println!("errors: 0");
+    } else {
+        println!("errors: {total} ({})", by_code.join(", "));
+    }
     if moderators + readers > 0 {
         println!(
             "history pages/s by {moderators} moderators (audited, one entry each) and {readers} members (not audited): {:.0}",
             pages.load(Ordering::Relaxed) as f64 / secs
         );
     }
-    if ctx.pid.is_some() {
-        println!("server peak RSS: {:.1} MiB", peak_rss as f64 / 1024.0);
+    if !ctx.pids.is_empty() {
+        println!(
+            "server peak RSS: {:.1} MiB{}",
+            peak_rss as f64 / 1024.0,
+            if ctx.pids.len() > 1 {
+                " (sum over the processes)"
+            } else {
+                ""
+            }
+        );
+    }
+    let per_message = |secs: f64| secs * 1e6 / (a1 - a0).max(1) as f64;
+    if let (Some(s0), Some(s1)) = (cpu0.0, cpu1.0) {
+        println!(
+            "server CPU while sending: {:.2} s over {} process(es), {:.1} µs per acked message",
+            s1 - s0,
+            ctx.pids.len(),
+            per_message(s1 - s0)
+        );
+    }
+    if let (Some(b0), Some(b1)) = (cpu0.1, cpu1.1) {
+        println!(
+            "bus process CPU while sending: {:.2} s, {:.1} µs per acked message",
+            b1 - b0,
+            per_message(b1 - b0)
+        );
     }
     Ok(())
 }
@@ -514,7 +640,7 @@ async fn open_grants(
     for (i, (room, _)) in setup.iter().cycle().take(count).enumerate() {
         let moderator = ctx.token(&format!("{}-mod{i}", ctx.tag), Role::Moderator)?;
         let response = ctx
-            .http
+            .http(i)
             .post("/v1/moderation/grants", &moderator)
             .json(&json!({
                 "room": room, "case_id": format!("bench-{i}"),
@@ -553,7 +679,7 @@ async fn idle(ctx: Arc<Ctx>, connections: usize, members: usize, hold: u64) -> a
             async move {
                 let source = std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % 8) as u8);
                 let mut ws = ctx
-                    .connect(&user, Some(source))
+                    .connect(&user, i, Some(source))
                     .await
                     .with_context(|| format!("connection {i}"))?;
                 match ws.next().await {
