@@ -5,8 +5,11 @@
 //! Two modes:
 //! - `bench messages`: rooms × members connections, each sending (flat out with a window of
 //!   unacknowledged sends, or at `--rate` messages/s in total).
+//!   `--burst N` sends the same average rate in bursts of N.
+//! - `bench fill`: grow the database by N messages through the server, to measure on a
+//!   database that has grown.
 //! - `bench idle`: N authenticated idle connections from source addresses 127.0.0.x, then
-//!   the server's RSS per connection.
+//!   the server's RSS per connection (and, with `--after-close`, after they closed).
 //!
 //! Tokens are signed with the server's dev key (`--data-dir`), rooms opened through the
 //! marketplace service call, extra members added to the client's team account.
@@ -73,6 +76,14 @@ enum Mode {
         /// Total messages per second; flat out when absent.
         #[arg(long)]
         rate: Option<u64>,
+        /// With `--rate`: send in bursts of this many messages (over all connections), one
+        /// burst every `burst / rate` seconds, each spread over `--burst-ms`. The same
+        /// average rate as sent evenly, with the peaks a production server meets.
+        #[arg(long, requires = "rate")]
+        burst: Option<u64>,
+        /// Milliseconds each burst is spread over.
+        #[arg(long, default_value_t = 50, requires = "burst")]
+        burst_ms: u64,
         /// Unacknowledged sends per connection when flat out.
         #[arg(long, default_value_t = 16)]
         window: usize,
@@ -92,6 +103,22 @@ enum Mode {
         #[arg(long)]
         read_rate: Option<u64>,
     },
+    /// Grow the database: `messages` messages sent flat out through the server (encrypted,
+    /// ordered and audited like any other), so a benchmark can run against a database of a
+    /// given size. Rooms of two members; the ids are tagged, so fill and measure can share a
+    /// database.
+    Fill {
+        #[arg(long)]
+        messages: u64,
+        #[arg(long, default_value_t = 200)]
+        rooms: usize,
+        /// Unacknowledged sends per connection.
+        #[arg(long, default_value_t = 16)]
+        window: usize,
+        /// Message body size in bytes.
+        #[arg(long, default_value_t = 100)]
+        body: usize,
+    },
     /// Idle connection capacity and memory.
     Idle {
         #[arg(long, default_value_t = 15_000)]
@@ -102,6 +129,10 @@ enum Mode {
         /// Seconds to hold the connections before measuring.
         #[arg(long, default_value_t = 5)]
         hold: u64,
+        /// Seconds to wait after closing them before reading the RSS again (does the
+        /// server give the memory back?); 0 skips it.
+        #[arg(long, default_value_t = 0)]
+        after_close: u64,
     },
 }
 
@@ -274,29 +305,46 @@ async fn main() -> anyhow::Result<()> {
             members,
             duration,
             rate,
+            burst,
+            burst_ms,
             window,
             body,
             moderators,
             readers,
             read_rate,
         } => {
+            let pace = match (rate, burst) {
+                (None, _) => Pace::FlatOut { window },
+                (Some(rate), None) => Pace::Even { rate },
+                (Some(rate), Some(burst)) => Pace::Bursts {
+                    rate,
+                    burst: burst.max(1),
+                    spread: Duration::from_millis(burst_ms),
+                },
+            };
             messages(
                 ctx,
                 rooms,
                 members.clamp(2, 6),
                 duration,
-                rate,
-                window,
+                pace,
                 body,
                 (moderators, readers, read_rate),
             )
             .await
         }
+        Mode::Fill {
+            messages,
+            rooms,
+            window,
+            body,
+        } => fill(ctx, messages, rooms, window, body).await,
         Mode::Idle {
             connections,
             members,
             hold,
-        } => idle(ctx, connections, members.clamp(2, 6), hold).await,
+            after_close,
+        } => idle(ctx, connections, members.clamp(2, 6), hold, after_close).await,
     }
 }
 
@@ -330,6 +378,59 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / 100.0)
 }
 
+/// How the connections send.
+#[derive(Debug, Clone, Copy)]
+enum Pace {
+    /// As fast as acks come back, `window` unacknowledged sends per connection.
+    FlatOut { window: usize },
+    /// `rate` messages/s in total, evenly: send `k` of the run at `k / rate` s.
+    Even { rate: u64 },
+    /// `rate` messages/s on average, in bursts of `burst` sends spread over `spread`,
+    /// one burst every `burst / rate` s.
+    Bursts {
+        rate: u64,
+        burst: u64,
+        spread: Duration,
+    },
+}
+
+impl Pace {
+    /// When send `k` of the whole run (over all connections) is due, after the start.
+    /// Connection `c` of `n` sends `k = c, c + n, c + 2n, …`, so the offered load is open
+    /// loop: a sender that falls behind sends at once rather than shifting its schedule.
+    fn due(self, k: u64) -> Option<Duration> {
+        match self {
+            Pace::FlatOut { .. } => None,
+            Pace::Even { rate } => Some(Duration::from_secs_f64(k as f64 / rate as f64)),
+            Pace::Bursts {
+                rate,
+                burst,
+                spread,
+            } => {
+                let period = Duration::from_secs_f64(burst as f64 / rate as f64);
+                let within = spread.mul_f64((k % burst) as f64 / burst as f64);
+                Some(period * (k / burst) as u32 + within)
+            }
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Pace::FlatOut { window } => format!("flat out, window {window}"),
+            Pace::Even { rate } => format!("rate {rate}/s"),
+            Pace::Bursts {
+                rate,
+                burst,
+                spread,
+            } => format!(
+                "rate {rate}/s in bursts of {burst} within {} ms every {} ms",
+                spread.as_millis(),
+                burst * 1000 / rate
+            ),
+        }
+    }
+}
+
 fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
 }
@@ -360,8 +461,7 @@ async fn messages(
     rooms: usize,
     members: usize,
     duration: u64,
-    rate: Option<u64>,
-    window: usize,
+    pace: Pace,
     body_size: usize,
     (moderators, readers, read_rate): (usize, usize, Option<u64>),
 ) -> anyhow::Result<()> {
@@ -394,7 +494,10 @@ async fn messages(
     // Send→delivery latency: (sender on another node, sender on the same node). With one
     // node everything goes to the first, as before.
     let latency = Arc::new(std::sync::Mutex::new((new_histogram(), new_histogram())));
-    let per_conn_interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r as f64));
+    let window = match pace {
+        Pace::FlatOut { window } => window,
+        _ => 0,
+    };
     let nodes = ctx.nodes.len();
     let mut sockets = Vec::with_capacity(connections);
     for (i, (room, users)) in setup.into_iter().enumerate() {
@@ -485,24 +588,17 @@ async fn messages(
                 });
                 tokio::time::sleep_until(start_at).await;
                 let padding = "x".repeat(body_size.saturating_sub(26));
-                let mut ticker = per_conn_interval.map(|i| {
-                    // Stagger the connections over one interval so the offered load is
-                    // smooth rather than one burst of every connection per tick.
-                    let offset = i.mul_f64(index as f64 / connections as f64);
-                    let mut t = tokio::time::interval_at(start_at + offset, i);
-                    t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    t
-                });
                 let mut n = 0u64;
                 while tokio::time::Instant::now() < stop_at {
-                    match &mut ticker {
-                        Some(t) => {
-                            t.tick().await;
-                        }
+                    match pace.due(index as u64 + n * connections as u64) {
+                        Some(due) => tokio::time::sleep_until(start_at + due).await,
                         None => {
                             let Ok(permit) = credits.acquire().await else { break };
                             permit.forget();
                         }
+                    }
+                    if tokio::time::Instant::now() >= stop_at {
+                        break;
                     }
                     n += 1;
                     let frame = json!({"type": "send", "room": room, "client_msg_id": format!("{me}-{n}"), "body": format!("{} {node} {padding}", stamp(epoch))});
@@ -517,11 +613,7 @@ async fn messages(
             });
         }
     }
-    eprintln!(
-        "connected; sending for {duration}s{}",
-        rate.map(|r| format!(" at {r} msg/s"))
-            .unwrap_or_else(|| " flat out".into())
-    );
+    eprintln!("connected; sending for {duration}s, {}", pace.describe());
     tokio::time::sleep_until(start_at).await;
     let (a0, d0) = (
         acked.load(Ordering::Relaxed),
@@ -546,8 +638,7 @@ async fn messages(
     let h = latency.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     println!(
         "rooms={rooms} members={members} connections={connections} duration={duration}s mode={}{}",
-        rate.map(|r| format!("rate {r}/s"))
-            .unwrap_or_else(|| format!("flat out, window {window}")),
+        pace.describe(),
         if nodes > 1 {
             format!(" nodes={nodes} (member j of room i on node (i + j) mod {nodes})")
         } else {
@@ -661,7 +752,126 @@ async fn open_grants(
     Ok(out)
 }
 
-async fn idle(ctx: Arc<Ctx>, connections: usize, members: usize, hold: u64) -> anyhow::Result<()> {
+/// Send `total` messages flat out over `rooms` two-member rooms and wait for every ack.
+async fn fill(
+    ctx: Arc<Ctx>,
+    total: u64,
+    rooms: usize,
+    window: usize,
+    body_size: usize,
+) -> anyhow::Result<()> {
+    let setup = setup_rooms(&ctx, rooms, 2).await?;
+    let started = Instant::now();
+    let claimed = Arc::new(AtomicU64::new(0));
+    let acked = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (room, users)) in setup.into_iter().enumerate() {
+        for (j, user) in users.into_iter().enumerate() {
+            let ws = ctx
+                .connect(&user, node_of(i, j, ctx.nodes.len()), None)
+                .await?;
+            let (mut sink, mut stream) = ws.split();
+            let (room, claimed, acked) = (room.clone(), claimed.clone(), acked.clone());
+            let returned = claimed.clone();
+            tasks.spawn(async move {
+                let credits = Arc::new(tokio::sync::Semaphore::new(window));
+                let reader_credits = credits.clone();
+                let reader = tokio::spawn(async move {
+                    // Deliveries are read and dropped: a member that stops reading is a slow
+                    // consumer the server disconnects.
+                    let (mut mine, mut refused) = (0u64, 0u64);
+                    let mut failure = None;
+                    while let Some(Ok(message)) = stream.next().await {
+                        let Message::Text(text) = message else { continue };
+                        match serde_json::from_str::<ServerFrame>(text.as_str()) {
+                            Ok(ServerFrame::Ack { .. }) => {
+                                acked.fetch_add(1, Ordering::Relaxed);
+                                reader_credits.add_permits(1);
+                                mine += 1;
+                            }
+                            // Refused by the per-connection write limit: the message goes
+                            // back to the pool for any connection to send.
+                            Ok(ServerFrame::Error { code: ErrorCode::RateLimited, .. }) => {
+                                refused += 1;
+                                returned.fetch_sub(1, Ordering::Relaxed);
+                                reader_credits.add_permits(1);
+                            }
+                            Ok(ServerFrame::Error { code, message, .. }) => {
+                                failure = Some(anyhow::anyhow!("{}: {message}", code.as_str()));
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    // The sender waits for permits: a reader that ends releases it.
+                    reader_credits.close();
+                    failure.map_or(Ok((mine, refused)), Err)
+                });
+                let padding = "x".repeat(body_size.saturating_sub(10));
+                let mut sent = 0u64;
+                // A claim is a message this connection sends; a refused one is returned
+                // (`returned`), so the connections go on until `total` were acked.
+                let claim = || {
+                    claimed
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                            (n < total).then_some(n + 1)
+                        })
+                        .is_ok()
+                };
+                loop {
+                    while claim() {
+                        let Ok(permit) = credits.acquire().await else { break };
+                        permit.forget();
+                        sent += 1;
+                        let frame = json!({"type": "send", "room": room, "client_msg_id": format!("{user}-{sent}"), "body": padding});
+                        sink.send(Message::text(frame.to_string())).await?;
+                    }
+                    // Every send answered (a reader that ended closes the credits).
+                    let Ok(all) = credits.acquire_many(window as u32).await else { break };
+                    drop(all);
+                    if claimed.load(Ordering::Relaxed) >= total {
+                        break;
+                    }
+                }
+                let _ = sink.send(Message::Close(None)).await;
+                let (mine, refused) =
+                    tokio::time::timeout(Duration::from_secs(10), reader).await???;
+                anyhow::ensure!(mine + refused == sent, "{mine} of {sent} sends acked");
+                anyhow::Ok(())
+            });
+        }
+    }
+    let mut last = Instant::now();
+    while !tasks.is_empty() {
+        tokio::select! {
+            done = tasks.join_next() => { done.context("join")???; }
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
+        if last.elapsed() >= Duration::from_secs(10) {
+            last = Instant::now();
+            eprintln!(
+                "{} messages, {:.0} msg/s",
+                acked.load(Ordering::Relaxed),
+                acked.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let done = acked.load(Ordering::Relaxed);
+    println!(
+        "filled: {done} messages in {rooms} rooms in {:.1} s ({:.0} msg/s)",
+        started.elapsed().as_secs_f64(),
+        done as f64 / started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn idle(
+    ctx: Arc<Ctx>,
+    connections: usize,
+    members: usize,
+    hold: u64,
+    after_close: u64,
+) -> anyhow::Result<()> {
     let rooms = connections.div_ceil(members);
     let setup = setup_rooms(&ctx, rooms, members).await?;
     let before = ctx.rss_kib();
@@ -714,6 +924,16 @@ async fn idle(ctx: Arc<Ctx>, connections: usize, members: usize, hold: u64) -> a
     }
     for mut ws in held {
         let _ = ws.close(None).await;
+    }
+    if after_close > 0 {
+        tokio::time::sleep(Duration::from_secs(after_close)).await;
+        if let (Some(b), Some(later)) = (before, ctx.rss_kib()) {
+            println!(
+                "server RSS {after_close} s after closing them: {:.1} MiB ({:+.0}% of before)",
+                later as f64 / 1024.0,
+                (later as f64 / b.max(1) as f64 - 1.0) * 100.0
+            );
+        }
     }
     Ok(())
 }
