@@ -38,11 +38,17 @@ pub(super) struct Gone;
 pub(super) struct Writer {
     sink: SplitSink<WebSocket, Message>,
     timeout: Duration,
+    /// `workroom_frames_sent_total`, looked up once per session rather than per frame.
+    frames_sent: metrics::Counter,
 }
 
 impl Writer {
     pub(super) fn new(sink: SplitSink<WebSocket, Message>, timeout: Duration) -> Writer {
-        Writer { sink, timeout }
+        Writer {
+            sink,
+            timeout,
+            frames_sent: metrics::counter!("workroom_frames_sent_total"),
+        }
     }
 
     pub(super) async fn frame(&mut self, frame: &ServerFrame) -> Result<(), Gone> {
@@ -56,7 +62,7 @@ impl Writer {
 
     /// Queue a text frame without flushing (the caller flushes once after a batch).
     pub(super) async fn feed(&mut self, text: Utf8Bytes) -> Result<(), Gone> {
-        metrics::counter!("workroom_frames_sent_total").increment(1);
+        self.frames_sent.increment(1);
         match tokio::time::timeout(self.timeout, self.sink.feed(Message::Text(text))).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(Gone),

@@ -277,7 +277,7 @@ impl Session {
                     return;
                 }
                 Some(reply) = self.inflight.next(), if !self.inflight.is_empty() => {
-                    self.on_reply(reply).await
+                    self.on_replies(reply).await
                 }
                 item = self.rx.recv() => match item {
                     Some(item) => Box::pin(self.on_outbound(item)).await,
