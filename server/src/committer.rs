@@ -28,7 +28,6 @@ use crate::hub::Hub;
 use crate::signals::Signal;
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -65,6 +64,23 @@ enum Work {
     Audit(AuditRequest),
 }
 
+/// Which of `committers` commits `room`'s events: FNV-1a of the room id, the same on every
+/// node and in every version. On a cluster, committer `k` of every node then takes the same
+/// rooms, so two nodes' batches meet on a room's row lock only in committers of the same
+/// index instead of chaining every committer of every node (a per-process random hash made
+/// 9 to 11 of 12 committer transactions wait on one another, docs/benchmarks.md "Many
+/// nodes"). Room ids are the server's own, so a fixed hash gives a client no lever.
+fn committer_of(room: &RoomId, committers: usize) -> usize {
+    (fnv1a(room.as_str().as_bytes()) % committers.max(1) as u64) as usize
+}
+
+/// The 64-bit FNV-1a hash.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// Handle to the committer tasks. Cheap to clone.
 #[derive(Clone)]
 pub struct Committers {
@@ -73,7 +89,6 @@ pub struct Committers {
     audit: mpsc::Sender<AuditRequest>,
     /// For records made after the committers stopped (a live view ending at shutdown).
     store: Store,
-    hasher: std::collections::hash_map::RandomState,
 }
 
 impl std::fmt::Debug for Committers {
@@ -141,7 +156,6 @@ impl Committers {
             audit,
             store: store.clone(),
             queues: queues.into(),
-            hasher: std::collections::hash_map::RandomState::new(),
         })
     }
 
@@ -152,7 +166,7 @@ impl Committers {
         room: RoomId,
         event: NewEvent,
     ) -> Result<oneshot::Receiver<CommitResult>, ShuttingDown> {
-        let index = (self.hasher.hash_one(&room) as usize) % self.queues.len();
+        let index = committer_of(&room, self.queues.len());
         let (reply, rx) = oneshot::channel();
         self.queues[index]
             .send(CommitRequest {
@@ -412,4 +426,43 @@ struct Waiting {
     room: RoomId,
     enqueued: Instant,
     reply: oneshot::Sender<CommitResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{committer_of, fnv1a};
+    use workroom_protocol::RoomId;
+
+    fn room(id: &str) -> RoomId {
+        RoomId::try_from(id).expect("room id")
+    }
+
+    #[test]
+    fn a_room_has_the_same_committer_in_every_process() {
+        // The published FNV-1a test vectors: the hash is the algorithm's, not this build's.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+        let first = committer_of(&room("r-1"), 4);
+        for _ in 0..3 {
+            assert_eq!(committer_of(&room("r-1"), 4), first);
+        }
+        assert_eq!(committer_of(&room("r-1"), 1), 0);
+        assert_eq!(
+            committer_of(&room("r-1"), 0),
+            0,
+            "no committer count divides by zero"
+        );
+    }
+
+    #[test]
+    fn rooms_spread_over_the_committers() {
+        let mut counts = [0usize; 4];
+        for i in 0..4000 {
+            counts[committer_of(&room(&format!("0195e3c1-7a4b-7cc0-9d1e-{i:012x}")), 4)] += 1;
+        }
+        for count in counts {
+            assert!((800..1200).contains(&count), "uneven spread: {counts:?}");
+        }
+    }
 }
