@@ -105,11 +105,13 @@ impl LocalStore {
             .await
             .map_err(unavailable)?;
         while let Some(entry) = dir.next_entry().await.map_err(unavailable)? {
-            let modified = entry
-                .metadata()
-                .await
-                .and_then(|m| m.modified())
-                .map_err(unavailable)?;
+            let modified = match entry.metadata().await.and_then(|m| m.modified()) {
+                Ok(modified) => modified,
+                // Gone between the listing and the stat: an upload that finished or the
+                // health probe's file, removed by its owner. Nothing to sweep.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(unavailable(error)),
+            };
             if modified < before && tokio::fs::remove_file(entry.path()).await.is_ok() {
                 removed += 1;
             }
