@@ -378,6 +378,20 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / 100.0)
 }
 
+/// The next text frame from the server, decoded; `None` once the connection ended.
+async fn next_frame<S>(stream: &mut S) -> Option<serde_json::Result<ServerFrame>>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match stream.next().await? {
+            Ok(Message::Text(text)) => return Some(serde_json::from_str(text.as_str())),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
 /// How the connections send.
 #[derive(Debug, Clone, Copy)]
 enum Pace {
@@ -554,9 +568,8 @@ async fn messages(
                 let reader = tokio::spawn(async move {
                     let me = me_reader;
                     let (mut other, mut same) = (new_histogram(), new_histogram());
-                    while let Some(Ok(message)) = stream.next().await {
-                        let Message::Text(text) = message else { continue };
-                        match serde_json::from_str::<ServerFrame>(text.as_str()) {
+                    while let Some(frame) = next_frame(&mut stream).await {
+                        match frame {
                             Ok(ServerFrame::Ack { .. }) => {
                                 acked.fetch_add(1, Ordering::Relaxed);
                                 reader_credits.add_permits(1);
@@ -781,9 +794,8 @@ async fn fill(
                     // consumer the server disconnects.
                     let (mut mine, mut refused) = (0u64, 0u64);
                     let mut failure = None;
-                    while let Some(Ok(message)) = stream.next().await {
-                        let Message::Text(text) = message else { continue };
-                        match serde_json::from_str::<ServerFrame>(text.as_str()) {
+                    while let Some(frame) = next_frame(&mut stream).await {
+                        match frame {
                             Ok(ServerFrame::Ack { .. }) => {
                                 acked.fetch_add(1, Ordering::Relaxed);
                                 reader_credits.add_permits(1);
