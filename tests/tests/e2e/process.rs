@@ -116,9 +116,14 @@ pub(crate) async fn spawn_server_with(
         command.envs(workroom_tests::shared_secrets_env(dir));
     }
     let child = Child(command.spawn().unwrap());
+    // The certificate first: the port is bound (and takes connections into its backlog)
+    // before the migrations run, the certificate is written just before the server
+    // accepts. Probing the port all along queued a connection every 20 ms that the server
+    // then admitted at once, and a slow start (> 2 s) spent the address's burst of new
+    // connections: the test's own first connection was refused (`address_rate`).
     workroom_tests::eventually(Duration::from_secs(10), "the server up", || async {
-        let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && dir.join("tls/cert.pem").exists();
+        let up = dir.join("tls/cert.pem").exists()
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
         up.then_some(())
     })
     .await;
