@@ -71,14 +71,7 @@ enum Work {
 /// 9 to 11 of 12 committer transactions wait on one another, docs/benchmarks.md "Many
 /// nodes"). Room ids are the server's own, so a fixed hash gives a client no lever.
 fn committer_of(room: &RoomId, committers: usize) -> usize {
-    (fnv1a(room.as_str().as_bytes()) % committers.max(1) as u64) as usize
-}
-
-/// The 64-bit FNV-1a hash.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    (crate::fnv::fnv1a(room.as_str().as_bytes()) % committers.max(1) as u64) as usize
 }
 
 /// Handle to the committer tasks. Cheap to clone.
@@ -430,7 +423,8 @@ struct Waiting {
 
 #[cfg(test)]
 mod tests {
-    use super::{committer_of, fnv1a};
+    use super::committer_of;
+    use crate::fnv::fnv1a;
     use workroom_protocol::RoomId;
 
     fn room(id: &str) -> RoomId {

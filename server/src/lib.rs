@@ -20,6 +20,7 @@ pub mod config;
 pub mod connlog;
 pub mod data_dir;
 pub mod events;
+mod fnv;
 pub mod health;
 pub mod http;
 pub mod hub;
