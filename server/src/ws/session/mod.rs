@@ -100,6 +100,37 @@ pub(super) async fn run(
     watch: Option<Arc<ConnWatch>>,
     slot: Option<Slot>,
 ) {
+    // Opening runs once and awaits the largest futures (authentication alone is 2.3 KiB):
+    // boxed, so the task every connection keeps for its lifetime is sized by serving.
+    // The connection's log entry and its listener watch live as long as the session, as
+    // before the split.
+    let opened = Box::pin(open(
+        socket,
+        state,
+        identity,
+        conn.as_ref(),
+        watch.as_ref(),
+        slot,
+    ))
+    .await;
+    let Some((mut session, stream)) = opened else {
+        return;
+    };
+    Box::pin(session.serve(stream)).await;
+    Box::pin(session.end_all_watches("disconnected")).await;
+    drop((conn, watch));
+}
+
+/// Authenticate (unless the upgrade did), take the user's session place and the session's
+/// purpose, and register the connection; `None` when refused (the client was told why).
+async fn open(
+    socket: WebSocket,
+    state: AppState,
+    identity: Option<Identity>,
+    conn: Option<&crate::connlog::ClientConn>,
+    watch: Option<&Arc<ConnWatch>>,
+    slot: Option<Slot>,
+) -> Option<(Session, SplitStream<WebSocket>)> {
     let (sink, mut stream) = socket.split();
     let timeout = Duration::from_secs(state.config.limits.write_timeout_secs);
     let mut writer = Writer::new(sink, timeout);
@@ -107,15 +138,15 @@ pub(super) async fn run(
         Some(identity) => identity,
         None => match authenticate_first_frame(&state, &mut stream, &mut writer).await {
             Some(identity) => {
-                if let Some(conn) = &conn {
+                if let Some(conn) = conn {
                     state.connlog.user(conn, identity.user()).await;
                 }
-                if let Some(watch) = &watch {
+                if let Some(watch) = watch {
                     watch.authenticated();
                 }
                 identity
             }
-            None => return,
+            None => return None,
         },
     };
     // The upgrade took the user's session place when its token came with it.
@@ -126,7 +157,7 @@ pub(super) async fn run(
                 ServerFrame::rate_limited(None, TOO_MANY_SESSIONS_RETRY_MS, TOO_MANY_SESSIONS);
             let _ = writer.frame(&refused).await;
             writer.close(CLOSE_TRY_AGAIN_LATER, TOO_MANY_SESSIONS).await;
-            return;
+            return None;
         }
     };
     let purpose = match state.service.open_session(&identity) {
@@ -140,7 +171,7 @@ pub(super) async fn run(
                 ))
                 .await;
             writer.close(CLOSE_POLICY, &refused.message).await;
-            return;
+            return None;
         }
     };
     let (tx, rx) = mpsc::channel(state.config.limits.outbound_queue);
@@ -153,7 +184,7 @@ pub(super) async fn run(
     metrics::gauge!("workroom_connections").increment(1.0);
     state.hub.register_user(identity.user(), &conn);
     let limits = SessionLimits::new(&state, slot);
-    let mut session = Session {
+    let session = Session {
         limits,
         state,
         identity,
@@ -165,8 +196,7 @@ pub(super) async fn run(
         inflight: FuturesOrdered::new(),
         answered_error: false,
     };
-    Box::pin(session.serve(stream)).await;
-    Box::pin(session.end_all_watches("disconnected")).await;
+    Some((session, stream))
 }
 
 /// What one session may spend (per-connection budgets) and the user's session place.
