@@ -7,6 +7,7 @@
 //! content reads need), [`committer`] (batched writes), [`hub`] (live fan-out) →
 //! `workroom_storage`. `docs/architecture.md` says what each layer may import.
 
+mod allocator;
 pub mod api_docs;
 pub mod app;
 pub mod audit;

@@ -53,6 +53,14 @@ fn describe() {
         "workroom_slow_consumers_total",
         "Connections disconnected because their queue overflowed."
     );
+    metrics::describe_gauge!(
+        "workroom_allocator_free_bytes",
+        "Bytes glibc's allocator holds free in its arenas, given back to the system or not."
+    );
+    metrics::describe_counter!(
+        "workroom_allocator_trims_total",
+        "Times the allocator's free memory was given back to the system (after a storm)."
+    );
 }
 
 /// Count one error reply.

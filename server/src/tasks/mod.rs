@@ -7,6 +7,7 @@
 //! - [`grant_expiry`]: records `grant.expired` once per grant and ends live views;
 //! - [`health_checks`]: keeps [`crate::health::Health`] current;
 //! - [`lifecycle`]: retention purges, deferred erasures and retention sweeps;
+//! - [`memory_trim`]: gives the allocator's free memory back to the system after a storm;
 //! - [`reload`]: re-reads the TLS certificate and the token keys (SIGHUP, timer);
 //! - [`revocations`]: closes this node's sessions whose token another node revoked;
 //! - [`orphan_sweep`]: removes objects no file row points at.
@@ -16,6 +17,7 @@ pub mod connection_log;
 pub mod grant_expiry;
 pub mod health_checks;
 pub mod lifecycle;
+pub mod memory_trim;
 pub mod orphan_sweep;
 pub mod reload;
 pub mod revocations;
