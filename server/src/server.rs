@@ -231,7 +231,10 @@ pub async fn run(
         lifecycle.clone(),
         shutdown.clone(),
     ));
-    background.spawn(crate::tasks::memory_trim::run(shutdown.clone()));
+    background.spawn(crate::tasks::memory_trim::run(
+        store.clone(),
+        shutdown.clone(),
+    ));
     let (connlog, queued) = crate::connlog::ConnLog::new(store.keyring(), clock.clone());
     background.spawn(crate::tasks::connection_log::run(
         store.clone(),

@@ -7,10 +7,14 @@
 //! The mark, not the free total, decides: glibc still counts released pages as free (they
 //! stay in its free lists, only their memory went back), so after one trim the total stays
 //! high, and only bytes freed since, above the lowest total seen, are worth another walk.
+//!
+//! Each round first drops the room keys the keyring cached past their time to live: live
+//! allocations left among a storm's freed pages keep those pages from going back.
 
 use crate::allocator;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use workroom_storage::Store;
 
 /// How often the allocator's free bytes are read.
 const CHECK_EVERY: Duration = Duration::from_secs(10);
@@ -39,10 +43,13 @@ impl Mark {
     }
 }
 
-pub async fn run(shutdown: CancellationToken) {
+pub async fn run(store: Store, shutdown: CancellationToken) {
     let mut ticks = super::Ticks::new(CHECK_EVERY, shutdown);
     let mut mark = Mark::default();
     while ticks.next().await {
+        // Cached room keys past their time to live first: after a storm they are the live
+        // allocations scattered among its freed pages.
+        store.keyring().drop_expired();
         let Ok(Some(free)) = tokio::task::spawn_blocking(allocator::free_bytes).await else {
             return; // not glibc: nothing to watch
         };
