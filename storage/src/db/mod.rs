@@ -54,6 +54,12 @@ pub struct DatabaseOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) db: DatabaseConnection,
+    /// Where write transactions ([`Store::begin_write`]) run. On SQLite, a pool of one
+    /// connection beside `db`: SQLite takes one writer at a time anyway, and a connection
+    /// discards its whole page cache whenever another connection wrote since its last
+    /// transaction, so writes rotating over the pool re-read every page they touch; the one
+    /// writer keeps its cache warm across commits. On PostgreSQL, `db` itself.
+    writer: DatabaseConnection,
     backend: Backend,
     pub(crate) keyring: Arc<Keyring>,
     /// The time every row and audit entry is stamped with.
@@ -90,8 +96,21 @@ impl Store {
             &discarded,
         )
         .await?;
+        let writer = match target {
+            Target::Postgres(_) => db.clone(),
+            Target::Sqlite(_) => {
+                pool::build(
+                    &target,
+                    1,
+                    options.acquire_timeout.max(pool::SQLITE_BUSY_TIMEOUT),
+                    &discarded,
+                )
+                .await?
+            }
+        };
         Ok(Store {
             db,
+            writer,
             backend,
             keyring,
             clock,
@@ -101,12 +120,13 @@ impl Store {
         })
     }
 
-    /// Begin a transaction that will write. On SQLite it takes the write lock at `BEGIN`
-    /// (`IMMEDIATE`), so a read-then-write transaction waits for the lock (busy timeout)
-    /// instead of failing with `SQLITE_BUSY` when another process wrote in between.
+    /// Begin a transaction that will write, on the writer connection. On SQLite it takes the
+    /// write lock at `BEGIN` (`IMMEDIATE`), so a read-then-write transaction waits for the
+    /// lock (busy timeout) instead of failing with `SQLITE_BUSY` when another process wrote
+    /// in between; writers of this process queue for the one writer connection first.
     pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
         use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-        self.db
+        self.writer
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
@@ -234,8 +254,11 @@ impl Store {
             .collect())
     }
 
-    /// Close the pool, waiting for in-flight queries.
+    /// Close the pools, waiting for in-flight queries.
     pub async fn close(self) -> Result<(), StorageError> {
+        if self.backend == Backend::Sqlite {
+            self.writer.close().await?;
+        }
         self.db.close().await.map_err(StorageError::from)
     }
 }

@@ -18,8 +18,10 @@ use std::time::Duration;
 pub(crate) const SQLITE_POOL_SIZE: usize = 4;
 
 /// How long a SQLite connection of the store waits for the write lock another connection
-/// or process holds before failing with "database is locked".
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// or process holds before failing with "database is locked". Also how long a write waits
+/// for the store's one writer connection (`Store::open`): the same wait, queued in the pool
+/// instead of in SQLite's lock.
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the database is, as the driver's connect options.
 #[derive(Debug, Clone)]
